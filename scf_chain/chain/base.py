@@ -1,0 +1,100 @@
+"""The chain backend interface: one small surface for the embedded EVM, anvil and any JSON-RPC node."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from scf_chain.errors import ChainError
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    """What a caller needs to know about a connected chain."""
+
+    backend: str
+    chain_id: int
+    rpc_url: str | None
+    supports_time_control: bool
+
+
+class ChainBackend(abc.ABC):
+    """A connected EVM chain.
+
+    Everything above this class talks to the chain through `w3` (a web3.py `Web3`) and these
+    methods; nothing above it knows which backend runs. Dev chains (embedded, anvil) also offer
+    funded accounts, snapshots and time control; a production RPC node refuses them with
+    `ChainError`.
+    """
+
+    name: str = "abstract"
+
+    def __init__(self) -> None:
+        self._chain_id: int | None = None
+
+    @property
+    @abc.abstractmethod
+    def w3(self) -> Web3:
+        """The web3 connection."""
+
+    @property
+    def rpc_url(self) -> str | None:
+        """An HTTP JSON-RPC URL other processes can use, or None for an in-process chain."""
+        return None
+
+    @property
+    def supports_time_control(self) -> bool:
+        return False
+
+    def chain_id(self) -> int:
+        """The chain id (cached: it cannot change under a live connection)."""
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
+    def info(self) -> ChainInfo:
+        return ChainInfo(self.name, self.chain_id(), self.rpc_url, self.supports_time_control)
+
+    def dev_accounts(self) -> list[LocalAccount]:
+        """Funded accounts with known keys; empty on a production node."""
+        return []
+
+    def now(self) -> int:
+        """Timestamp of the latest block."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def block_number(self) -> int:
+        return int(self.w3.eth.block_number)
+
+    # -- dev-chain controls -------------------------------------------------------------------
+    def take_snapshot(self) -> Any:
+        """Remember the current state; `revert_to_snapshot` returns to it."""
+        raise ChainError(f"backend {self.name!r} has no snapshots")
+
+    def revert_to_snapshot(self, snapshot: Any) -> None:
+        raise ChainError(f"backend {self.name!r} has no snapshots")
+
+    def time_travel(self, seconds: int) -> int:
+        """Move chain time forward by `seconds` and mine a block at that time; returns its timestamp."""
+        raise ChainError(f"backend {self.name!r} cannot move time")
+
+    def mine_blocks(self, count: int = 1) -> None:
+        raise ChainError(f"backend {self.name!r} cannot mine on demand")
+
+    def close(self) -> None:
+        """Release the connection (and stop a node this backend started)."""
+
+    def __enter__(self) -> "ChainBackend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def accounts_from_keys(keys: list[bytes]) -> list[LocalAccount]:
+    return [Account.from_key(k) for k in keys]

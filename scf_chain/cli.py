@@ -1,0 +1,86 @@
+"""The `scf` command: build contracts, run a local chain, and (added by other modules) deploy, keep, serve."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Optional
+
+import typer
+
+from scf_chain.errors import ScfError
+
+app = typer.Typer(help="scf-chain: blockchain-backed receivables for supply chain finance.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+chain_app = typer.Typer(help="Local chains for development.", no_args_is_help=True)
+app.add_typer(chain_app, name="chain")
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command("build-contracts")
+def build_contracts(
+    check: bool = typer.Option(False, "--check", help="Only verify the committed artifacts."),
+) -> None:
+    """Compile contracts/ with the pinned solc and write artifacts into the package."""
+    from scf_chain.contracts import build
+
+    try:
+        if check:
+            build.check()
+            typer.echo("artifacts are up to date")
+            return
+        result = build.build()
+    except ScfError as exc:
+        _fail(exc)
+        return
+    for name in result.written:
+        typer.echo(f"wrote   {name}")
+    for name in result.removed:
+        typer.echo(f"removed {name}")
+    typer.echo(f"{len(result.written)} written, {len(result.unchanged)} unchanged")
+
+
+@chain_app.command("up")
+def chain_up(
+    backend: str = typer.Option("anvil", help="anvil (a node other processes can reach)."),
+    host: str = typer.Option("127.0.0.1"),
+    port: Optional[int] = typer.Option(None, help="Default: a free port."),
+) -> None:
+    """Start a local chain, print its RPC URL and dev accounts, run until Ctrl-C."""
+    if backend != "anvil":
+        _fail(ValueError("only `anvil` can be served to other processes; the embedded chain "
+                         "lives inside one Python process (use `scf serve`)"))
+    from scf_chain.chain.anvil import AnvilChain
+
+    try:
+        chain = AnvilChain(host=host, port=port)
+    except ScfError as exc:
+        _fail(exc)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        typer.echo(f"RPC URL: {chain.rpc_url}")
+        typer.echo(f"chain id: {chain.chain_id()}")
+        for i, acct in enumerate(chain.dev_accounts()[:5]):
+            typer.echo(f"account {i}: {acct.address}")
+        typer.echo("dev accounts derive from the mnemonic 'test test ... junk'; Ctrl-C stops")
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        chain.close()
+        typer.echo("stopped")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Compile `contracts/` with py-solc-x over the solc JS wrapper and write reproducible artifacts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import solcx
+from solcx.exceptions import SolcError
+
+from scf_chain.contracts.settings import SOLC_VERSION, SOURCES_DIR, compiler_settings
+from scf_chain.errors import ArtifactError, CompileError
+
+ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
+_IMPORT_RE = re.compile(r'^\s*import\s+(?:[^"\']*\sfrom\s+)?["\']([^"\']+)["\']', re.MULTILINE)
+
+
+def project_root() -> Path:
+    """The checkout root: the folder holding `contracts/` and `scripts/solc-wrapper.js`."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / SOURCES_DIR).is_dir() and (parent / "scripts" / "solc-wrapper.js").exists():
+            return parent
+    raise CompileError(
+        "Solidity sources not found: building contracts needs a source checkout "
+        "(contracts/ and scripts/solc-wrapper.js)"
+    )
+
+
+def wrapper_path(root: Path | None = None) -> Path:
+    root = root or project_root()
+    path = root / "scripts" / "solc-wrapper.js"
+    if not (root / "node_modules" / "solc").exists():
+        raise CompileError("npm package solc is missing: run `npm ci` in the project root")
+    if shutil.which("node") is None:
+        raise CompileError("node is not on PATH; the compiler runs as WebAssembly under Node")
+    return path
+
+
+def _resolve_import(importer: str, target: str, root: Path) -> str:
+    if target.startswith("."):
+        return (Path(importer).parent / target).as_posix()
+    return target
+
+
+def _normalise(path: str) -> str:
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts)
+
+
+def _read_source(unit: str, root: Path) -> str:
+    for base in (root, root / "node_modules"):
+        candidate = base / unit
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    raise CompileError(f"import not found: {unit}")
+
+
+def collect_sources(root: Path | None = None) -> dict[str, str]:
+    """Every .sol under contracts/ plus everything they import, keyed by source unit name."""
+    root = root or project_root()
+    pending = sorted(
+        p.relative_to(root).as_posix() for p in (root / SOURCES_DIR).rglob("*.sol")
+    )
+    sources: dict[str, str] = {}
+    while pending:
+        unit = pending.pop()
+        if unit in sources:
+            continue
+        text = _read_source(unit, root)
+        sources[unit] = text
+        for target in _IMPORT_RE.findall(text):
+            pending.append(_normalise(_resolve_import(unit, target, root)))
+    return dict(sorted(sources.items()))
+
+
+def standard_input(sources: dict[str, str], for_analysis: bool = False) -> dict[str, Any]:
+    return {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sources.items()},
+        "settings": compiler_settings(for_analysis),
+    }
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, max(offset, 0)) + 1
+
+
+def _compile_errors(output: dict[str, Any], sources: dict[str, str]) -> list[tuple[str, int, str]]:
+    found = []
+    for err in output.get("errors", []):
+        if err.get("severity") != "error":
+            continue
+        loc = err.get("sourceLocation") or {}
+        file = loc.get("file", "<unknown>")
+        line = _line_of(sources.get(file, ""), int(loc.get("start", 0))) if file in sources else 0
+        found.append((file, line, f"{err.get('type', 'Error')}: {err.get('message', '')}"))
+    return found
+
+
+def compile_sources(
+    sources: dict[str, str], root: Path | None = None, for_analysis: bool = False
+) -> dict[str, Any]:
+    """Run the compiler; raise CompileError with file:line and message on errors."""
+    root = root or project_root()
+    binary = wrapper_path(root)
+    version = solcx.wrapper.get_solc_version(binary)
+    if str(version) != SOLC_VERSION:
+        raise CompileError(f"compiler is {version}, the project pins {SOLC_VERSION}: run `npm ci`")
+    try:
+        output = solcx.compile_standard(
+            standard_input(sources, for_analysis), solc_binary=binary, base_path=str(root)
+        )
+    except SolcError as exc:
+        try:
+            output = json.loads(exc.stdout_data)
+        except (TypeError, ValueError):
+            raise CompileError(f"compiler failed: {exc}") from exc
+        errors = _compile_errors(output, sources)
+        first = "; ".join(f"{f}:{ln}: {msg}" for f, ln, msg in errors[:5]) or str(exc)
+        raise CompileError(first, errors) from exc
+    errors = _compile_errors(output, sources)
+    if errors:
+        raise CompileError("; ".join(f"{f}:{ln}: {m}" for f, ln, m in errors[:5]), errors)
+    return output
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def make_artifacts(output: dict[str, Any], sources: dict[str, str]) -> dict[str, str]:
+    """Artifact file name -> exact file text, for every deployable contract under contracts/."""
+    settings = compiler_settings()
+    settings.pop("outputSelection")
+    files: dict[str, str] = {}
+    for unit, contracts in sorted(output.get("contracts", {}).items()):
+        if not unit.startswith(SOURCES_DIR + "/"):
+            continue
+        for name, data in sorted(contracts.items()):
+            bytecode = data["evm"]["bytecode"]["object"]
+            if not bytecode:
+                continue
+            metadata = json.loads(data["metadata"])
+            used = sorted(metadata.get("sources", {}))
+            artifact = {
+                "contractName": name,
+                "sourceName": unit,
+                "compiler": {"version": SOLC_VERSION, "settings": settings},
+                "abi": data["abi"],
+                "bytecode": "0x" + bytecode,
+                "deployedBytecode": "0x" + data["evm"]["deployedBytecode"]["object"],
+                "linkReferences": data["evm"]["bytecode"].get("linkReferences", {}),
+                "immutableReferences": data["evm"]["deployedBytecode"].get(
+                    "immutableReferences", {}
+                ),
+                "methodIdentifiers": data["evm"].get("methodIdentifiers", {}),
+                "storageLayout": data.get("storageLayout", {}),
+                "metadata": data["metadata"],
+                "sourceHashes": {u: "sha256:" + _sha256(sources[u]) for u in used if u in sources},
+            }
+            if name + ".json" in files:
+                raise CompileError(f"two contracts are named {name}; names must be unique")
+            files[name + ".json"] = json.dumps(artifact, indent=2, sort_keys=True) + "\n"
+    return files
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    written: list[str]
+    unchanged: list[str]
+    removed: list[str]
+
+
+def build(out_dir: Path = ARTIFACTS_DIR, root: Path | None = None) -> BuildResult:
+    """Compile and write artifacts; stale ones of contracts that no longer exist are removed."""
+    sources = collect_sources(root)
+    files = make_artifacts(compile_sources(sources, root), sources)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, unchanged = [], []
+    for name, text in files.items():
+        path = out_dir / name
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            unchanged.append(name)
+            continue
+        path.write_text(text, encoding="utf-8")
+        written.append(name)
+    removed = []
+    for path in sorted(out_dir.glob("*.json")):
+        if path.name not in files:
+            path.unlink()
+            removed.append(path.name)
+    return BuildResult(written, unchanged, removed)
+
+
+def check(out_dir: Path = ARTIFACTS_DIR, root: Path | None = None) -> None:
+    """Compile afresh and require the committed artifacts to be byte-identical."""
+    sources = collect_sources(root)
+    files = make_artifacts(compile_sources(sources, root), sources)
+    stale = []
+    for name, text in files.items():
+        path = out_dir / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            stale.append(name.removesuffix(".json"))
+    extra = [p.stem for p in out_dir.glob("*.json") if p.name not in files]
+    if stale or extra:
+        parts = []
+        if stale:
+            parts.append("stale or missing: " + ", ".join(sorted(stale)))
+        if extra:
+            parts.append("no longer built: " + ", ".join(sorted(extra)))
+        raise ArtifactError(
+            "contract artifacts differ from a fresh compile (" + "; ".join(parts)
+            + "); run `scf build-contracts` and commit the result"
+        )

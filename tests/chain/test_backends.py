@@ -1,0 +1,150 @@
+"""Every backend deploys a contract, round-trips a transaction and (dev chains) controls time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from scf_chain.chain import connect
+from scf_chain.chain.anvil import AnvilChain
+from scf_chain.chain.base import ChainBackend
+from scf_chain.chain.embedded import EmbeddedChain
+from scf_chain.chain.rpc import RpcChain
+from scf_chain.chain.sender import TxSender
+from scf_chain.config import Settings
+from scf_chain.contracts import artifacts
+from scf_chain.errors import ChainError, ConfigError
+
+
+@pytest.fixture(params=["embedded", "anvil", "rpc"])
+def chain(request: Any, embedded_chain: EmbeddedChain, anvil_chain: AnvilChain) -> Iterator[ChainBackend]:
+    if request.param == "embedded":
+        yield embedded_chain
+    elif request.param == "anvil":
+        yield anvil_chain
+    else:
+        # the rpc backend pointed at a node we did not start (anvil stands in for geth/Besu)
+        rpc = RpcChain(anvil_chain.rpc_url, allow_dev_methods=True)
+        yield rpc
+        rpc.close()
+
+
+def _funder(chain: ChainBackend, anvil_chain: AnvilChain) -> Any:
+    # the rpc backend has no dev accounts of its own: borrow the node's
+    return (chain.dev_accounts() or anvil_chain.dev_accounts())[3]
+
+
+def test_each_backend_deploys_and_round_trips_a_transfer(chain: ChainBackend, anvil_chain: AnvilChain) -> None:
+    art = artifacts.load("TestSettlementToken")
+    owner = _funder(chain, anvil_chain)
+    sender = TxSender(chain, owner)
+    rcpt = sender.deploy(art.abi, art.bytecode)
+    token = chain.w3.eth.contract(address=rcpt.contract_address, abi=art.abi)
+    other = (chain.dev_accounts() or anvil_chain.dev_accounts())[4].address
+    sender.transact(token.functions.mint(owner.address, 1_000_00))
+    before = token.functions.balanceOf(other).call()
+    sent = sender.transact(token.functions.transfer(other, 250_00))
+    assert sent.gas_used > 21_000
+    assert token.functions.balanceOf(other).call() == before + 250_00
+    assert token.functions.balanceOf(owner.address).call() == 750_00
+    assert chain.info().chain_id == chain.chain_id() > 0
+
+
+def test_dev_chains_move_time_forward_and_mine(chain: ChainBackend) -> None:
+    start = chain.now()
+    after = chain.time_travel(86_400)
+    assert after >= start + 86_400
+    height = chain.block_number()
+    chain.mine_blocks(3)
+    assert chain.block_number() == height + 3
+
+
+def test_snapshots_revert_state(chain: ChainBackend) -> None:
+    snap = chain.take_snapshot()
+    height = chain.block_number()
+    chain.mine_blocks(2)
+    chain.revert_to_snapshot(snap)
+    assert chain.block_number() == height
+
+
+def test_rpc_backend_refuses_time_control_unless_allowed(anvil_chain: AnvilChain) -> None:
+    rpc = RpcChain(anvil_chain.rpc_url)
+    with pytest.raises(ChainError, match="disabled"):
+        rpc.time_travel(10)
+    assert rpc.dev_accounts() == []
+
+
+def test_rpc_backend_reports_an_unreachable_node() -> None:
+    with pytest.raises(ChainError, match="cannot reach"):
+        RpcChain("http://127.0.0.1:9", timeout_s=2)
+
+
+def test_connect_follows_settings(anvil_chain: AnvilChain) -> None:
+    chain = connect(Settings(chain_backend="rpc", rpc_url=anvil_chain.rpc_url))
+    assert chain.chain_id() == anvil_chain.chain_id()
+    with pytest.raises(ConfigError):
+        connect(Settings(chain_backend="rpc", rpc_url=None))
+    embedded = connect(Settings(chain_backend="embedded"))
+    assert embedded.name == "embedded"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_anvil_stops_on_close_and_in_a_with_block_that_raises() -> None:
+    chain = AnvilChain()
+    pid = chain.pid
+    assert pid and _alive(pid)
+    chain.close()
+    assert not _alive(pid)
+    with pytest.raises(RuntimeError):
+        with AnvilChain() as inner:
+            pid2 = inner.pid  # type: ignore[attr-defined]
+            raise RuntimeError("test failure inside")
+    assert not _alive(pid2)
+
+
+@pytest.mark.parametrize("how", ["sigint", "sigterm", "exception"])
+def test_anvil_leaves_no_orphan_when_its_process_is_interrupted(tmp_path: Any, how: str) -> None:
+    pidfile = tmp_path / "pid"
+    script = textwrap.dedent(f"""
+        import sys, time
+        from scf_chain.chain.anvil import AnvilChain
+        chain = AnvilChain()
+        open({str(pidfile)!r}, "w").write(str(chain.pid))
+        print("ready", flush=True)
+        if {how!r} == "exception":
+            raise SystemExit("boom")
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready" or how == "exception"
+    pid = int(pidfile.read_text())
+    if how == "sigint":
+        proc.send_signal(signal.SIGINT)
+    elif how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=20)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid), f"anvil {pid} outlived its parent ({how})"

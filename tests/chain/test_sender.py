@@ -1,0 +1,110 @@
+"""The sender: unique nonces under threads, receipts, and reverts as typed exceptions."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from scf_chain.chain import reverts
+from scf_chain.chain.anvil import AnvilChain
+from scf_chain.chain.embedded import EmbeddedChain
+from scf_chain.chain.reverts import ErrorDecoder
+from scf_chain.chain.sender import TxSender
+from scf_chain.contracts import artifacts
+from scf_chain.errors import ContractRevert, TransactionTimeout
+
+THREADS = 8
+SENDS_PER_THREAD = 200
+
+
+def _token(chain: Any, sender: TxSender) -> Any:
+    art = artifacts.load("TestSettlementToken")
+    rcpt = sender.deploy(art.abi, art.bytecode)
+    return chain.w3.eth.contract(address=rcpt.contract_address, abi=art.abi)
+
+
+@pytest.mark.anvil
+def test_eight_threads_use_every_nonce_exactly_once_and_every_tx_is_mined(anvil_chain: AnvilChain) -> None:
+    acct = anvil_chain.dev_accounts()[7]
+    sender = TxSender(anvil_chain, acct)
+    token = _token(anvil_chain, sender)
+    sender.transact(token.functions.mint(acct.address, 10**12))
+    start_nonce = anvil_chain.w3.eth.get_transaction_count(acct.address)
+    recipient = anvil_chain.dev_accounts()[8].address
+    data = token.functions.transfer(recipient, 1)._encode_transaction_data()
+    hashes: list[str] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            mine = [sender.send_raw(token.address, data, gas=80_000) for _ in range(SENDS_PER_THREAD)]
+            with lock:
+                hashes.extend(mine)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    total = THREADS * SENDS_PER_THREAD
+    assert len(set(hashes)) == total
+    receipts = [sender.wait(h) for h in hashes]
+    w3 = anvil_chain.w3
+    nonces = Counter(int(w3.eth.get_transaction(r.tx_hash)["nonce"]) for r in receipts)
+    assert sorted(nonces) == list(range(start_nonce, start_nonce + total))
+    assert set(nonces.values()) == {1}
+    assert token.functions.balanceOf(recipient).call() == total
+    assert w3.eth.get_transaction_count(acct.address) == start_nonce + total
+
+
+def test_custom_error_is_decoded_with_name_and_arguments(embedded_chain: EmbeddedChain) -> None:
+    acct = embedded_chain.dev_accounts()[5]
+    sender = TxSender(embedded_chain, acct)
+    token = _token(embedded_chain, sender)
+    with pytest.raises(reverts.ERC20InsufficientBalance) as info:
+        sender.transact(token.functions.transfer(embedded_chain.dev_accounts()[6].address, 5))
+    err = info.value
+    assert isinstance(err, ContractRevert) and isinstance(err, RuntimeError)
+    assert err.error_name == "ERC20InsufficientBalance"
+    assert err.error_args == {"sender": acct.address, "balance": 0, "needed": 5}
+    assert sender.next_nonce is not None  # the failed call consumed no nonce:
+    before = sender.next_nonce
+    with pytest.raises(reverts.ERC20InsufficientBalance):
+        sender.transact(token.functions.transfer(embedded_chain.dev_accounts()[6].address, 5))
+    assert sender.next_nonce == before
+
+
+def test_a_revert_mined_on_chain_is_replayed_and_typed(embedded_chain: EmbeddedChain) -> None:
+    acct = embedded_chain.dev_accounts()[9]
+    sender = TxSender(embedded_chain, acct)
+    token = _token(embedded_chain, sender)
+    with pytest.raises(reverts.ERC20InsufficientBalance) as info:
+        # a fixed gas limit skips estimation, so the failing transaction is mined
+        sender.transact(token.functions.transfer(embedded_chain.dev_accounts()[6].address, 7), gas=90_000)
+    assert info.value.tx_hash is not None
+    assert info.value.error_args["needed"] == 7
+
+
+def test_reason_strings_and_panics_decode() -> None:
+    from eth_abi import encode
+
+    dec = ErrorDecoder([])
+    err = dec.decode(bytes.fromhex("08c379a0") + encode(["string"], ["too late"]))
+    assert err.error_name == "Error" and str(err) == "too late"
+    panic = dec.decode(bytes.fromhex("4e487b71") + encode(["uint256"], [0x11]))
+    assert panic.error_name == "Panic" and "overflow" in str(panic)
+    unknown = dec.decode(bytes.fromhex("deadbeef"))
+    assert unknown.error_name == "UnknownError"
+
+
+def test_waiting_for_an_unknown_transaction_times_out(embedded_chain: EmbeddedChain) -> None:
+    sender = TxSender(embedded_chain, embedded_chain.dev_accounts()[5], receipt_timeout_s=0.3)
+    with pytest.raises(TransactionTimeout):
+        sender.wait("0x" + "ab" * 32)

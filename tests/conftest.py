@@ -1,0 +1,34 @@
+"""Shared fixtures: chains started once per session (per xdist worker)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from scf_chain.chain.anvil import AnvilChain
+from scf_chain.chain.embedded import EmbeddedChain
+
+settings.register_profile(
+    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.register_profile("dev", deadline=None, max_examples=50,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def embedded_chain() -> Iterator[EmbeddedChain]:
+    chain = EmbeddedChain()
+    yield chain
+    chain.close()
+
+
+@pytest.fixture(scope="session")
+def anvil_chain() -> Iterator[AnvilChain]:
+    chain = AnvilChain()
+    yield chain
+    chain.close()
