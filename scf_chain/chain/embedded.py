@@ -72,6 +72,9 @@ class EmbeddedChain(ChainBackend):
         with self.lock:
             target = self.now() + max(int(seconds), 1)
             self.tester.time_travel(target)
+            # py-evm's mined block can land a second short of the requested time
+            if self.now() < target:
+                self.tester.time_travel(target + (target - self.now()))
             return self.now()
 
     def mine_blocks(self, count: int = 1) -> None:
