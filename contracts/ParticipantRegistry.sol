@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+
+/// @title Participants, roles, the operator and the pause switch of the receivable platform.
+/// @notice Only registered (KYC'd) participants take part; the operator registers them.
+/// @dev Abstract and inherited by ReceivableToken, so a participant's roles and its ERC-721
+/// token count share one storage word: every value move reads that word anyway (policy), and
+/// counting a new holder's token then costs a warm SSTORE instead of a fresh 22,100-gas one.
+abstract contract ParticipantRegistry is IParticipantRegistry {
+    uint8 public constant ROLE_OPERATOR = 1;
+    uint8 public constant ROLE_DEBTOR = 2;
+    uint8 public constant ROLE_SUPPLIER = 4;
+    uint8 public constant ROLE_FINANCIER = 8;
+    uint8 public constant ROLE_ANCHORER = 16;
+    uint8 public constant ROLE_AUDITOR = 32;
+
+    /// Layout of an account word: roles in bits 0..7, ERC-721 token count in bits 8..71.
+    uint256 internal constant _ROLE_MASK = 0xff;
+    uint256 internal constant _COUNT_SHIFT = 8;
+
+    mapping(address account => uint256 packed) internal _accounts;
+
+    address private _operator;
+    address private _pendingOperator;
+    bool private _paused;
+
+    event RolesSet(address indexed account, uint8 roles);
+    event OperatorTransferStarted(address indexed from, address indexed to);
+    event OperatorTransferred(address indexed from, address indexed to);
+    event Paused(address indexed by);
+    event Unpaused(address indexed by);
+
+    error NotOperator(address caller);
+    error NotPendingOperator(address caller);
+    error MissingRole(address account, uint8 role);
+    error EnforcedPause();
+    error ZeroAddress();
+
+    modifier onlyOperator() {
+        if (msg.sender != _operator) revert NotOperator(msg.sender);
+        _;
+    }
+
+    modifier whenNotPaused() {
+        if (_paused) revert EnforcedPause();
+        _;
+    }
+
+    constructor(address operator_) {
+        if (operator_ == address(0)) revert ZeroAddress();
+        _operator = operator_;
+        _accounts[operator_] = ROLE_OPERATOR;
+        emit OperatorTransferred(address(0), operator_);
+        emit RolesSet(operator_, ROLE_OPERATOR);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function operator() public view returns (address) {
+        return _operator;
+    }
+
+    /// @notice The address that may accept the operator role, if a transfer is under way.
+    function pendingOperator() external view returns (address) {
+        return _pendingOperator;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function rolesOf(address account) public view returns (uint8) {
+        return uint8(_accounts[account] & _ROLE_MASK);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function hasRole(address account, uint8 role) public view returns (bool) {
+        return role != 0 && uint8(_accounts[account] & _ROLE_MASK) & role == role;
+    }
+
+    /// @notice Whether state changes other than administration are blocked.
+    function paused() public view returns (bool) {
+        return _paused;
+    }
+
+    /// @notice Set `account`'s roles (bitmask; 0 deregisters). A deregistered holder keeps its
+    /// tokens and is still paid at redemption, but can neither send nor receive value.
+    function setRoles(address account, uint8 roles) external onlyOperator {
+        if (account == address(0)) revert ZeroAddress();
+        uint256 word = _accounts[account];
+        _accounts[account] = (word & ~_ROLE_MASK) | roles;
+        emit RolesSet(account, roles);
+    }
+
+    /// @notice Start handing the operator role to `newOperator`, who must accept it.
+    function transferOperator(address newOperator) external onlyOperator {
+        if (newOperator == address(0)) revert ZeroAddress();
+        _pendingOperator = newOperator;
+        emit OperatorTransferStarted(msg.sender, newOperator);
+    }
+
+    /// @notice Accept the operator role offered by `transferOperator`.
+    function acceptOperator() external {
+        if (msg.sender != _pendingOperator) revert NotPendingOperator(msg.sender);
+        address previous = _operator;
+        _operator = msg.sender;
+        delete _pendingOperator;
+        emit OperatorTransferred(previous, msg.sender);
+    }
+
+    /// @notice Block every non-administrative state change.
+    function pause() external onlyOperator {
+        _paused = true;
+        emit Paused(msg.sender);
+    }
+
+    /// @notice Lift the pause.
+    function unpause() external onlyOperator {
+        _paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    function _requireRole(address account, uint8 role) internal view {
+        if (!hasRole(account, role)) revert MissingRole(account, role);
+    }
+}
