@@ -78,6 +78,27 @@ def chain_up(
         typer.echo("stopped")
 
 
+db_app = typer.Typer(help="The indexed store (SQLite by default, PostgreSQL in production).",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    url: Optional[str] = typer.Option(None, help="Database URL. Default: SCF_DATABASE_URL."),
+    revision: str = typer.Option("head", help="Alembic revision to migrate to."),
+) -> None:
+    """Apply the Alembic migrations to the database (the only way the schema is created)."""
+    from scf_chain import db
+
+    try:
+        db.upgrade(url, revision)
+    except ScfError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"database migrated to {revision}")
+
+
 def main() -> None:
     app()
 

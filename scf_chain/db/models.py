@@ -1,0 +1,231 @@
+"""ORM models of the indexed store: raw events, cursor and block hashes, and the read models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from scf_chain.db.types import Address, Hex32, Uint256
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every scf_chain table."""
+
+
+# -- ingestion bookkeeping --------------------------------------------------------------------------
+class IndexerCursor(Base):
+    """The last block whose events are fully applied (committed with them, in one transaction)."""
+
+    __tablename__ = "indexer_cursor"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_block: Mapped[int] = mapped_column(BigInteger)
+    last_block_hash: Mapped[str] = mapped_column(Hex32)
+
+
+class IndexedBlock(Base):
+    """Hash (and time) of each processed block that had events or ended a batch: reorg detection."""
+
+    __tablename__ = "indexed_blocks"
+
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(Hex32)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class RawEvent(Base):
+    """Every decoded log of the system's contracts, and settlement-token transfers touching them."""
+
+    __tablename__ = "raw_events"
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index", name="uq_raw_events_tx_log"),
+        Index("ix_raw_events_block", "block_number", "log_index"),
+        Index("ix_raw_events_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(Hex32)
+    block_time: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(Hex32)
+    log_index: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(Address)
+    name: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # facts read from the chain at this event's block that the event does not carry
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+# -- read models ------------------------------------------------------------------------------------
+class Participant(Base):
+    """A registered account and its role bitmask (OPERATOR 1, DEBTOR 2, SUPPLIER 4, ...)."""
+
+    __tablename__ = "participants"
+
+    address: Mapped[str] = mapped_column(Address, primary_key=True)
+    roles: Mapped[int] = mapped_column(Integer)
+    first_block: Mapped[int] = mapped_column(BigInteger)
+    updated_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class Receivable(Base):
+    """One receivable (ERC-3525 slot). status: pending, active, rejected, withdrawn (as stored)."""
+
+    __tablename__ = "receivables"
+    __table_args__ = (Index("ix_receivables_debtor", "debtor"), Index("ix_receivables_creditor", "creditor"))
+
+    slot: Mapped[int] = mapped_column(Uint256, primary_key=True)
+    debtor: Mapped[str] = mapped_column(Address)
+    creditor: Mapped[str] = mapped_column(Address)
+    face_value: Mapped[int] = mapped_column(Uint256)
+    settlement_token: Mapped[str | None] = mapped_column(Address, nullable=True)
+    maturity: Mapped[int] = mapped_column(BigInteger)
+    invoice_key: Mapped[str] = mapped_column(Hex32)
+    evidence_root: Mapped[str] = mapped_column(Hex32)
+    initiated_by_debtor: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    applied_block: Mapped[int] = mapped_column(BigInteger)
+    applied_tx: Mapped[str] = mapped_column(Hex32)
+    confirmed_tx: Mapped[str | None] = mapped_column(Hex32, nullable=True)
+    issued_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    first_token_id: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    collect_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    repaid: Mapped[int] = mapped_column(Uint256, default=0)
+    paid_out: Mapped[int] = mapped_column(Uint256, default=0)
+
+
+class Token(Base):
+    """One ERC-3525 token: owner, value, and the token it was split from (`parent_token_id`)."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (Index("ix_tokens_slot", "slot"), Index("ix_tokens_owner", "owner"))
+
+    token_id: Mapped[int] = mapped_column(Uint256, primary_key=True)
+    slot: Mapped[int] = mapped_column(Uint256)
+    owner: Mapped[str] = mapped_column(Address)
+    value: Mapped[int] = mapped_column(Uint256)
+    parent_token_id: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    minted_block: Mapped[int] = mapped_column(BigInteger)
+    minted_tx: Mapped[str] = mapped_column(Hex32)
+    burned: Mapped[bool] = mapped_column(Boolean, default=False)
+    redeemed: Mapped[int] = mapped_column(Uint256, default=0)
+
+
+class Holding(Base):
+    """What one account holds of one slot: live token count and total value."""
+
+    __tablename__ = "holdings"
+
+    address: Mapped[str] = mapped_column(Address, primary_key=True)
+    slot: Mapped[int] = mapped_column(Uint256, primary_key=True)
+    value: Mapped[int] = mapped_column(Uint256)
+    token_count: Mapped[int] = mapped_column(Integer)
+
+
+class LineageEdge(Base):
+    """One TransferValue: value moved from a token to a token (0 = minted / redeemed)."""
+
+    __tablename__ = "lineage_edges"
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index", name="uq_lineage_tx_log"),
+        Index("ix_lineage_slot", "slot"),
+        Index("ix_lineage_from", "from_token_id"),
+        Index("ix_lineage_to", "to_token_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    slot: Mapped[int] = mapped_column(Uint256)
+    from_token_id: Mapped[int] = mapped_column(Uint256)
+    to_token_id: Mapped[int] = mapped_column(Uint256)
+    value: Mapped[int] = mapped_column(Uint256)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(Hex32)
+    log_index: Mapped[int] = mapped_column(Integer)
+
+
+class Offer(Base):
+    """A financing offer. status: open, accepted, cancelled."""
+
+    __tablename__ = "offers"
+    __table_args__ = (Index("ix_offers_slot", "slot"),)
+
+    offer_id: Mapped[int] = mapped_column(Uint256, primary_key=True)
+    slot: Mapped[int] = mapped_column(Uint256)
+    holder: Mapped[str] = mapped_column(Address)
+    source_token_id: Mapped[int] = mapped_column(Uint256)
+    escrow_token_id: Mapped[int] = mapped_column(Uint256)
+    financier: Mapped[str] = mapped_column(Address)  # 0x0…0: any registered financier
+    value: Mapped[int] = mapped_column(Uint256)
+    price: Mapped[int] = mapped_column(Uint256)
+    expiry: Mapped[int] = mapped_column(BigInteger)
+    registration_ref: Mapped[str] = mapped_column(Hex32)
+    status: Mapped[str] = mapped_column(String(16))
+    offered_tx: Mapped[str] = mapped_column(Hex32)
+    closed_tx: Mapped[str | None] = mapped_column(Hex32, nullable=True)
+    accepted_by: Mapped[str | None] = mapped_column(Address, nullable=True)
+    returned_to_token_id: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+
+
+class EvidenceRoot(Base):
+    """An anchored evidence batch root, and whether it was revoked."""
+
+    __tablename__ = "evidence_roots"
+
+    root: Mapped[str] = mapped_column(Hex32, primary_key=True)
+    anchorer: Mapped[str] = mapped_column(Address)
+    doc_type: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(BigInteger)
+    manifest_hash: Mapped[str] = mapped_column(Hex32)
+    anchored_block: Mapped[int] = mapped_column(BigInteger)
+    anchored_tx: Mapped[str] = mapped_column(Hex32)
+    anchored_at: Mapped[int] = mapped_column(BigInteger)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked_by: Mapped[str | None] = mapped_column(Address, nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Hex32, nullable=True)
+    revoked_tx: Mapped[str | None] = mapped_column(Hex32, nullable=True)
+
+
+class RevokedLeaf(Base):
+    """A single revoked leaf of an anchored root."""
+
+    __tablename__ = "evidence_revoked_leaves"
+
+    root: Mapped[str] = mapped_column(Hex32, primary_key=True)
+    leaf: Mapped[str] = mapped_column(Hex32, primary_key=True)
+    revoked_by: Mapped[str] = mapped_column(Address)
+    reason: Mapped[str] = mapped_column(Hex32)
+    tx_hash: Mapped[str] = mapped_column(Hex32)
+
+
+class FundFlow(Base):
+    """One movement of settlement tokens. kind: financing, repayment, redemption, other."""
+
+    __tablename__ = "fund_flows"
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index", name="uq_fund_flows_tx_log"),
+        Index("ix_fund_flows_slot", "slot"),
+        Index("ix_fund_flows_payer", "payer", "block_time"),
+        Index("ix_fund_flows_payee", "payee", "block_time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    payer: Mapped[str] = mapped_column(Address)
+    payee: Mapped[str] = mapped_column(Address)
+    amount: Mapped[int] = mapped_column(Uint256)
+    token: Mapped[str | None] = mapped_column(Address, nullable=True)
+    slot: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    token_id: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    offer_id: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    registration_ref: Mapped[str | None] = mapped_column(Hex32, nullable=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_time: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(Hex32)
+    log_index: Mapped[int] = mapped_column(Integer)
+
+
+READ_MODELS: tuple[type[Base], ...] = (
+    Participant, Receivable, Token, Holding, LineageEdge, Offer, EvidenceRoot, RevokedLeaf, FundFlow,
+)
