@@ -171,6 +171,7 @@ class AnvilChain(ChainBackend):
     def revert_to_snapshot(self, snapshot: Any) -> None:
         if not self._rpc("evm_revert", [snapshot]):
             raise ChainError(f"snapshot {snapshot} is unknown (a snapshot can be reverted to once)")
+        self._forget_nonces()
 
     def time_travel(self, seconds: int) -> int:
         self._rpc("evm_increaseTime", [max(int(seconds), 1)])
@@ -179,6 +180,10 @@ class AnvilChain(ChainBackend):
 
     def mine_blocks(self, count: int = 1) -> None:
         self._rpc("anvil_mine", [hex(count)])
+
+    def set_block_timestamp_interval(self, seconds: int) -> None:
+        """Make each new block exactly `seconds` after the previous one (deterministic time)."""
+        self._rpc("anvil_setBlockTimestampInterval", [int(seconds)])
 
     def close(self) -> None:
         proc, self._proc = self._proc, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,16 @@ class ChainBackend(abc.ABC):
 
     def __init__(self) -> None:
         self._chain_id: int | None = None
+        # senders whose local nonces must be forgotten when the chain state is reverted
+        self._nonce_holders: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+    def register_nonce_holder(self, holder: Any) -> None:
+        """Called by TxSender: a snapshot revert makes it re-read its nonce from the chain."""
+        self._nonce_holders.add(holder)
+
+    def _forget_nonces(self) -> None:
+        for holder in list(self._nonce_holders):
+            holder.forget_nonce()
 
     @property
     @abc.abstractmethod

@@ -67,6 +67,7 @@ class EmbeddedChain(ChainBackend):
     def revert_to_snapshot(self, snapshot: Any) -> None:
         with self.lock:
             self.tester.revert_to_snapshot(snapshot)
+            self._forget_nonces()
 
     def time_travel(self, seconds: int) -> int:
         with self.lock:

@@ -55,6 +55,7 @@ class RpcChain(ChainBackend):
     def revert_to_snapshot(self, snapshot: Any) -> None:
         if not self._dev("evm_revert", [snapshot]):
             raise ChainError(f"snapshot {snapshot} is unknown")
+        self._forget_nonces()
 
     def time_travel(self, seconds: int) -> int:
         self._dev("evm_increaseTime", [max(int(seconds), 1)])

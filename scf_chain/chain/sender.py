@@ -67,6 +67,12 @@ class TxSender:
         self._nonce: int | None = None
         self._fees: tuple[float, dict[str, int]] | None = None
         self._chain_id = chain.chain_id()
+        chain.register_nonce_holder(self)
+
+    def forget_nonce(self) -> None:
+        """Re-read the nonce from the chain before the next send (after a snapshot revert)."""
+        with self._lock:
+            self._nonce = None
 
     @property
     def decoder(self) -> ErrorDecoder:
