@@ -928,7 +928,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     /// @dev EIP-3525: a contract receiving value is asked, if it declares the receiver interface.
     function _checkOnReceived(uint256 fromId, uint256 toId, address to, uint256 value, bytes memory data) private {
         if (to.code.length == 0) return;
-        bool declared;
+        bool declared = false;
         try IERC165(to).supportsInterface(type(IERC3525Receiver).interfaceId) returns (bool s) {
             declared = s;
         } catch {

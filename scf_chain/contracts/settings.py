@@ -31,6 +31,7 @@ def compiler_settings(for_analysis: bool = False) -> dict[str, Any]:
     }
     if for_analysis:
         selection["*"][""] = ["ast"]
+        selection["*"]["*"] += ["evm.bytecode.sourceMap", "evm.deployedBytecode.sourceMap"]
     return {
         "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
         "evmVersion": EVM_VERSION,
