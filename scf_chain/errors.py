@@ -66,3 +66,11 @@ class KeyStoreError(ScfError, ValueError):
 
 class DeploymentError(ScfError, RuntimeError):
     """A deployment manifest is missing, belongs to another chain, or does not match."""
+
+
+class IndexerError(ScfError, RuntimeError):
+    """The indexer cannot proceed (inconsistent cursor, concurrent writer, unknown token)."""
+
+
+class AuditError(ScfError, LookupError):
+    """An audit query names something the store does not hold (unknown slot, participant)."""

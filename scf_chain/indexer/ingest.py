@@ -1,0 +1,342 @@
+"""Follow the chain: fetch the system's logs in block ranges, apply them with the cursor atomically, undo reorgs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from eth_utils import event_abi_to_log_topic, to_checksum_address
+from hexbytes import HexBytes
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+
+from scf_chain.chain.base import ChainBackend
+from scf_chain.contracts import artifacts
+from scf_chain.contracts.events import EventDecoder, default_event_decoder
+from scf_chain.db.models import READ_MODELS, IndexedBlock, IndexerCursor, RawEvent
+from scf_chain.errors import ChainError, IndexerError
+from scf_chain.indexer.projector import EventRecord, Projector
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_BLOCKS = 2_000
+REPLAY_CHUNK_EVENTS = 5_000
+_TRANSFER_TOPIC = "0x" + bytes(event_abi_to_log_topic(
+    {"type": "event", "name": "Transfer", "inputs": [
+        {"type": "address", "name": "from", "indexed": True},
+        {"type": "address", "name": "to", "indexed": True},
+        {"type": "uint256", "name": "value", "indexed": False}]})).hex()
+
+
+class DeploymentLike(Protocol):
+    """What the indexer needs to know about a deployment."""
+
+    @property
+    def receivable_token(self) -> str: ...
+    @property
+    def evidence_registry(self) -> str: ...
+    @property
+    def settlement_tokens(self) -> Sequence[str]: ...
+    @property
+    def start_block(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Reorg:
+    """A reorganisation the indexer undid: blocks after `fork_block` were orphaned."""
+
+    detected_at: int
+    fork_block: int
+    events_removed: int
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What one `index_once` did."""
+
+    from_block: int | None
+    to_block: int | None
+    events: int
+    batches: int
+    reorg: Reorg | None
+    head: int
+    caught_up: bool
+
+
+def _hex(v: Any) -> str:
+    return "0x" + bytes(HexBytes(v)).hex()
+
+
+def _topic_of(address: str) -> str:
+    return "0x" + "0" * 24 + address.lower().removeprefix("0x")
+
+
+def _w3_of(chain: ChainBackend | Web3) -> Web3:
+    return chain if isinstance(chain, Web3) else chain.w3
+
+
+class Indexer:
+    """Ingests one deployment's events into the store behind `sessions`.
+
+    Batches cover at most `chunk_blocks` blocks up to `head - confirmations`; a batch's raw
+    events, read-model changes, block hashes and the cursor commit in one transaction, so a
+    crash at any point leaves the store at a batch boundary. Before each batch the parent hash
+    of its first block is checked against the cursor; on a mismatch the fork point is found
+    among the stored block hashes, every event of the orphaned blocks is deleted, the read
+    models are rebuilt from the remaining raw events, and ingestion resumes from the fork.
+    """
+
+    def __init__(
+        self,
+        chain: ChainBackend | Web3,
+        sessions: sessionmaker[Session],
+        deployment: DeploymentLike,
+        *,
+        confirmations: int | None = None,
+        chunk_blocks: int = DEFAULT_CHUNK_BLOCKS,
+        name: str = "default",
+        decoder: EventDecoder | None = None,
+    ) -> None:
+        if confirmations is None:
+            from scf_chain.config import get_settings
+
+            confirmations = get_settings().confirmations
+        if confirmations < 0 or chunk_blocks < 1:
+            raise IndexerError("confirmations must be >= 0 and chunk_blocks >= 1")
+        self.w3 = _w3_of(chain)
+        self.sessions = sessions
+        self.token_address = to_checksum_address(deployment.receivable_token)
+        self.evidence_address = to_checksum_address(deployment.evidence_registry)
+        self.settlement_tokens = [to_checksum_address(a) for a in deployment.settlement_tokens]
+        self.start_block = int(deployment.start_block)
+        self.confirmations = confirmations
+        self.chunk_blocks = chunk_blocks
+        self.name = name
+        self.decoder = decoder or default_event_decoder()
+        abi = artifacts.load("ReceivableToken").abi
+        self._token = self.w3.eth.contract(address=self.token_address, abi=abi)
+        outputs = next(f for f in abi if f.get("name") == "getReceivable")["outputs"][0]["components"]
+        self._settlement_index = [c["name"] for c in outputs].index("settlementToken")
+
+    # -- public -----------------------------------------------------------------------------------
+    def cursor(self) -> tuple[int, str] | None:
+        """(last applied block, its hash), or None before the first batch."""
+        with self.sessions() as s:
+            c = s.get(IndexerCursor, self.name)
+            return None if c is None else (c.last_block, c.last_block_hash)
+
+    def index_once(self, max_batches: int | None = None) -> IndexReport:
+        """Ingest up to the confirmed head (or `max_batches` batches); undo a reorg first if any."""
+        head = int(self.w3.eth.block_number)
+        safe = head - self.confirmations
+        reorg = self._check_reorg(head)
+        first: int | None = None
+        last: int | None = None
+        events = batches = 0
+        while max_batches is None or batches < max_batches:
+            cur = self.cursor()
+            start = self.start_block if cur is None else cur[0] + 1
+            if start > safe:
+                break
+            end = min(start + self.chunk_blocks - 1, safe)
+            n, end = self._process(start, end, cur)
+            first = start if first is None else first
+            last = end
+            events += n
+            batches += 1
+        cur = self.cursor()
+        caught_up = cur is not None and cur[0] >= safe or safe < self.start_block
+        return IndexReport(first, last, events, batches, reorg, head, caught_up)
+
+    # -- fetching -----------------------------------------------------------------------------------
+    def _get_logs(self, start: int, end: int) -> list[Any]:
+        base: dict[str, Any] = {"fromBlock": start, "toBlock": end}
+        logs = list(self.w3.eth.get_logs(
+            {**base, "address": [self.token_address, self.evidence_address]}))  # type: ignore[typeddict-item]
+        if self.settlement_tokens:
+            me = _topic_of(self.token_address)
+            for topics in ([_TRANSFER_TOPIC, me], [_TRANSFER_TOPIC, None, me]):
+                logs += self.w3.eth.get_logs(
+                    {**base, "address": self.settlement_tokens, "topics": topics})  # type: ignore[typeddict-item]
+        seen: set[tuple[str, int]] = set()
+        unique = []
+        for lg in logs:
+            key = (_hex(lg["transactionHash"]), int(lg["logIndex"]))
+            if key not in seen and not lg.get("removed"):
+                seen.add(key)
+                unique.append(lg)
+        unique.sort(key=lambda lg: (int(lg["blockNumber"]), int(lg["logIndex"])))
+        return unique
+
+    def _fetch(self, start: int, end: int) -> tuple[list[Any], int]:
+        """Logs of [start, end], halving the range when the node refuses a large query."""
+        while True:
+            try:
+                return self._get_logs(start, end), end
+            except Exception as exc:  # node limits differ: "too many results", timeouts, ...
+                if end == start:
+                    raise ChainError(f"eth_getLogs failed for block {start}: {exc}") from exc
+                end = start + (end - start) // 2
+                log.info("eth_getLogs refused %s..; retrying up to block %s", start, end)
+
+    def _block(self, number: int) -> Any:
+        return self.w3.eth.get_block(number)
+
+    # -- one batch ----------------------------------------------------------------------------------
+    def _process(self, start: int, end: int, cur: tuple[int, str] | None) -> tuple[int, int]:
+        first_block = self._block(start)
+        if cur is not None and _hex(first_block["parentHash"]) != cur[1]:
+            raise _ReorgDuringBatch(start)
+        logs, end = self._fetch(start, end)
+        end_block = first_block if end == start else self._block(end)
+        headers: dict[int, Any] = {start: first_block, end: end_block}
+        for n in sorted({int(lg["blockNumber"]) for lg in logs} - headers.keys()):
+            headers[n] = self._block(n)
+        records: list[EventRecord] = []
+        for lg in logs:
+            n = int(lg["blockNumber"])
+            if _hex(lg["blockHash"]) != _hex(headers[n]["hash"]):
+                raise _ReorgDuringBatch(n)
+            ev = self.decoder.decode(lg)
+            if ev is None:
+                continue
+            extra = None
+            if ev.name == "Applied" and ev.address == self.token_address:
+                r = self._token.functions.getReceivable(int(ev.args["slot"])).call(
+                    block_identifier=n)
+                extra = {"settlementToken": str(r[self._settlement_index]).lower()}
+            records.append(EventRecord(
+                name=ev.name, address=ev.address.lower(), args=ev.args, tx_hash=ev.tx_hash,
+                log_index=ev.log_index, block_number=n, block_hash=ev.block_hash,
+                block_time=int(headers[n]["timestamp"]), extra=extra))
+        with self.sessions() as s, s.begin():
+            c = s.get(IndexerCursor, self.name, with_for_update=True)
+            if (None if c is None else (c.last_block, c.last_block_hash)) != cur:
+                raise IndexerError("another indexer advanced the cursor concurrently")
+            records = self._without_applied(s, records, start, end)
+            Projector(s, self.token_address, frozenset(self.settlement_tokens)).apply(records)
+            s.execute(delete(IndexedBlock).where(IndexedBlock.number.between(start, end)))
+            s.add_all(IndexedBlock(number=n, hash=_hex(h["hash"]), timestamp=int(h["timestamp"]))
+                      for n, h in sorted(headers.items()))
+            end_hash = _hex(end_block["hash"])
+            if c is None:
+                s.add(IndexerCursor(name=self.name, last_block=end, last_block_hash=end_hash))
+            else:
+                c.last_block, c.last_block_hash = end, end_hash
+        return len(records), end
+
+    @staticmethod
+    def _without_applied(s: Session, records: list[EventRecord], start: int,
+                         end: int) -> list[EventRecord]:
+        """Drop events already in the store (a range processed twice must change nothing)."""
+        if not records:
+            return records
+        done = set(s.execute(select(RawEvent.tx_hash, RawEvent.log_index).where(
+            RawEvent.block_number.between(start, end))).tuples())
+        return [r for r in records if (r.tx_hash, r.log_index) not in done] if done else records
+
+    # -- reorgs -------------------------------------------------------------------------------------
+    def _check_reorg(self, head: int) -> Reorg | None:
+        cur = self.cursor()
+        if cur is None:
+            return None
+        if cur[0] <= head and _hex(self._block(cur[0])["hash"]) == cur[1]:
+            return None
+        return self._rollback(head, cur[0])
+
+    def _rollback(self, head: int, detected_at: int) -> Reorg:
+        with self.sessions() as s, s.begin():
+            fork = self.start_block - 1
+            fork_hash: str | None = None
+            stored = s.execute(select(IndexedBlock.number, IndexedBlock.hash).where(
+                IndexedBlock.number <= min(head, detected_at)).order_by(
+                IndexedBlock.number.desc())).tuples()
+            for number, block_hash in stored:
+                if _hex(self._block(number)["hash"]) == block_hash:
+                    fork, fork_hash = number, block_hash
+                    break
+            removed = s.execute(delete(RawEvent).where(RawEvent.block_number > fork)).rowcount
+            s.execute(delete(IndexedBlock).where(IndexedBlock.number > fork))
+            c = s.get(IndexerCursor, self.name, with_for_update=True)
+            assert c is not None
+            if fork_hash is None:
+                s.delete(c)
+            else:
+                c.last_block, c.last_block_hash = fork, fork_hash
+            rebuild_read_models(s, self.token_address, self.settlement_tokens)
+        log.warning("reorg: blocks after %s orphaned, %s events removed", fork, removed)
+        return Reorg(detected_at, fork, int(removed or 0))
+
+
+class _ReorgDuringBatch(ChainError):
+    """The chain changed under a batch; the next `index_once` undoes it."""
+
+
+def rebuild_read_models(session: Session, token_address: str, settlement_tokens: Sequence[str]) -> int:
+    """Delete every read-model row and fold the stored raw events again (after a reorg)."""
+    for model in READ_MODELS:
+        session.execute(delete(model))
+    total = 0
+    last: tuple[int, int] = (-1, -1)
+    while True:
+        rows = session.scalars(
+            select(RawEvent)
+            .where((RawEvent.block_number > last[0])
+                   | ((RawEvent.block_number == last[0]) & (RawEvent.log_index > last[1])))
+            .order_by(RawEvent.block_number, RawEvent.log_index)
+            .limit(REPLAY_CHUNK_EVENTS)).all()
+        if not rows:
+            return total
+        records = [EventRecord(r.name, r.address, r.args, r.tx_hash, r.log_index, r.block_number,
+                               r.block_hash, r.block_time, r.extra) for r in rows]
+        Projector(session, token_address, frozenset(settlement_tokens)).apply(records, store_raw=False)
+        total += len(records)
+        last = (rows[-1].block_number, rows[-1].log_index)
+        session.expunge_all()
+
+
+def index_once(chain: ChainBackend | Web3, sessions: sessionmaker[Session],
+               deployment: DeploymentLike, **kwargs: Any) -> IndexReport:
+    """Catch the store up with the confirmed head once (see `Indexer` for keyword options)."""
+    return Indexer(chain, sessions, deployment, **kwargs).index_once()
+
+
+def run_indexer(
+    chain: ChainBackend | Web3,
+    sessions: sessionmaker[Session],
+    deployment: DeploymentLike,
+    stop: threading.Event,
+    *,
+    poll_interval_s: float = 1.0,
+    on_report: Callable[[IndexReport], None] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Index until `stop` is set: catch up, then poll every `poll_interval_s` seconds.
+
+    A failing node (ChainError) or a reorg under a batch is logged and retried after a backoff;
+    anything else (a bug, a broken database) propagates.
+    """
+    indexer = Indexer(chain, sessions, deployment, **kwargs)
+    backoff = poll_interval_s
+    while not stop.is_set():
+        try:
+            report = indexer.index_once(max_batches=10)
+        except ChainError as exc:
+            log.warning("indexer: %s; retrying in %.1fs", exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 30.0)
+            continue
+        backoff = poll_interval_s
+        if on_report is not None:
+            on_report(report)
+        if report.caught_up:
+            stop.wait(poll_interval_s)
+    log.info("indexer stopped at %s", indexer.cursor())
+
+
+__all__ = ["DeploymentLike", "IndexReport", "Indexer", "Reorg", "index_once", "rebuild_read_models",
+           "run_indexer"]
