@@ -134,10 +134,10 @@ class System:
 
     # -- reads --------------------------------------------------------------------------------------------
     def value_of(self, token_id: int) -> int:
-        return int(self.token.get_function_by_signature("balanceOf(uint256)")(token_id).call())
+        return int(self.keeper.call(self.token.get_function_by_signature("balanceOf(uint256)")(token_id)))
 
     def owner_of(self, token_id: int) -> str:
-        return str(self.token.functions.ownerOf(token_id).call())
+        return str(self.keeper.call(self.token.functions.ownerOf(token_id)))
 
     def repaid_paid_out(self, slot: int) -> tuple[int, int]:
         r = self.token.functions.getReceivable(slot).call()
