@@ -104,7 +104,6 @@ class Projector:
         self._edges: list[dict[str, Any]] = []
         self._flows: list[dict[str, Any]] = []
         self._expected: dict[str, list[_Expected]] = defaultdict(list)
-        self._minted_in_tx: dict[int, str] = {}
 
     # -- public -----------------------------------------------------------------------------------
     def apply(self, events: Sequence[EventRecord], store_raw: bool = True) -> int:
@@ -125,7 +124,6 @@ class Projector:
         self.session.flush()
         self._edges, self._flows = [], []
         self._expected.clear()
-        self._minted_in_tx.clear()
         return len(events)
 
     # -- prefetch ---------------------------------------------------------------------------------
@@ -216,6 +214,10 @@ class Projector:
             raise KeyError(f"token {token_id} was never minted in the indexed range")
         return t
 
+    def _first_token_of(self, slot: int) -> int | None:
+        r = self._receivables.get(slot)
+        return r.first_token_id if r is not None else None
+
     def _settlement_token_of(self, slot: int) -> str | None:
         r = self._receivables.get(slot)
         return r.settlement_token if r is not None else None
@@ -283,7 +285,6 @@ class Projector:
                       minted_block=ev.block_number, minted_tx=ev.tx_hash, burned=False, redeemed=0)
             self.session.add(t)
             self._tokens[token_id] = t
-            self._minted_in_tx[token_id] = ev.tx_hash
             self._holding(dst, slot).token_count += 1
             return
         t = self._token(token_id)
@@ -307,7 +308,7 @@ class Projector:
             self._holding(s.owner, slot).value -= value
         if dst:
             d = self._token(dst)
-            if src and d.parent_token_id is None and self._minted_in_tx.get(dst) == ev.tx_hash:
+            if src and d.parent_token_id is None and d.minted_tx == ev.tx_hash and d.token_id != self._first_token_of(slot):
                 d.parent_token_id = src  # a split: the new token's value came from `src`
             d.value += value
             self._holding(d.owner, slot).value += value
