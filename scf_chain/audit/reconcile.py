@@ -120,19 +120,19 @@ def reconcile(
         if r is None:
             diffs.append(Difference("receivable", str(slot), "missing", None, "present"))
             continue
-        expected = {
+        expected: dict[str, int | str] = {
             "debtor": str(c[ix["debtor"]]).lower(), "creditor": str(c[ix["creditor"]]).lower(),
             "face_value": int(c[ix["faceValue"]]), "maturity": int(c[ix["maturity"]]),
             "settlement_token": str(c[ix["settlementToken"]]).lower(),
             "status": STORED_STATUS.get(int(c[ix["status"]]), str(c[ix["status"]])),
             "repaid": int(c[ix["repaid"]]), "paid_out": int(c[ix["paidOut"]]),
         }
-        for name, chain_value in expected.items():
+        for name, expected_value in expected.items():
             db_value = getattr(r, name)
-            if db_value != chain_value:
-                diffs.append(Difference("receivable", str(slot), name, db_value, chain_value))
+            if db_value != expected_value:
+                diffs.append(Difference("receivable", str(slot), name, db_value, expected_value))
         if expected["status"] == "active":
-            want = expected["face_value"] - expected["paid_out"]
+            want = int(c[ix["faceValue"]]) - int(c[ix["paidOut"]])
             if live_by_slot.get(slot, 0) != want:
                 diffs.append(Difference("slot_total", str(slot), "sum_of_token_values",
                                         live_by_slot.get(slot, 0), want))

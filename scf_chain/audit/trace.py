@@ -36,7 +36,7 @@ class TokenNode:
     parent_token_id: int | None
     minted_block: int
     minted_tx: str
-    children: list["TokenNode"] = field(default_factory=list)
+    children: list[TokenNode] = field(default_factory=list)
 
     @property
     def state(self) -> str:
@@ -45,7 +45,7 @@ class TokenNode:
             return "live" if self.value > 0 else "emptied"
         return "redeemed" if self.redeemed > 0 else "emptied"
 
-    def walk(self) -> Iterator["TokenNode"]:
+    def walk(self) -> Iterator[TokenNode]:
         """This node and every descendant, depth first, without recursion (trees can be deep)."""
         stack = [self]
         while stack:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from hexbytes import HexBytes
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
@@ -259,7 +259,9 @@ class Indexer:
                 if _hex(self._block(number)["hash"]) == block_hash:
                     fork, fork_hash = number, block_hash
                     break
-            removed = s.execute(delete(RawEvent).where(RawEvent.block_number > fork)).rowcount
+            removed = s.scalar(select(func.count()).select_from(RawEvent).where(
+                RawEvent.block_number > fork)) or 0
+            s.execute(delete(RawEvent).where(RawEvent.block_number > fork))
             s.execute(delete(IndexedBlock).where(IndexedBlock.number > fork))
             c = s.get(IndexerCursor, self.name, with_for_update=True)
             assert c is not None

@@ -11,7 +11,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from scf_chain.audit import implied_annual_rate, participant_flows, reconcile, trace_receivable
 from scf_chain.audit.flows import FLOW_COLUMNS
@@ -31,7 +31,7 @@ def _indexed(store, deployed, finish: bool = True) -> tuple[Facts, object, objec
 
 
 def test_reconcile_is_clean_after_the_scenario(store, deployed) -> None:  # type: ignore[no-untyped-def]
-    facts, system, dep = _indexed(store, deployed)
+    _facts, system, dep = _indexed(store, deployed)
     with store.sessions() as s:
         report = reconcile(s, system.chain, dep)
     assert report.clean, report.differences
@@ -39,7 +39,7 @@ def test_reconcile_is_clean_after_the_scenario(store, deployed) -> None:  # type
 
 
 def test_reconcile_is_clean_mid_life(store, deployed) -> None:  # type: ignore[no-untyped-def]
-    facts, system, dep = _indexed(store, deployed, finish=False)
+    _facts, system, dep = _indexed(store, deployed, finish=False)
     with store.sessions() as s:
         assert reconcile(s, system.chain, dep).differences == []
 
@@ -75,7 +75,7 @@ def test_tampered_receivable_is_reported_with_the_contract_balance(store, deploy
 
 
 def test_trace_of_split_financed_repaid_redeemed_receivable(store, deployed) -> None:  # type: ignore[no-untyped-def]
-    facts, system, dep = _indexed(store, deployed)
+    facts, system, _dep = _indexed(store, deployed)
     a, b, c = (h.lower() for h in system.holders)
     calls: list[tuple[str, str]] = []
 
@@ -120,7 +120,7 @@ def test_trace_of_split_financed_repaid_redeemed_receivable(store, deployed) -> 
 
 
 def test_participant_flows_in_and_out_with_exports(store, deployed) -> None:  # type: ignore[no-untyped-def]
-    facts, system, dep = _indexed(store, deployed)
+    facts, system, _dep = _indexed(store, deployed)
     a = system.holders[0]
     token = system.erc20.address.lower()
     with store.sessions() as s:
@@ -150,3 +150,21 @@ def test_implied_rate_is_exact_and_orders_like_the_discount(value: int, price: i
     assert rate is not None and rate * price * d == (value - price) * 365
     assert (rate == 0) == (value == price)
     assert implied_annual_rate(value, price, Fraction(0)) is None
+
+
+def test_revoked_evidence_and_unexplained_transfers_show_up(store, deployed) -> None:  # type: ignore[no-untyped-def]
+    facts, system, dep = _indexed(store, deployed, finish=False)
+    with store.sessions() as s:
+        root = trace_receivable(s, facts.slot).evidence.root
+    system.anchorer.transact(system.evidence.functions.revokeLeaf(root, b"\x07" * 32, b"\x02" * 32))
+    system.anchorer.transact(system.evidence.functions.revokeRoot(root, b"\x03" * 32))
+    # settlement tokens sent straight to the contract: no receivable explains them
+    system.debtor_sender.transact(system.erc20.functions.transfer(system.token.address, 123))
+    Indexer(system.chain, store.sessions, dep, confirmations=0).index_once()
+    with store.sessions() as s:
+        ev = trace_receivable(s, facts.slot, verifier=lambda r, k: False).evidence
+        assert ev.revoked and ev.revoked_leaves == ["0x" + "07" * 32] and ev.verified is False
+        (other,) = [r for r in participant_flows(s, system.debtor).outflows if r.kind == "other"]
+        assert (other.amount, other.payee, other.slot) == (123, system.token.address.lower(), None)
+        diffs = reconcile(s, system.chain, dep).differences
+    assert [(d.kind, d.db, d.chain) for d in diffs] == [("settlement_balance", 400_000, 400_123)]

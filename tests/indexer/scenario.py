@@ -79,5 +79,5 @@ def dump(sessions: sessionmaker[Session], raw: bool = True) -> dict[str, list[tu
         for model in models:
             cols = [c for c in model.__table__.columns if c.name != "id"]
             rows = s.execute(select(*cols)).all()
-            out[model.__tablename__] = sorted((tuple(repr(v) for v in r) for r in rows))
+            out[model.__tablename__] = sorted(tuple(repr(v) for v in r) for r in rows)
     return out
