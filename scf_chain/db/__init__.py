@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -35,7 +39,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def alembic_config(url: str | None = None) -> "object":
+def alembic_config(url: str | None = None) -> "Config":
     """The Alembic config of this package, pointed at `url` (default: Settings.database_url)."""
     from alembic.config import Config
 
@@ -51,7 +55,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     """Migrate the database at `url` to `revision` (the only supported way to create the schema)."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)  # type: ignore[arg-type]
+    command.upgrade(alembic_config(url), revision)
 
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "make_engine", "session_factory", "upgrade"]
