@@ -39,7 +39,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def alembic_config(url: str | None = None) -> "Config":
+def alembic_config(url: str | None = None) -> Config:
     """The Alembic config of this package, pointed at `url` (default: Settings.database_url)."""
     from alembic.config import Config
 
