@@ -204,7 +204,10 @@ class ReceivableMachine(RuleBasedStateMachine):
             return
         offer_id, escrow_id = self.sys.offer(t.owner, token_id, value, price, expiry)
         holder = t.owner
-        self.m.move(token_id, escrow_id, self.sys.token.address, value)
+        if escrow_id == token_id:  # the whole token went into escrow
+            t.owner = self.sys.token.address
+        else:
+            self.m.move(token_id, escrow_id, self.sys.token.address, value)
         self.m.offers[offer_id] = MOffer(offer_id, holder, token_id, escrow_id, value,
                                          self.sys.bank, price, expiry)
 
