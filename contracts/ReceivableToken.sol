@@ -490,7 +490,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         (address owner, uint256 value) = _token(tokenId);
         if (owner != from) revert WrongFrom(tokenId, from, owner);
         if (!_isApprovedOrOwner(tokenId, owner, msg.sender)) revert NotAuthorized(tokenId, msg.sender);
-        _checkMove(tokenId, tokenId >> 64, owner, to, value, value);
+        _checkWholeMove(tokenId, tokenId >> 64, owner, to);
         _transferToken(tokenId, owner, to, value);
     }
 
@@ -887,6 +887,17 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         if (to == address(0)) revert ZeroAddress();
         if (_accounts[to] & _ROLE_MASK == 0) revert NotRegistered(to);
         _checkSender(tokenId, slot, from, value, balance);
+    }
+
+    /// @dev An ERC-721 transfer moves the whole token, whatever its value (even an emptied
+    /// one): parties, maturity and the transfer switch apply; unit and split rules do not.
+    function _checkWholeMove(uint256 tokenId, uint256 slot, address from, address to) private view {
+        if (to == address(0)) revert ZeroAddress();
+        if (_accounts[to] & _ROLE_MASK == 0) revert NotRegistered(to);
+        if (_accounts[from] & _ROLE_MASK == 0) revert NotRegistered(from);
+        uint256 maturity = _receivables[slot].maturity;
+        if (block.timestamp >= maturity) revert SlotMatured(slot, maturity);
+        if (!_policy.transferAllowed && from != _receivables[slot].creditor) revert TransferNotAllowed(tokenId, from);
     }
 
     function _checkSender(uint256 tokenId, uint256 slot, address from, uint256 value, uint256 balance) private view {

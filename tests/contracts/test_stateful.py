@@ -124,7 +124,8 @@ class ReceivableMachine(RuleBasedStateMachine):
 
     # -- value moves ------------------------------------------------------------------------------
     def _pick(self, data: Any, movable: bool = True) -> int | None:
-        ids = sorted(t for t in self.m.tokens if not movable or self._movable(t))
+        ids = sorted(t for t in self.m.tokens
+                     if not movable or (self._movable(t) and self.m.tokens[t].value > 0))
         if not ids:
             return None
         return data.draw(st.sampled_from(ids))
@@ -158,7 +159,8 @@ class ReceivableMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), to=st.integers(0, 2))
     def transfer_whole_token(self, data: Any, to: int) -> None:
-        token_id = self._pick(data)
+        ids = sorted(t for t in self.m.tokens if self._movable(t))  # emptied tokens move too
+        token_id = data.draw(st.sampled_from(ids)) if ids else None
         if token_id is None:
             return
         t = self.m.tokens[token_id]
