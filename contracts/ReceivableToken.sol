@@ -853,9 +853,9 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
 
     // ================================================================ reads
     /// @notice A receivable as stored.
-    function getReceivable(uint256 slot) external view returns (Receivable memory v) {
+    function getReceivable(uint256 slot) external view returns (Receivable memory) {
         Record storage r = _receivables[slot];
-        v = Receivable({
+        return Receivable({
             debtor: r.debtor,
             maturity: r.maturity,
             status: r.status,
