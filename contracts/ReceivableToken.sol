@@ -853,9 +853,9 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
 
     // ================================================================ reads
     /// @notice A receivable as stored.
-    function getReceivable(uint256 slot) external view returns (Receivable memory) {
+    function getReceivable(uint256 slot) external view returns (Receivable memory v) {
         Record storage r = _receivables[slot];
-        return Receivable({
+        v = Receivable({
             debtor: r.debtor,
             maturity: r.maturity,
             status: r.status,

@@ -8,15 +8,12 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 /// platform never holds ether). Mutability is not part of a selector, so the interface id is
 /// the EIP's.
 interface IERC721 is IERC165 {
-    // Event parameter names without the EIP's underscores: clients decode logs by these names
-    // (topics and selectors are unaffected by names).
-
-    /// @notice Ownership of `tokenId` changed (from 0: created; to 0: destroyed).
-    event Transfer(address indexed from, address indexed to, uint256 indexed tokenId);
-    /// @notice `approved` may now transfer `tokenId` (0: approval cleared).
-    event Approval(address indexed owner, address indexed approved, uint256 indexed tokenId);
-    /// @notice `operator` may (or may no longer) manage every token of `owner`.
-    event ApprovalForAll(address indexed owner, address indexed operator, bool approved);
+    /// @notice Ownership of `_tokenId` changed (from 0: created; to 0: destroyed).
+    event Transfer(address indexed _from, address indexed _to, uint256 indexed _tokenId);
+    /// @notice `_approved` may now transfer `_tokenId` (0: approval cleared).
+    event Approval(address indexed _owner, address indexed _approved, uint256 indexed _tokenId);
+    /// @notice `_operator` may (or may no longer) manage every token of `_owner`.
+    event ApprovalForAll(address indexed _owner, address indexed _operator, bool _approved);
 
     function balanceOf(address _owner) external view returns (uint256);
     function ownerOf(uint256 _tokenId) external view returns (address);
