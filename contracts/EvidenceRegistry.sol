@@ -15,7 +15,6 @@ contract EvidenceRegistry is IEvidenceRegistry {
     uint8 public constant DOC_LOGISTICS = 2;
     uint8 public constant DOC_INVOICE = 3;
     uint8 public constant DOC_MIXED = 4;
-    uint8 private constant ROLE_ANCHORER = 16; // ParticipantRegistry.ROLE_ANCHORER
 
     struct Root {
         address anchorer;
@@ -40,17 +39,14 @@ contract EvidenceRegistry is IEvidenceRegistry {
     error InvalidBatch(uint8 docType, uint32 count);
     error NotRootAuthority(bytes32 root, address caller);
     error ZeroRoot();
-    error EnforcedPause();
 
     constructor(IParticipantRegistry registry_) {
         registry = registry_;
     }
 
-    /// @notice Anchor a batch root. Each root is anchored once, by an ANCHORER participant,
-    /// and not while the platform is paused.
+    /// @notice Anchor a batch root. Each root is anchored once, by an ANCHORER participant.
     function anchor(bytes32 root, uint8 docType, uint32 count, bytes32 manifestHash) external {
-        if (registry.paused()) revert EnforcedPause();
-        if (!registry.hasRole(msg.sender, ROLE_ANCHORER)) revert NotAnchorer(msg.sender);
+        if (!registry.hasRole(msg.sender, 16)) revert NotAnchorer(msg.sender);
         if (root == bytes32(0)) revert ZeroRoot();
         if (docType == 0 || docType > DOC_MIXED || count == 0) revert InvalidBatch(docType, count);
         if (_roots[root].anchoredAt != 0) revert AlreadyAnchored(root);
@@ -58,8 +54,7 @@ contract EvidenceRegistry is IEvidenceRegistry {
         emit Anchored(root, msg.sender, docType, count, manifestHash);
     }
 
-    /// @notice Revoke a whole batch: none of its documents verifies afterwards. Allowed while
-    /// paused, on purpose: revoking only ever stops evidence from backing new receivables.
+    /// @notice Revoke a whole batch: none of its documents verifies afterwards.
     function revokeRoot(bytes32 root, bytes32 reasonCode) external {
         _requireAuthority(root);
         _roots[root].revoked = true;

@@ -24,6 +24,7 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
 
     address private _operator;
     address private _pendingOperator;
+    bool private _paused;
 
     event RolesSet(address indexed account, uint8 roles);
     event OperatorTransferStarted(address indexed from, address indexed to);
@@ -36,7 +37,6 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
     error MissingRole(address account, uint8 role);
     error EnforcedPause();
     error ZeroAddress();
-    error SelfRegistration();
 
     modifier onlyOperator() {
         if (msg.sender != _operator) revert NotOperator(msg.sender);
@@ -44,7 +44,7 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
     }
 
     modifier whenNotPaused() {
-        if (_isPaused()) revert EnforcedPause();
+        if (_paused) revert EnforcedPause();
         _;
     }
 
@@ -76,18 +76,15 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
         return role != 0 && uint8(_accounts[account] & _ROLE_MASK) & role == role;
     }
 
-    /// @inheritdoc IParticipantRegistry
+    /// @notice Whether state changes other than administration are blocked.
     function paused() public view returns (bool) {
-        return _isPaused();
+        return _paused;
     }
 
     /// @notice Set `account`'s roles (bitmask; 0 deregisters). A deregistered holder keeps its
     /// tokens and is still paid at redemption, but can neither send nor receive value.
-    /// The contract itself can never be registered: value it owns is escrow, which only the
-    /// offer logic may move, and registration would let anyone send value into its tokens.
     function setRoles(address account, uint8 roles) external onlyOperator {
         if (account == address(0)) revert ZeroAddress();
-        if (account == address(this)) revert SelfRegistration();
         uint256 word = _accounts[account];
         _accounts[account] = (word & ~_ROLE_MASK) | roles;
         emit RolesSet(account, roles);
@@ -111,21 +108,15 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
 
     /// @notice Block every non-administrative state change.
     function pause() external onlyOperator {
-        _setPaused(true);
+        _paused = true;
         emit Paused(msg.sender);
     }
 
     /// @notice Lift the pause.
     function unpause() external onlyOperator {
-        _setPaused(false);
+        _paused = false;
         emit Unpaused(msg.sender);
     }
-
-    /// @dev Where the pause flag is stored is the inheriting contract's choice: the token keeps
-    /// it in the word every value move reads anyway, so checking it costs no extra cold read.
-    function _isPaused() internal view virtual returns (bool);
-
-    function _setPaused(bool value) internal virtual;
 
     function _requireRole(address account, uint8 role) internal view {
         if (!hasRole(account, role)) revert MissingRole(account, role);

@@ -5,6 +5,9 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {IERC721Metadata} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Metadata.sol";
+import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Utils.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
@@ -13,9 +16,6 @@ import {ParticipantRegistry} from "./ParticipantRegistry.sol";
 import {IERC3525} from "./interfaces/IERC3525.sol";
 import {IERC3525Metadata} from "./interfaces/IERC3525Metadata.sol";
 import {IERC3525Receiver} from "./interfaces/IERC3525Receiver.sol";
-import {IERC721} from "./interfaces/IERC721.sol";
-import {IERC721Metadata} from "./interfaces/IERC721Metadata.sol";
-import {IERC721Receiver} from "./interfaces/IERC721Receiver.sol";
 import {IEvidenceRegistry} from "./interfaces/IEvidenceRegistry.sol";
 
 /// @title Receivable vouchers: ERC-3525 tokens, one slot per debtor-confirmed receivable.
@@ -40,47 +40,26 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     enum State { None, Pending, Active, Rejected, Withdrawn, Matured, Overdue, Settled }
     enum OfferStatus { None, Open, Accepted, Cancelled }
 
-    /// A receivable as `getReceivable` returns it (the external shape; storage is `Record`).
     struct Receivable {
+        // word 0: read by every value move
         address debtor;
         uint40 maturity;
         Status status;
         bool initiatedByDebtor;
         uint40 issuedAt;
-        address creditor;
-        uint96 faceValue;
-        address settlementToken;
-        bool collectEnabled;
-        bytes32 invoiceKey;
-        bytes32 invoiceLeaf;
-        bytes32 evidenceRoot;
-        uint128 repaid;
-        uint128 paidOut;
-    }
-
-    /// A receivable as stored, laid out for the hot paths: a value move reads word 0 only
-    /// (maturity); a redemption reads words 0 and 1 and writes word 0; DvP reads words 0 and 1.
-    /// repaid <= faceValue < 2**96 and paidOut <= repaid, so both fit 96 bits.
-    struct Record {
-        // word 0
-        uint96 repaid;
-        uint96 paidOut;
-        uint40 maturity;
-        Status status;
-        bool initiatedByDebtor;
-        bool collectEnabled;
         // word 1
-        address settlementToken;
+        address creditor;
         uint96 faceValue;
         // word 2
-        address debtor;
-        uint40 issuedAt;
-        // word 3
-        address creditor;
-        // words 4-6
+        address settlementToken;
+        bool collectEnabled;
+        // words 3-5
         bytes32 invoiceKey;
         bytes32 invoiceLeaf;
         bytes32 evidenceRoot;
+        // word 6
+        uint128 repaid;
+        uint128 paidOut;
     }
 
     struct Offer {
@@ -111,17 +90,11 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         uint32 maxTenor;
         bool splitAllowed;
         bool transferAllowed;
-        bool paused; // read by every state change; here it shares the cold read with the policy
         uint64 nextSerial; // token serial counter, kept here because every split reads this word
     }
 
     uint256 private constant _VALUE_SHIFT = 160;
     uint256 private constant _ADDRESS_MASK = (1 << 160) - 1;
-    uint256 private constant _GRANTED = 1 << 160;
-    uint256 private constant _UINT96_MASK = (1 << 96) - 1;
-    uint256 private constant _PAIDOUT_SHIFT = 96;
-    uint256 private constant _MATURITY_SHIFT = 192;
-    uint256 private constant _EPOCH_SHIFT = 161;
     uint32 public constant MAX_TENOR_CEILING = 365 days;
     uint32 public constant DEFAULT_MAX_TENOR = 180 days;
     bytes4 private constant _ERC3525_RECEIVED = IERC3525Receiver.onERC3525Received.selector;
@@ -138,16 +111,12 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
 
     mapping(uint256 tokenId => uint256 packed) private _tokens;
     mapping(uint256 tokenId => uint256 repaidAtLastRedemption) private _checkpoints;
-    /// Per token: ERC-721 approved address (bits 0..159), "a value allowance was granted under
-    /// the current epoch" (bit 160), allowance epoch (bits 161..255). See `_clearApprovals`.
-    mapping(uint256 tokenId => uint256 packed) private _tokenAux;
+    mapping(uint256 tokenId => address) private _tokenApprovals;
     mapping(address owner => mapping(address operator => bool)) private _operatorApprovals;
-    /// Value allowances are keyed by the token's allowance epoch, which moves on whenever the
-    /// token changes owner after an allowance was granted: a new owner never inherits them,
-    /// and they do not revive if the token comes back (EIP-3525 leaves clearing open; ERC-721
-    /// clears the approved address on transfer, and we do the same for value allowances).
-    mapping(uint256 tokenId => mapping(uint256 epoch => mapping(address operator => uint256))) private _allowances;
-    mapping(uint256 slot => Record) private _receivables;
+    /// Value allowances are keyed by the token's owner at approval time, so a transfer of the
+    /// token leaves the previous owner's approvals without effect (the EIP's clearing).
+    mapping(uint256 tokenId => mapping(address owner => mapping(address operator => uint256))) private _allowances;
+    mapping(uint256 slot => Receivable) private _receivables;
     mapping(uint256 offerId => Offer) private _offers;
     /// 0 unused, 1 reserved by a pending application, 2 consumed by a confirmed receivable.
     mapping(bytes32 invoiceKey => uint8) private _invoiceKeys;
@@ -212,7 +181,6 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     error ApproveToOwner(uint256 tokenId, address operator);
     error WrongFrom(uint256 tokenId, address from, address owner);
     error ReceiverRejected(address receiver);
-    error ERC721InvalidReceiver(address receiver);
     error NotRegistered(address account);
     error SlotMatured(uint256 slot, uint256 maturity);
     error NotMatured(uint256 slot, uint256 maturity);
@@ -258,14 +226,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         _name = name_;
         _symbol = symbol_;
         _valueDecimals = valueDecimals_;
-        _policy = Policy({
-            minUnit: 1,
-            maxTenor: DEFAULT_MAX_TENOR,
-            splitAllowed: true,
-            transferAllowed: true,
-            paused: false,
-            nextSerial: 0
-        });
+        _policy = Policy({minUnit: 1, maxTenor: DEFAULT_MAX_TENOR, splitAllowed: true, transferAllowed: true, nextSerial: 0});
         emit PolicyChanged(1, DEFAULT_MAX_TENOR, true, true);
     }
 
@@ -371,7 +332,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         bytes32 leaf = _checkEvidence(a.invoiceKey, a.invoiceFieldsRoot, a.evidenceRoot, proof);
         _invoiceKeys[a.invoiceKey] = 1;
         slot = ++slotCount;
-        Record storage r = _receivables[slot];
+        Receivable storage r = _receivables[slot];
         r.debtor = a.debtor;
         r.maturity = uint40(a.maturity);
         r.status = Status.Pending;
@@ -401,7 +362,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     /// @notice The counterparty confirms: the named debtor for an application, the creditor for
     /// a debtor's issue. Mints the face value to the creditor and consumes the invoice forever.
     function confirm(uint256 slot) external whenNotPaused returns (uint256 tokenId) {
-        Record storage r = _pending(slot);
+        Receivable storage r = _pending(slot);
         if (r.initiatedByDebtor) {
             if (msg.sender != r.creditor) revert NotCreditor(slot, msg.sender);
         } else if (msg.sender != r.debtor) {
@@ -426,7 +387,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
 
     /// @notice The counterparty declines; the invoice is free to back another application.
     function reject(uint256 slot, bytes32 reasonCode) external whenNotPaused {
-        Record storage r = _pending(slot);
+        Receivable storage r = _pending(slot);
         address confirmer = r.initiatedByDebtor ? r.creditor : r.debtor;
         if (msg.sender != confirmer) {
             if (r.initiatedByDebtor) revert NotCreditor(slot, msg.sender);
@@ -439,7 +400,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
 
     /// @notice The initiator takes a pending application back; the invoice is freed.
     function withdraw(uint256 slot) external whenNotPaused {
-        Record storage r = _pending(slot);
+        Receivable storage r = _pending(slot);
         bool allowed = r.initiatedByDebtor ? msg.sender == r.debtor : (msg.sender == r.creditor || msg.sender == operator());
         if (!allowed) revert NotInitiator(slot, msg.sender);
         r.status = Status.Withdrawn;
@@ -447,7 +408,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         emit Withdrawn(slot, msg.sender);
     }
 
-    function _pending(uint256 slot) private view returns (Record storage r) {
+    function _pending(uint256 slot) private view returns (Receivable storage r) {
         r = _receivables[slot];
         if (r.status != Status.Pending) {
             if (r.status == Status.None) revert UnknownSlot(slot);
@@ -485,16 +446,14 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         (address owner,) = _token(tokenId);
         if (operator_ == owner) revert ApproveToOwner(tokenId, operator_);
         if (!_isApprovedOrOwner(tokenId, owner, msg.sender)) revert NotAuthorized(tokenId, msg.sender);
-        uint256 aux = _tokenAux[tokenId];
-        if (aux & _GRANTED == 0) _tokenAux[tokenId] = aux | _GRANTED;
-        _allowances[tokenId][aux >> _EPOCH_SHIFT][operator_] = value;
+        _allowances[tokenId][owner][operator_] = value;
         emit ApprovalValue(tokenId, operator_, value);
     }
 
     /// @inheritdoc IERC3525
     function allowance(uint256 tokenId, address operator_) external view returns (uint256) {
-        _token(tokenId);
-        return _allowances[tokenId][_tokenAux[tokenId] >> _EPOCH_SHIFT][operator_];
+        (address owner,) = _token(tokenId);
+        return _allowances[tokenId][owner][operator_];
     }
 
     /// @inheritdoc IERC3525
@@ -538,7 +497,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     /// @inheritdoc IERC721
     function safeTransferFrom(address from, address to, uint256 tokenId, bytes memory data) public {
         transferFrom(from, to, tokenId);
-        _checkOnERC721Received(from, to, tokenId, data);
+        ERC721Utils.checkOnERC721Received(msg.sender, from, to, tokenId, data);
     }
 
     /// @inheritdoc IERC721
@@ -550,7 +509,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     function approve(address to, uint256 tokenId) external whenNotPaused {
         (address owner,) = _token(tokenId);
         if (msg.sender != owner && !_operatorApprovals[owner][msg.sender]) revert NotAuthorized(tokenId, msg.sender);
-        _tokenAux[tokenId] = (_tokenAux[tokenId] & ~_ADDRESS_MASK) | uint256(uint160(to));
+        _tokenApprovals[tokenId] = to;
         emit Approval(owner, to, tokenId);
     }
 
@@ -564,7 +523,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     /// @inheritdoc IERC721
     function getApproved(uint256 tokenId) external view returns (address) {
         _token(tokenId);
-        return address(uint160(_tokenAux[tokenId]));
+        return _tokenApprovals[tokenId];
     }
 
     /// @inheritdoc IERC721
@@ -664,7 +623,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         if (rolesOf(msg.sender) == 0) revert NotRegistered(msg.sender);
         uint256 escrowId = o.escrowTokenId;
         uint256 slot = escrowId >> 64;
-        Record storage r = _receivables[slot];
+        Receivable storage r = _receivables[slot];
         if (block.timestamp >= r.maturity) revert SlotMatured(slot, r.maturity);
         o.status = OfferStatus.Accepted;
         address holder = o.holder;
@@ -689,9 +648,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         uint256 value = o.value;
         uint256 source = o.sourceTokenId;
         uint256 sourceWord = _tokens[source];
-        // Merge back only into a source token that was never partly redeemed: the checkpoint of
-        // a partly redeemed token would apply to the returned value too and underpay it.
-        if (source != escrowId && address(uint160(sourceWord)) == holder && _checkpoints[source] == 0) {
+        if (source != escrowId && address(uint160(sourceWord)) == holder) {
             // merge back and burn the escrow token
             _moveValue(escrowId, address(this), value, source, holder, sourceWord >> _VALUE_SHIFT, value);
             _burnToken(escrowId, address(this));
@@ -720,7 +677,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     /// @notice Pay `amount` of the slot's settlement token towards the receivable (partial,
     /// early, at or after maturity). Anyone may pay; normally the debtor does.
     function repay(uint256 slot, uint256 amount) external whenNotPaused nonReentrant {
-        Record storage r = _active(slot);
+        Receivable storage r = _active(slot);
         uint256 remaining = r.faceValue - r.repaid;
         if (amount == 0) revert ZeroAmount();
         if (amount > remaining) revert Overpayment(slot, amount, remaining);
@@ -730,7 +687,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     /// @notice The debtor allows (or stops) keepers collecting the repayment at maturity from
     /// its ERC-20 allowance to this contract.
     function authorizeCollection(uint256 slot, bool enabled) external whenNotPaused {
-        Record storage r = _active(slot);
+        Receivable storage r = _active(slot);
         if (msg.sender != r.debtor) revert NotDebtor(slot, msg.sender);
         r.collectEnabled = enabled;
         emit CollectionAuthorized(slot, msg.sender, enabled);
@@ -739,7 +696,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     /// @notice Once matured, pull what the debtor owes, as far as its allowance and balance
     /// reach. Anyone (a keeper) may call.
     function collect(uint256 slot) external whenNotPaused nonReentrant returns (uint256 amount) {
-        Record storage r = _active(slot);
+        Receivable storage r = _active(slot);
         if (!r.collectEnabled) revert CollectionNotAuthorized(slot);
         if (block.timestamp < r.maturity) revert NotMatured(slot, r.maturity);
         address debtor = r.debtor;
@@ -753,10 +710,10 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         _pull(r, slot, debtor, amount);
     }
 
-    function _pull(Record storage r, uint256 slot, address payer, uint256 amount) private {
+    function _pull(Receivable storage r, uint256 slot, address payer, uint256 amount) private {
         // Effects first; the transfer is checked to have delivered exactly `amount`.
         uint256 total = r.repaid + amount;
-        r.repaid = uint96(total); // total <= faceValue < 2**96 (Overpayment / collect cap)
+        r.repaid = uint128(total); // total <= faceValue < 2**96
         _outstanding[r.debtor] -= amount;
         emit Repaid(slot, payer, amount, total);
         IERC20 t = IERC20(r.settlementToken);
@@ -793,44 +750,24 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
             return 0;
         }
         uint256 slot = tokenId >> 64;
-        // The two words of the record a redemption needs, each read once (this is the path
-        // with a gas target). Bit positions follow the declaration order of `Record`:
-        // word 0 = repaid | paidOut << 96 | maturity << 192 | ..., word 1 = token | face << 160.
-        uint256 recordSlot;
-        {
-            Record storage r = _receivables[slot];
-            assembly ("memory-safe") {
-                recordSlot := r.slot
-            }
+        Receivable storage r = _receivables[slot];
+        uint256 face = r.faceValue;
+        uint256 repaid = r.repaid;
+        if (block.timestamp < r.maturity && repaid != face) {
+            if (strict) revert NotMatured(slot, r.maturity);
+            return 0;
         }
-        uint256 w0;
-        uint256 w1;
-        assembly ("memory-safe") {
-            w0 := sload(recordSlot)
-            w1 := sload(add(recordSlot, 1))
-        }
-        uint256 repaid = w0 & _UINT96_MASK;
-        {
-            uint256 maturity = uint40(w0 >> _MATURITY_SHIFT);
-            if (block.timestamp < maturity && repaid != w1 >> _VALUE_SHIFT) {
-                if (strict) revert NotMatured(slot, maturity);
-                return 0;
-            }
-        }
+        uint256 value = word >> _VALUE_SHIFT;
         uint256 checkpoint = _checkpoints[tokenId];
         // checkpoint <= repaid <= face; checkpoint < face while the token has value, because a
         // redemption at repaid == face pays the whole value and burns the token.
-        paid = (word >> _VALUE_SHIFT) * (repaid - checkpoint) / ((w1 >> _VALUE_SHIFT) - checkpoint);
+        paid = value * (repaid - checkpoint) / (face - checkpoint);
         if (paid == 0) {
             if (strict) revert NothingToRedeem(tokenId);
             return 0;
         }
-        // paidOut + paid <= repaid < 2**96 (Σ paid never exceeds what the formula allows out of
-        // repaid), so adding at bit 96 cannot carry into maturity.
-        assembly ("memory-safe") {
-            sstore(recordSlot, add(w0, shl(_PAIDOUT_SHIFT, paid)))
-        }
-        uint256 remaining = (word >> _VALUE_SHIFT) - paid;
+        r.paidOut += uint128(paid); // paidOut + paid <= repaid < 2**96
+        uint256 remaining = value - paid;
         if (remaining == 0) {
             _burnToken(tokenId, owner);
             if (checkpoint != 0) delete _checkpoints[tokenId];
@@ -840,10 +777,10 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         }
         emit TransferValue(tokenId, 0, paid);
         emit Redeemed(slot, tokenId, owner, paid, remaining);
-        IERC20(address(uint160(w1))).safeTransfer(owner, paid);
+        IERC20(r.settlementToken).safeTransfer(owner, paid);
     }
 
-    function _active(uint256 slot) private view returns (Record storage r) {
+    function _active(uint256 slot) private view returns (Receivable storage r) {
         r = _receivables[slot];
         if (r.status != Status.Active) {
             if (r.status == Status.None) revert UnknownSlot(slot);
@@ -853,29 +790,13 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
 
     // ================================================================ reads
     /// @notice A receivable as stored.
-    function getReceivable(uint256 slot) external view returns (Receivable memory v) {
-        Record storage r = _receivables[slot];
-        v = Receivable({
-            debtor: r.debtor,
-            maturity: r.maturity,
-            status: r.status,
-            initiatedByDebtor: r.initiatedByDebtor,
-            issuedAt: r.issuedAt,
-            creditor: r.creditor,
-            faceValue: r.faceValue,
-            settlementToken: r.settlementToken,
-            collectEnabled: r.collectEnabled,
-            invoiceKey: r.invoiceKey,
-            invoiceLeaf: r.invoiceLeaf,
-            evidenceRoot: r.evidenceRoot,
-            repaid: r.repaid,
-            paidOut: r.paidOut
-        });
+    function getReceivable(uint256 slot) external view returns (Receivable memory) {
+        return _receivables[slot];
     }
 
     /// @notice The receivable's state, including the time-derived Matured, Overdue and Settled.
     function statusOf(uint256 slot) external view returns (State) {
-        Record storage r = _receivables[slot];
+        Receivable storage r = _receivables[slot];
         if (r.status != Status.Active) return State(uint8(r.status));
         if (r.paidOut == r.faceValue) return State.Settled;
         if (block.timestamp < r.maturity) return State.Active;
@@ -946,8 +867,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     function _burnToken(uint256 tokenId, address owner) private {
         delete _tokens[tokenId];
         _accounts[owner] -= 1 << _COUNT_SHIFT;
-        // ids are never reused, so the burned token's approvals and allowances can simply go
-        if (_tokenAux[tokenId] != 0) delete _tokenAux[tokenId];
+        if (_tokenApprovals[tokenId] != address(0)) delete _tokenApprovals[tokenId];
         emit Transfer(owner, address(0), tokenId);
     }
 
@@ -955,7 +875,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         _tokens[tokenId] = uint256(uint160(to)) | (value << _VALUE_SHIFT);
         _accounts[from] -= 1 << _COUNT_SHIFT;
         _accounts[to] += 1 << _COUNT_SHIFT;
-        _clearApprovals(tokenId);
+        if (_tokenApprovals[tokenId] != address(0)) delete _tokenApprovals[tokenId];
         emit Transfer(from, to, tokenId);
     }
 
@@ -1001,57 +921,19 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     }
 
     function _isApprovedOrOwner(uint256 tokenId, address owner, address spender) private view returns (bool) {
-        return spender == owner || _operatorApprovals[owner][spender] || address(uint160(_tokenAux[tokenId])) == spender;
+        return spender == owner || _operatorApprovals[owner][spender] || _tokenApprovals[tokenId] == spender;
     }
 
     function _spendAllowance(uint256 tokenId, address owner, uint256 value) private {
-        if (msg.sender == owner || _operatorApprovals[owner][msg.sender]) return;
-        uint256 aux = _tokenAux[tokenId];
-        if (address(uint160(aux)) == msg.sender) return;
-        mapping(address operator => uint256) storage allowances = _allowances[tokenId][aux >> _EPOCH_SHIFT];
-        uint256 current = allowances[msg.sender];
+        if (_isApprovedOrOwner(tokenId, owner, msg.sender)) return;
+        uint256 current = _allowances[tokenId][owner][msg.sender];
         if (current < value) revert InsufficientAllowance(tokenId, msg.sender, current, value);
         if (current != type(uint256).max) {
             // current >= value was just checked
             unchecked {
-                allowances[msg.sender] = current - value;
+                _allowances[tokenId][owner][msg.sender] = current - value;
             }
         }
-    }
-
-    /// @dev A token changing owner loses its ERC-721 approved address and, when a value
-    /// allowance was granted since its last change of owner, every value allowance: the epoch
-    /// moves on, so allowances stored under the old epoch are unreachable. Costs nothing beyond
-    /// the read when neither exists.
-    function _clearApprovals(uint256 tokenId) private {
-        uint256 aux = _tokenAux[tokenId];
-        if (aux & (_ADDRESS_MASK | _GRANTED) == 0) return;
-        uint256 epoch = aux >> _EPOCH_SHIFT;
-        if (aux & _GRANTED != 0) ++epoch; // 95 bits: one increment per transaction at most
-        _tokenAux[tokenId] = epoch << _EPOCH_SHIFT;
-    }
-
-    /// @dev EIP-721: a contract receiving a token through safeTransferFrom must return the
-    /// receiver selector. A revert with a reason is passed on; one without becomes
-    /// ERC721InvalidReceiver, as does a wrong answer.
-    function _checkOnERC721Received(address from, address to, uint256 tokenId, bytes memory data) private {
-        if (to.code.length == 0) return;
-        try IERC721Receiver(to).onERC721Received(msg.sender, from, tokenId, data) returns (bytes4 ret) {
-            if (ret != IERC721Receiver.onERC721Received.selector) revert ERC721InvalidReceiver(to);
-        } catch (bytes memory reason) {
-            if (reason.length == 0) revert ERC721InvalidReceiver(to);
-            assembly ("memory-safe") {
-                revert(add(reason, 0x20), mload(reason))
-            }
-        }
-    }
-
-    function _isPaused() internal view override returns (bool) {
-        return _policy.paused;
-    }
-
-    function _setPaused(bool value) internal override {
-        _policy.paused = value;
     }
 
     /// @dev EIP-3525: a contract receiving value is asked, if it declares the receiver interface.

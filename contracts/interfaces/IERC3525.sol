@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {IERC721} from "./IERC721.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 
 /// @title ERC-3525 Semi-Fungible Token, as specified by EIP-3525 (interface id 0xd5358140).
 /// @notice Tokens carry a value and a slot; value moves between tokens of the same slot.
@@ -17,20 +17,12 @@ interface IERC3525 is IERC721 {
     /// @notice The slot of `_tokenId` changed (0 as `_oldSlot` when minted).
     event SlotChanged(uint256 indexed _tokenId, uint256 indexed _oldSlot, uint256 indexed _newSlot);
 
-    /// @notice Decimals of token values (a value of 1 is 10**-valueDecimals of a unit).
     function valueDecimals() external view returns (uint8);
-    /// @notice The value of `_tokenId`.
     function balanceOf(uint256 _tokenId) external view returns (uint256);
-    /// @notice The slot of `_tokenId`.
     function slotOf(uint256 _tokenId) external view returns (uint256);
-    /// @notice Let `_operator` move up to `_value` of `_tokenId`. Callable by the owner, an
-    /// operator of the owner or the token's approved address.
     function approve(uint256 _tokenId, address _operator, uint256 _value) external;
-    /// @notice How much of `_tokenId` `_operator` may still move.
     function allowance(uint256 _tokenId, address _operator) external view returns (uint256);
-    /// @notice Move `_value` from `_fromTokenId` to `_toTokenId` (same slot).
     function transferFrom(uint256 _fromTokenId, uint256 _toTokenId, uint256 _value) external;
-    /// @notice Move `_value` from `_fromTokenId` to a token owned by `_to`; returns its id.
     function transferFrom(uint256 _fromTokenId, address _to, uint256 _value)
         external
         returns (uint256 newTokenId);

@@ -9,6 +9,4 @@ interface IParticipantRegistry {
     function hasRole(address account, uint8 role) external view returns (bool);
     /// @notice The operator of the platform.
     function operator() external view returns (address);
-    /// @notice Whether the platform is paused (every non-administrative state change blocked).
-    function paused() external view returns (bool);
 }

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
-import {IERC721Receiver} from "../interfaces/IERC721Receiver.sol";
+import {IERC721Receiver} from "@openzeppelin/contracts/token/ERC721/IERC721Receiver.sol";
 import {IERC3525Receiver} from "../interfaces/IERC3525Receiver.sol";
 
 /// @title A test receiver of ERC-3525 value and ERC-721 tokens with a configurable answer.
@@ -20,13 +20,11 @@ contract MockReceiver is IERC165, IERC3525Receiver, IERC721Receiver {
         mode = mode_;
     }
 
-    /// @notice ERC-165; declares the ERC-3525 receiver interface unless mode is 3.
     function supportsInterface(bytes4 id) external view returns (bool) {
         if (id == type(IERC3525Receiver).interfaceId) return mode != 3;
         return id == type(IERC165).interfaceId || id == type(IERC721Receiver).interfaceId;
     }
 
-    /// @notice Accepts (mode 0 or 3), answers a wrong selector (1) or reverts (2).
     function onERC3525Received(address operator, uint256 fromTokenId, uint256 toTokenId, uint256 value, bytes calldata)
         external
         returns (bytes4)
@@ -37,7 +35,6 @@ contract MockReceiver is IERC165, IERC3525Receiver, IERC721Receiver {
         return mode == 1 ? bytes4(0xdeadbeef) : IERC3525Receiver.onERC3525Received.selector;
     }
 
-    /// @notice Accepts (mode 0 or 3), answers a wrong selector (1) or reverts (2).
     function onERC721Received(address, address, uint256, bytes calldata) external returns (bytes4) {
         if (mode == 2) revert Refused();
         calls += 1;
