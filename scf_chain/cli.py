@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from scf_chain.errors import ScfError
+from scf_chain.errors import ConfigError, ScfError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from scf_chain.chain.base import ChainBackend
 
 app = typer.Typer(help="scf-chain: blockchain-backed receivables for supply chain finance.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -97,6 +102,62 @@ def db_upgrade(
         _fail(exc)
         return
     typer.echo(f"database migrated to {revision}")
+
+
+def _deployer(chain: "ChainBackend", key: Optional[str], dev_account: Optional[int]) -> "LocalAccount":
+    """The deploying account: a keystore key by name, or (dev chains) a well-known dev account."""
+    from scf_chain.config import Settings
+
+    if key is not None:
+        from scf_chain.keys import KeyStore
+
+        settings = Settings()
+        if not settings.keystore_password:
+            raise ConfigError("SCF_KEYSTORE_PASSWORD is needed to unlock the deployer key")
+        return KeyStore(settings.keystore_path, settings.keystore_password).account(key)
+    accounts = chain.dev_accounts()
+    if not accounts and dev_account is not None:
+        from scf_chain.chain.anvil import anvil_dev_accounts
+
+        accounts = anvil_dev_accounts(dev_account + 1)
+    if not accounts:
+        raise ConfigError("no deployer: pass --key NAME (a keystore key) or, on a dev node "
+                          "started with the standard test mnemonic, --dev-account 0")
+    return accounts[dev_account or 0]
+
+
+@app.command("deploy")
+def deploy(
+    dev_token: bool = typer.Option(False, "--dev-token",
+                                   help="Also deploy a mintable test settlement token (dev chains)."),
+    settlement_token: list[str] = typer.Option([], "--settlement-token",
+                                               help="Address of an ERC-20 to settle in (repeatable)."),
+    key: Optional[str] = typer.Option(None, help="Keystore name of the deployer (production)."),
+    dev_account: Optional[int] = typer.Option(None, help="Index of a dev-mnemonic account."),
+    fresh: bool = typer.Option(False, help="Deploy anew even if a manifest exists (overwrites it)."),
+) -> None:
+    """Deploy the system and write the manifest (SCF_DEPLOYMENT_FILE); reuse it when it matches."""
+    from scf_chain.chain import connect
+    from scf_chain.config import Settings
+    from scf_chain.deploy import load_or_deploy
+
+    settings = Settings()  # read now: the environment may differ from an earlier call
+    if settings.chain_backend == "embedded":
+        _fail(ConfigError("the embedded chain lives inside one process and forgets everything when "
+                          "it ends: `scf serve` deploys to it at start. Deploy to anvil or an RPC "
+                          "node (SCF_CHAIN_BACKEND=rpc SCF_RPC_URL=...)"))
+    try:
+        with connect(settings) as chain:
+            manifest, deployed = load_or_deploy(
+                chain, _deployer(chain, key, dev_account), settings.manifest_path,
+                settlement_tokens=settlement_token, dev_token=dev_token, fresh=fresh)
+    except ScfError as exc:
+        _fail(exc)
+        return
+    verb = "deployed" if deployed else "reusing the deployment in"
+    typer.echo(f"{verb} {settings.manifest_path} (chain id {manifest.chain_id})")
+    for c in manifest.contracts.values():
+        typer.echo(f"  {c.name:<20} {c.address}")
 
 
 def main() -> None:

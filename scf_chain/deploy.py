@@ -1,0 +1,195 @@
+"""Deploy the whole system to a chain and keep a manifest that later runs reuse and check."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from scf_chain.chain.base import ChainBackend
+from scf_chain.chain.sender import TxSender
+from scf_chain.contracts import artifacts
+from scf_chain.errors import DeploymentError
+
+MANIFEST_VERSION = 1
+TOKEN_NAME = "SCF Receivable"
+TOKEN_SYMBOL = "SCFR"
+VALUE_DECIMALS = 2  # value is counted in the settlement token's smallest unit (cents)
+
+
+def _checksum(value: str) -> str:
+    try:
+        return to_checksum_address(value)
+    except ValueError as exc:
+        raise ValueError(f"not an address: {value!r}") from exc
+
+
+class DeployedContract(BaseModel):
+    """One contract of a deployment: where it is, what built it, which transaction created it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    address: str
+    tx_hash: str
+    code_hash: str = Field(description="keccak256 of the runtime code with immutables zeroed")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _checksum(value)
+
+
+class Manifest(BaseModel):
+    """What a deployment is: chain id, addresses, first block and artifact hashes (JSON on disk).
+
+    The participant registry lives inside `ReceivableToken` (roles share a storage word with the
+    ERC-721 balance), so `registry` and `receivable_token` are the same address.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int = MANIFEST_VERSION
+    chain_id: int
+    deployer: str
+    start_block: int
+    deployed_at: datetime
+    contracts: dict[str, DeployedContract]
+    settlement_tokens: list[str]
+    dev_settlement_token: str | None = None
+
+    @property
+    def receivable_token(self) -> str:
+        return self.contracts["ReceivableToken"].address
+
+    @property
+    def registry(self) -> str:
+        return self.receivable_token
+
+    @property
+    def evidence_registry(self) -> str:
+        return self.contracts["EvidenceRegistry"].address
+
+    def save(self, path: Path) -> None:
+        """Write atomically, so a crash never leaves half a manifest."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Manifest":
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise DeploymentError(f"no deployment manifest at {path}; run `scf deploy`") from None
+        try:
+            return cls.model_validate(json.loads(text))
+        except (ValueError, TypeError) as exc:
+            raise DeploymentError(f"deployment manifest {path} is malformed: {exc}") from exc
+
+
+def runtime_code_hash(name: str, code: bytes | None = None) -> str:
+    """keccak256 of a contract's runtime code with its immutable slots zeroed.
+
+    Without `code`, hashes the committed artifact; with it, the code read from the chain. Equal
+    hashes mean the chain runs exactly the bytecode our artifact holds.
+    """
+    art = artifacts.load(name)
+    if code is None:
+        code = bytes.fromhex(art.deployed_bytecode.removeprefix("0x"))
+    raw = json.loads((artifacts.ARTIFACTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    buf = bytearray(code)
+    for refs in (raw.get("immutableReferences") or {}).values():
+        for ref in refs:
+            start, length = int(ref["start"]), int(ref["length"])
+            buf[start:start + length] = bytes(length)
+    return "0x" + keccak(bytes(buf)).hex()
+
+
+def _deploy_one(sender: TxSender, name: str, *args: Any) -> tuple[DeployedContract, Any]:
+    art = artifacts.load(name)
+    rcpt = sender.deploy(art.abi, art.bytecode, *args)
+    assert rcpt.contract_address is not None  # TxSender.deploy raises otherwise
+    contract = sender.w3.eth.contract(address=rcpt.contract_address, abi=art.abi)
+    return DeployedContract(name=name, address=rcpt.contract_address, tx_hash=rcpt.tx_hash,
+                            code_hash=runtime_code_hash(name)), contract
+
+
+def deploy_system(chain: ChainBackend, deployer: LocalAccount | TxSender,
+                  settlement_tokens: Sequence[str] = (), dev_token: bool = False) -> Manifest:
+    """Deploy ReceivableToken (with the participant registry) and EvidenceRegistry, wire them.
+
+    `settlement_tokens` are existing ERC-20s to allow; `dev_token` also deploys the dev chain's
+    TestSettlementToken (2 decimals, mintable by the deployer) and allows it. The deployer becomes
+    the operator.
+    """
+    if not settlement_tokens and not dev_token:
+        raise DeploymentError("a deployment needs a settlement token: pass one, or a dev token")
+    sender = deployer if isinstance(deployer, TxSender) else TxSender(chain, deployer)
+    start_block = chain.block_number() + 1
+    contracts: dict[str, DeployedContract] = {}
+    allowed = [_checksum(a) for a in settlement_tokens]
+    dev_address = None
+    if dev_token:
+        info, _ = _deploy_one(sender, "TestSettlementToken")
+        contracts[info.name] = info
+        dev_address = info.address
+        allowed.append(info.address)
+    info, token = _deploy_one(sender, "ReceivableToken", TOKEN_NAME, TOKEN_SYMBOL, VALUE_DECIMALS,
+                              sender.address)
+    contracts[info.name] = info
+    info, _ = _deploy_one(sender, "EvidenceRegistry", token.address)
+    contracts[info.name] = info
+    sender.transact(token.functions.setEvidenceRegistry(info.address))
+    for address in allowed:
+        sender.transact(token.functions.setSettlementToken(address, True))
+    return Manifest(chain_id=chain.chain_id(), deployer=sender.address, start_block=start_block,
+                    deployed_at=datetime.now(timezone.utc), contracts=contracts,
+                    settlement_tokens=allowed, dev_settlement_token=dev_address)
+
+
+def verify_manifest(chain: ChainBackend, manifest: Manifest) -> None:
+    """Refuse a manifest of another chain, or one whose contracts are gone or differ."""
+    chain_id = chain.chain_id()
+    if manifest.chain_id != chain_id:
+        raise DeploymentError(
+            f"the deployment manifest is for chain id {manifest.chain_id}, but the node is chain id "
+            f"{chain_id}; point SCF_DEPLOYMENT_FILE at this chain's manifest or deploy anew")
+    for c in manifest.contracts.values():
+        code = bytes(chain.w3.eth.get_code(c.address))
+        if not code:
+            raise DeploymentError(
+                f"{c.name} at {c.address} has no code on chain {chain_id}: the chain was reset "
+                f"since the manifest was written; remove the manifest or deploy with --fresh")
+        onchain = runtime_code_hash(c.name, code)
+        if onchain != c.code_hash:
+            raise DeploymentError(f"{c.name} at {c.address} runs code other than the manifest says")
+        if c.code_hash != runtime_code_hash(c.name):
+            raise DeploymentError(
+                f"{c.name} at {c.address} was deployed from an older build of the contracts than "
+                f"the artifacts installed here; deploy anew (outstanding receivables settle on the "
+                f"old deployment)")
+
+
+def load_or_deploy(chain: ChainBackend, deployer: LocalAccount | TxSender, path: Path,
+                   settlement_tokens: Sequence[str] = (), dev_token: bool = False,
+                   fresh: bool = False) -> tuple[Manifest, bool]:
+    """The manifest at `path` if it matches this chain, else a new deployment written there.
+
+    Returns (manifest, deployed_now). A manifest for another chain id is refused with a clear
+    error rather than silently replaced: it may describe real money elsewhere.
+    """
+    if path.exists() and not fresh:
+        manifest = Manifest.load(path)
+        verify_manifest(chain, manifest)
+        return manifest, False
+    manifest = deploy_system(chain, deployer, settlement_tokens, dev_token)
+    manifest.save(path)
+    return manifest, True
