@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Float, Index, Integer, String, UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from scf_chain.db.types import Address, Hex32, Uint256
@@ -224,6 +226,96 @@ class FundFlow(Base):
     block_time: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(Hex32)
     log_index: Mapped[int] = mapped_column(Integer)
+
+
+# -- keeper ---------------------------------------------------------------------------------------
+class KeeperAction(Base):
+    """Every keeper action with its transaction: collect, redeem_batch, or a failure."""
+
+    __tablename__ = "keeper_actions"
+    __table_args__ = (Index("ix_keeper_actions_slot", "slot"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    keeper: Mapped[str] = mapped_column(Address)
+    action: Mapped[str] = mapped_column(String(32))
+    slot: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    token_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    amount: Mapped[int] = mapped_column(Uint256, default=0)
+    tx_hash: Mapped[str | None] = mapped_column(Hex32, nullable=True)
+    detail: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class KeeperLease(Base):
+    """Which keeper works on a slot until when: keepers running at once split the work."""
+
+    __tablename__ = "keeper_leases"
+
+    slot: Mapped[int] = mapped_column(Uint256, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+# -- gateway --------------------------------------------------------------------------------------
+class GatewayParticipant(Base):
+    """A participant of the HTTP gateway: its name, on-chain account and keystore key."""
+
+    __tablename__ = "gateway_participants"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(Address, unique=True)
+    roles: Mapped[int] = mapped_column(Integer)
+    key_name: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKey(Base):
+    """An API key: a public id and the SHA-256 of its 256-bit secret (the secret is never kept)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_participant", "participant"),)
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    participant: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class IdempotencyRecord(Base):
+    """A POST seen under an Idempotency-Key: its request fingerprint and the response it got."""
+
+    __tablename__ = "idempotency_records"
+
+    participant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # pending, done
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    body: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class EvidenceDocument(Base):
+    """A submitted document: its hashes, and the batch and proof once anchored."""
+
+    __tablename__ = "evidence_documents"
+    __table_args__ = (Index("ix_evidence_documents_batch", "batch_root"),
+                      UniqueConstraint("doc_key", name="uq_evidence_documents_doc_key"))
+
+    doc_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    doc_type: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(128))
+    doc_key: Mapped[str] = mapped_column(Hex32)
+    fields_root: Mapped[str] = mapped_column(Hex32)
+    doc_hash: Mapped[str] = mapped_column(Hex32)
+    leaf: Mapped[str] = mapped_column(Hex32)
+    batch_root: Mapped[str | None] = mapped_column(Hex32, nullable=True)
+    proof: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    anchored_tx: Mapped[str | None] = mapped_column(Hex32, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 READ_MODELS: tuple[type[Base], ...] = (
