@@ -1,0 +1,162 @@
+"""An encrypted keystore: one Ethereum v3 keystore file per named key; keys never leave but to sign."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from scf_chain.errors import KeyStoreError
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class KeyStore:
+    """Named keys under `path`, each encrypted with `password` (scrypt KDF by default).
+
+    Decrypted accounts are cached in memory for this instance only (scrypt is slow on purpose);
+    nothing here logs, prints or returns a private key except `account()`, which returns the
+    signer itself.
+    """
+
+    def __init__(self, path: Path, password: str, kdf: str = "scrypt",
+                 iterations: int | None = None) -> None:
+        if not password:
+            raise KeyStoreError("a keystore needs a non-empty password")
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.path, 0o700)
+        self._password = password
+        self._kdf, self._iterations = kdf, iterations
+        self._cache: dict[str, LocalAccount] = {}
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"KeyStore({str(self.path)!r}, keys={len(self.names())})"
+
+    # -- files ---------------------------------------------------------------------------------------
+    def _file(self, name: str) -> Path:
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise KeyStoreError(f"invalid key name {name!r}: use a-z, 0-9, '-', '_' (max 63)")
+        return self.path / f"{name}.json"
+
+    def _encrypt(self, key: bytes, password: str) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"kdf": self._kdf}
+        if self._iterations is not None:
+            kwargs["iterations"] = self._iterations
+        return dict(Account.encrypt(key, password, **kwargs))
+
+    def _write(self, path: Path, data: dict[str, Any]) -> None:
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+
+    def _read(self, path: Path) -> dict[str, Any]:
+        try:
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise KeyStoreError(f"no key named {path.stem!r}") from None
+        except ValueError as exc:
+            raise KeyStoreError(f"key file {path.name} is corrupt") from exc
+
+    # -- API -------------------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.path.glob("*.json") if ".retired" not in p.name)
+
+    def address_of(self, name: str) -> str:
+        return to_checksum_address("0x" + self._read(self._file(name))["address"])
+
+    def create(self, name: str) -> str:
+        """A new random key under `name`; returns its address."""
+        return self.import_key(name, Account.create().key)
+
+    def import_key(self, name: str, private_key: bytes | str) -> str:
+        path = self._file(name)
+        with self._lock:
+            if path.exists():
+                raise KeyStoreError(f"a key named {name!r} exists")
+            try:
+                acct = Account.from_key(private_key)
+            except Exception:
+                raise KeyStoreError("not a valid private key") from None
+            self._write(path, self._encrypt(acct.key, self._password))
+            self._cache[name] = acct
+            return str(acct.address)
+
+    def account(self, name: str) -> LocalAccount:
+        """The signer for `name` (decrypted once per KeyStore instance)."""
+        path = self._file(name)
+        with self._lock:
+            cached = self._cache.get(name)
+            if cached is not None:
+                return cached
+            data = self._read(path)
+            try:
+                key = Account.decrypt(data, self._password)
+            except ValueError:
+                raise KeyStoreError(f"cannot decrypt key {name!r}: wrong password") from None
+            acct: LocalAccount = Account.from_key(key)
+            self._cache[name] = acct
+            return acct
+
+    def rotate(self, name: str) -> tuple[str, str]:
+        """Replace `name`'s key with a new one; the old stays encrypted as `<name>.<t>.retired`.
+
+        Returns (old address, new address): the holder moves roles and tokens from old to new.
+        """
+        path = self._file(name)
+        with self._lock:
+            old = self.account(name)
+            retired = self.path / f"{name}.{int(time.time() * 1000)}.retired.json"
+            os.replace(path, retired)
+            self._cache.pop(name, None)
+            try:
+                new = self.create(name)
+            except Exception:
+                os.replace(retired, path)
+                raise
+            return str(old.address), new
+
+    def retired(self, name: str) -> list[LocalAccount]:
+        """Old keys of `name` (to move what they still hold)."""
+        out = []
+        for p in sorted(self.path.glob(f"{name}.*.retired.json")):
+            try:
+                out.append(Account.from_key(Account.decrypt(self._read(p), self._password)))
+            except ValueError:
+                raise KeyStoreError(f"cannot decrypt {p.name}: wrong password") from None
+        return out
+
+    def change_password(self, new_password: str) -> None:
+        """Re-encrypt every key (active and retired) under a new password, atomically per file."""
+        if not new_password:
+            raise KeyStoreError("a keystore needs a non-empty password")
+        with self._lock:
+            files = sorted(self.path.glob("*.json"))
+            plain = []
+            for p in files:  # decrypt everything first: a wrong password changes nothing
+                try:
+                    plain.append((p, Account.decrypt(self._read(p), self._password)))
+                except ValueError:
+                    raise KeyStoreError(f"cannot decrypt {p.name}: wrong password") from None
+            for p, key in plain:
+                self._write(p, self._encrypt(key, new_password))
+            self._password = new_password
+
+    def delete(self, name: str) -> None:
+        path = self._file(name)
+        with self._lock:
+            if not path.exists():
+                raise KeyStoreError(f"no key named {name!r}")
+            path.unlink()
+            self._cache.pop(name, None)
