@@ -1,0 +1,1 @@
+"""Evidence: documents, salted commitments, Merkle batches, proofs and the encrypted store."""

@@ -1,0 +1,187 @@
+"""Documents off-chain, encrypted at rest: a data key per document (AES-GCM) wrapped by a master key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from scf_chain.errors import EvidenceError
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+AUDITOR = "*auditor"
+
+
+class DocumentNotFound(EvidenceError, LookupError):
+    code = "document_not_found"
+    http_status = 404
+
+
+class DocumentAccessDenied(EvidenceError, PermissionError):
+    code = "document_access_denied"
+    http_status = 403
+
+
+class DocumentTampered(EvidenceError):
+    code = "document_tampered"
+    http_status = 500
+
+
+class MasterKey:
+    """A 256-bit key-encryption key with an id (the first bytes of its hash)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise EvidenceError("a master key is 32 bytes")
+        self._key = key
+        self.key_id = hashlib.sha256(b"scf-master-key" + key).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return f"MasterKey(id={self.key_id})"
+
+    @classmethod
+    def generate(cls, path: Path) -> "MasterKey":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        return cls(key)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "MasterKey":
+        try:
+            return cls(Path(path).read_bytes())
+        except FileNotFoundError:
+            raise EvidenceError(f"no master key file at {path}") from None
+
+    def wrap(self, data_key: bytes, doc_id: str) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + AESGCM(self._key).encrypt(nonce, data_key, b"wrap:" + doc_id.encode())
+
+    def unwrap(self, wrapped: bytes, doc_id: str) -> bytes:
+        return AESGCM(self._key).decrypt(wrapped[:12], wrapped[12:], b"wrap:" + doc_id.encode())
+
+
+@dataclass
+class StoredDocument:
+    """What the store says about a document (never its content)."""
+
+    doc_id: str
+    sha256: str
+    size: int
+    owner: str
+    readers: list[str]
+    created_at: int
+    master_key_id: str
+    version: int = 1
+    wrapped_key: str = field(default="", repr=False)
+
+
+class DocumentStore:
+    """`<root>/<id>.bin` holds nonce||ciphertext, `<id>.json` the metadata and wrapped data key.
+
+    The ciphertext is bound to the document id and version (associated data) and the wrapped key
+    to the id, so files swapped between documents fail to decrypt instead of yielding the wrong
+    document. Plaintext is never written to disk.
+    """
+
+    def __init__(self, root: Path, master: MasterKey) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.master = master
+
+    def _paths(self, doc_id: str) -> tuple[Path, Path]:
+        if not isinstance(doc_id, str) or not ID_RE.match(doc_id):
+            raise EvidenceError(f"invalid document id {doc_id!r}")
+        return self.root / f"{doc_id}.bin", self.root / f"{doc_id}.json"
+
+    @staticmethod
+    def _atomic(path: Path, data: bytes) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+    def exists(self, doc_id: str) -> bool:
+        return self._paths(doc_id)[1].exists()
+
+    def put(self, doc_id: str, content: bytes, owner: str, readers: set[str] | None = None
+            ) -> StoredDocument:
+        blob, meta_path = self._paths(doc_id)
+        if meta_path.exists():
+            raise EvidenceError(f"document {doc_id!r} exists")
+        data_key = AESGCM.generate_key(bit_length=256)
+        nonce = secrets.token_bytes(12)
+        meta = StoredDocument(doc_id, hashlib.sha256(content).hexdigest(), len(content), owner,
+                              sorted(readers or set()), int(time.time()), self.master.key_id)
+        ct = AESGCM(data_key).encrypt(nonce, content, f"doc:{doc_id}:v{meta.version}".encode())
+        meta.wrapped_key = self.master.wrap(data_key, doc_id).hex()
+        self._atomic(blob, nonce + ct)
+        self._atomic(meta_path, json.dumps(asdict(meta)).encode())
+        return meta
+
+    def metadata(self, doc_id: str) -> StoredDocument:
+        _, meta_path = self._paths(doc_id)
+        try:
+            return StoredDocument(**json.loads(meta_path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise DocumentNotFound(f"no document {doc_id!r}") from None
+        except (ValueError, TypeError) as exc:
+            raise DocumentTampered(f"metadata of {doc_id!r} is corrupt") from exc
+
+    def may_read(self, meta: StoredDocument, reader: str, is_auditor: bool = False) -> bool:
+        return is_auditor or reader == meta.owner or reader in meta.readers
+
+    def get(self, doc_id: str, reader: str, is_auditor: bool = False) -> bytes:
+        """The plaintext, for the owner, a granted reader, or an auditor; checked by SHA-256."""
+        meta = self.metadata(doc_id)
+        if not self.may_read(meta, reader, is_auditor):
+            raise DocumentAccessDenied(f"{reader!r} may not read document {doc_id!r}")
+        if meta.master_key_id != self.master.key_id:
+            raise DocumentTampered(f"{doc_id!r} is wrapped by master key {meta.master_key_id}")
+        blob, _ = self._paths(doc_id)
+        raw = blob.read_bytes()
+        try:
+            data_key = self.master.unwrap(bytes.fromhex(meta.wrapped_key), doc_id)
+            content = AESGCM(data_key).decrypt(raw[:12], raw[12:],
+                                               f"doc:{doc_id}:v{meta.version}".encode())
+        except (InvalidTag, ValueError) as exc:
+            raise DocumentTampered(f"document {doc_id!r} fails authentication") from exc
+        if hashlib.sha256(content).hexdigest() != meta.sha256:
+            raise DocumentTampered(f"document {doc_id!r} does not match its recorded hash")
+        return content
+
+    def grant(self, doc_id: str, reader: str) -> StoredDocument:
+        meta = self.metadata(doc_id)
+        if reader not in meta.readers:
+            meta.readers = sorted({*meta.readers, reader})
+            self._atomic(self._paths(doc_id)[1], json.dumps(asdict(meta)).encode())
+        return meta
+
+    def rewrap_all(self, new_master: MasterKey) -> int:
+        """Re-wrap every data key under `new_master` (documents are not re-encrypted)."""
+        count = 0
+        for meta_path in sorted(self.root.glob("*.json")):
+            meta = self.metadata(meta_path.stem)
+            if meta.master_key_id == new_master.key_id:
+                continue
+            try:
+                data_key = self.master.unwrap(bytes.fromhex(meta.wrapped_key), meta.doc_id)
+            except (InvalidTag, ValueError) as exc:
+                raise DocumentTampered(f"cannot unwrap {meta.doc_id!r}") from exc
+            meta.wrapped_key = new_master.wrap(data_key, meta.doc_id).hex()
+            meta.master_key_id = new_master.key_id
+            self._atomic(meta_path, json.dumps(asdict(meta)).encode())
+            count += 1
+        self.master = new_master
+        return count
