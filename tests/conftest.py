@@ -32,3 +32,19 @@ def anvil_chain() -> Iterator[AnvilChain]:
     chain = AnvilChain()
     yield chain
     chain.close()
+
+
+@pytest.fixture(scope="session")
+def devnet_session(embedded_chain: EmbeddedChain):  # type: ignore[no-untyped-def]
+    """A dev deployment with named, funded participants, once per session (per worker)."""
+    from scf_chain.devnet import start_devnet
+
+    return start_devnet(embedded_chain)
+
+
+@pytest.fixture()
+def net(devnet_session):  # type: ignore[no-untyped-def]
+    """The dev deployment, reverted after the test."""
+    snap = devnet_session.chain.take_snapshot()
+    yield devnet_session
+    devnet_session.chain.revert_to_snapshot(snap)

@@ -1,0 +1,131 @@
+"""Validated trade documents: purchase orders, logistics events, invoices, and their unsalted keys."""
+
+from __future__ import annotations
+
+import abc
+
+from datetime import date, datetime
+from typing import Annotated, Literal, Union
+
+import rfc8785
+from eth_utils import is_address, to_checksum_address
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from scf_chain.evidence.merkle import keccak
+
+DOC_PURCHASE_ORDER, DOC_LOGISTICS, DOC_INVOICE, DOC_MIXED = 1, 2, 3, 4
+
+
+def _address(v: str) -> str:
+    if not is_address(v):
+        raise ValueError("not an Ethereum address")
+    return to_checksum_address(v)
+
+
+Address = Annotated[str, AfterValidator(_address)]
+Number = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Amount = Annotated[int, Field(ge=0, lt=2**96)]
+
+
+class Document(BaseModel, abc.ABC):
+    """A trade document. `doc_key()` names it without salt: the same document always has it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @abc.abstractmethod
+    def doc_key(self) -> bytes:
+        """keccak256 of the RFC 8785 JSON of the fields that identify the document."""
+
+    @property
+    @abc.abstractmethod
+    def doc_type(self) -> int:
+        """The EvidenceRegistry document type."""
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sku: str = Field(min_length=1, max_length=64)
+    description: str = Field("", max_length=200)
+    quantity: int = Field(gt=0, lt=2**64)
+    unit_price: Amount
+
+
+class PurchaseOrder(Document):
+    kind: Literal["purchase_order"] = "purchase_order"
+    number: Number
+    buyer: Address
+    seller: Address
+    currency: Currency = "CNY"
+    lines: list[OrderLine] = Field(min_length=1, max_length=500)
+    amount: Amount
+    issue_date: date
+
+    @model_validator(mode="after")
+    def _amount_is_sum_of_lines(self) -> "PurchaseOrder":
+        total = sum(line.quantity * line.unit_price for line in self.lines)
+        if total != self.amount:
+            raise ValueError(f"amount {self.amount} is not the sum of the lines ({total})")
+        return self
+
+    @property
+    def doc_type(self) -> int:
+        return DOC_PURCHASE_ORDER
+
+    def doc_key(self) -> bytes:
+        return keccak(rfc8785.dumps({"type": "purchase_order", "buyer": self.buyer,
+                                     "number": self.number}))
+
+
+class LogisticsEvent(Document):
+    kind: Literal["logistics"] = "logistics"
+    waybill: Number
+    carrier: str = Field(min_length=1, max_length=100)
+    order_number: Number
+    event: Literal["pickup", "in_transit", "delivered"]
+    timestamp: datetime
+    location: str = Field("", max_length=200)
+    shipper: Address
+    consignee: Address
+    signed_by: str | None = Field(None, max_length=100)
+
+    @model_validator(mode="after")
+    def _check(self) -> "LogisticsEvent":
+        if self.timestamp.tzinfo is None:
+            raise ValueError("timestamp needs a time zone")
+        if self.event == "delivered" and not self.signed_by:
+            raise ValueError("a delivered event needs signed_by")
+        return self
+
+    @property
+    def doc_type(self) -> int:
+        return DOC_LOGISTICS
+
+    def doc_key(self) -> bytes:
+        return keccak(rfc8785.dumps({"type": "logistics", "carrier": self.carrier,
+                                     "waybill": self.waybill, "event": self.event}))
+
+
+class Invoice(Document):
+    kind: Literal["invoice"] = "invoice"
+    number: Number
+    seller: Address
+    buyer: Address
+    order_number: Number
+    currency: Currency = "CNY"
+    amount: Annotated[int, Field(gt=0, lt=2**96)]
+    tax: Amount = 0
+    issue_date: date
+
+    @property
+    def doc_type(self) -> int:
+        return DOC_INVOICE
+
+    def doc_key(self) -> bytes:
+        # The key the receivable contract consumes forever: one invoice backs one receivable.
+        return keccak(rfc8785.dumps({"type": "invoice", "seller": self.seller,
+                                     "number": self.number}))
+
+
+AnyDocument = Annotated[Union[PurchaseOrder, LogisticsEvent, Invoice], Field(discriminator="kind")]
