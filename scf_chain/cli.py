@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import TYPE_CHECKING, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from scf_chain.chain.base import ChainBackend
+    from scf_chain.config import Settings
 
 app = typer.Typer(help="scf-chain: blockchain-backed receivables for supply chain finance.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -158,6 +160,199 @@ def deploy(
     typer.echo(f"{verb} {settings.manifest_path} (chain id {manifest.chain_id})")
     for c in manifest.contracts.values():
         typer.echo(f"  {c.name:<20} {c.address}")
+
+
+def _store(settings: "Settings") -> "Any":
+    from scf_chain import db
+
+    db.upgrade(settings.database_url)
+    return db.session_factory(db.make_engine(settings.database_url))
+
+
+@app.command("index")
+def index(
+    follow: bool = typer.Option(False, "--follow", help="Keep indexing new blocks until Ctrl-C."),
+    interval: float = typer.Option(1.0, help="Seconds between polls with --follow."),
+) -> None:
+    """Ingest the deployment's events into the store (SCF_DATABASE_URL) from its cursor."""
+    from scf_chain.chain import connect
+    from scf_chain.config import Settings
+    from scf_chain.deploy import Manifest
+    from scf_chain.indexer import Indexer, run_indexer
+
+    settings = Settings()
+    try:
+        manifest = Manifest.load(settings.manifest_path)
+        sessions = _store(settings)
+        with connect(settings) as chain:
+            if not follow:
+                r = Indexer(chain, sessions, manifest,
+                            confirmations=settings.confirmations).index_once()
+                typer.echo(f"indexed {r.events} events in blocks {r.from_block}..{r.to_block} "
+                           f"(head {r.head}){'; reorg rolled back' if r.reorg else ''}")
+                return
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            try:
+                run_indexer(chain, sessions, manifest, stop, poll_interval_s=interval,
+                            confirmations=settings.confirmations,
+                            on_report=lambda r: r.events and typer.echo(
+                                f"indexed {r.events} events up to block {r.to_block}"))
+            except KeyboardInterrupt:
+                pass
+    except ScfError as exc:
+        _fail(exc)
+
+
+audit_app = typer.Typer(help="The auditor's view of the indexed store.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("trace")
+def audit_trace(slot: int = typer.Argument(..., help="The receivable (slot) to trace.")) -> None:
+    """Print a receivable's trace as JSON: lineage, fund movements, evidence."""
+    from scf_chain.audit import trace_receivable
+    from scf_chain.config import Settings
+
+    try:
+        with _store(Settings())() as s:
+            typer.echo(trace_receivable(s, slot).to_json())
+    except ScfError as exc:
+        _fail(exc)
+
+
+@audit_app.command("flows")
+def audit_flows(
+    address: str = typer.Argument(..., help="The participant's address."),
+    fmt: str = typer.Option("csv", "--format", help="csv or json"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to a file."),
+) -> None:
+    """Export a participant's money in and out (CSV or JSON)."""
+    from scf_chain.audit import participant_flows
+    from scf_chain.config import Settings
+
+    if fmt not in ("csv", "json"):
+        _fail(ConfigError("--format is csv or json"))
+    try:
+        with _store(Settings())() as s:
+            flows = participant_flows(s, address)
+    except ScfError as exc:
+        _fail(exc)
+        return
+    text = flows.to_csv() if fmt == "csv" else flows.to_json()
+    if output:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {len(flows.rows)} flows to {output}")
+    else:
+        typer.echo(text)
+
+
+@audit_app.command("reconcile")
+def audit_reconcile() -> None:
+    """Compare the store with the chain; exit 1 if anything differs."""
+    from scf_chain.audit import reconcile
+    from scf_chain.chain import connect
+    from scf_chain.config import Settings
+    from scf_chain.deploy import Manifest
+
+    settings = Settings()
+    try:
+        manifest = Manifest.load(settings.manifest_path)
+        with connect(settings) as chain, _store(settings)() as s:
+            report = reconcile(s, chain, manifest)
+    except ScfError as exc:
+        _fail(exc)
+        return
+    for d in report.differences:
+        typer.echo(f"DIFF {d.kind} {d.key} {d.field}: store={d.db} chain={d.chain}")
+    typer.echo(f"checked {report.tokens_checked} tokens, {report.receivables_checked} receivables "
+               f"at block {report.block}: {len(report.differences)} differences")
+    if report.differences:
+        raise typer.Exit(code=1)
+
+
+@app.command("keeper")
+def keeper(
+    once: bool = typer.Option(False, "--once", help="One pass, then exit."),
+    interval: float = typer.Option(10.0, help="Seconds between passes."),
+    batch_size: int = typer.Option(50, min=1, max=500, help="Tokens per redeemBatch."),
+    key: Optional[str] = typer.Option(None, help="Keystore name of the keeper's account."),
+    dev_account: Optional[int] = typer.Option(None, help="Index of a dev-mnemonic account."),
+) -> None:
+    """Collect matured, authorized repayments and pay every holder pro rata, batch by batch."""
+    import logging
+    import os
+    import socket
+
+    from scf_chain.chain import connect
+    from scf_chain.clients import ScfSystem
+    from scf_chain.config import Settings
+    from scf_chain.deploy import Manifest
+    from scf_chain.indexer import Indexer
+    from scf_chain.keeper import Keeper
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        manifest = Manifest.load(settings.manifest_path)
+        sessions = _store(settings)
+        with connect(settings) as chain:
+            account = _deployer(chain, key, dev_account)
+            indexer = Indexer(chain, sessions, manifest, confirmations=settings.confirmations)
+            k = Keeper(ScfSystem(chain, manifest).token(account), sessions,
+                       f"{socket.gethostname()}-{os.getpid()}", batch_size=batch_size,
+                       before_index=indexer.index_once)
+            while True:
+                report = k.run_once()
+                typer.echo(f"collected {sum(report.collected.values())}, paid out "
+                           f"{sum(report.redeemed.values())} in {len(report.tx_hashes)} "
+                           f"transactions; skipped {len(report.skipped)} receivables")
+                if once or stop.wait(interval):
+                    break
+    except KeyboardInterrupt:
+        pass
+    except ScfError as exc:
+        _fail(exc)
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    keeper: bool = typer.Option(True, help="Run the repayment keeper beside the API."),
+    index_interval: float = typer.Option(2.0, help="Seconds between indexer passes."),
+) -> None:
+    """Run the HTTP gateway (embedded chain by default) with the indexer and keeper beside it."""
+    import uvicorn
+
+    from api.main import create_app
+    from scf_chain.config import Settings
+    from scf_chain.platform.core import Platform
+
+    settings = Settings()
+    try:
+        platform = Platform.open(settings)
+    except ScfError as exc:
+        _fail(exc)
+        return
+    try:
+        key_file = platform.settings.data_dir / "operator.api-key"
+        if not key_file.exists():
+            issued = platform.issue_api_key("operator")
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(issued.token + "\n", encoding="utf-8")
+            key_file.chmod(0o600)
+        typer.echo(f"chain: {platform.chain.info().name} (id {platform.chain.chain_id()}); "
+                   f"contracts: {platform.manifest.receivable_token}")
+        typer.echo(f"operator API key: {key_file}")
+        keeper_obj = platform.keeper() if keeper else None
+        app_ = create_app(platform, background=True, index_interval_s=index_interval,
+                          keeper=keeper_obj)
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+    finally:
+        platform.close()
 
 
 def main() -> None:

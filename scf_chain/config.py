@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     keystore_path: Path = Path("./var/keys")
     keystore_password: str | None = Field(None, repr=False)
+    keystore_scrypt_n: int = Field(2**18, ge=2**10, description="scrypt cost of new key files")
     document_store_path: Path = Path("./var/documents")
     master_key_file: Path | None = None
     deployment_file: Path | None = None
