@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
 import re
 import secrets
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,7 +50,7 @@ class MasterKey:
         return f"MasterKey(id={self.key_id})"
 
     @classmethod
-    def generate(cls, path: Path) -> "MasterKey":
+    def generate(cls, path: Path) -> MasterKey:
         path.parent.mkdir(parents=True, exist_ok=True)
         key = secrets.token_bytes(32)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -57,18 +59,24 @@ class MasterKey:
         return cls(key)
 
     @classmethod
-    def from_file(cls, path: Path) -> "MasterKey":
+    def from_file(cls, path: Path) -> MasterKey:
         try:
             return cls(Path(path).read_bytes())
         except FileNotFoundError:
             raise EvidenceError(f"no master key file at {path}") from None
 
-    def wrap(self, data_key: bytes, doc_id: str) -> bytes:
+    def wrap(self, data_key: bytes, doc_id: str, context: bytes = b"") -> bytes:
+        """nonce || AES-GCM(data key), bound to `doc_id` and any `context` (associated data)."""
         nonce = secrets.token_bytes(12)
-        return nonce + AESGCM(self._key).encrypt(nonce, data_key, b"wrap:" + doc_id.encode())
+        return nonce + AESGCM(self._key).encrypt(nonce, data_key, _wrap_aad(doc_id, context))
 
-    def unwrap(self, wrapped: bytes, doc_id: str) -> bytes:
-        return AESGCM(self._key).decrypt(wrapped[:12], wrapped[12:], b"wrap:" + doc_id.encode())
+    def unwrap(self, wrapped: bytes, doc_id: str, context: bytes = b"") -> bytes:
+        """The data key; InvalidTag if the key, the id or the context differ from wrapping."""
+        return AESGCM(self._key).decrypt(wrapped[:12], wrapped[12:], _wrap_aad(doc_id, context))
+
+
+def _wrap_aad(doc_id: str, context: bytes) -> bytes:
+    return b"wrap:" + doc_id.encode() + b"\x00" + context
 
 
 @dataclass
@@ -85,6 +93,16 @@ class StoredDocument:
     version: int = 1
     wrapped_key: str = field(default="", repr=False)
 
+    def authenticated(self) -> bytes:
+        """The metadata the wrapped key is bound to: every field but the wrapped key itself.
+
+        Editing any of them on disk (readers, owner, hash, version, key id) makes unwrapping
+        fail, so tampered metadata is reported, never trusted.
+        """
+        fields = asdict(self)
+        del fields["wrapped_key"]
+        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
 
 class DocumentStore:
     """`<root>/<id>.bin` holds nonce||ciphertext, `<id>.json` the metadata and wrapped data key.
@@ -98,6 +116,7 @@ class DocumentStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.master = master
+        self._lock = threading.RLock()  # grant and rewrap rewrite metadata files
 
     def _paths(self, doc_id: str) -> tuple[Path, Path]:
         if not isinstance(doc_id, str) or not ID_RE.match(doc_id):
@@ -125,9 +144,10 @@ class DocumentStore:
         meta = StoredDocument(doc_id, hashlib.sha256(content).hexdigest(), len(content), owner,
                               sorted(readers or set()), int(time.time()), self.master.key_id)
         ct = AESGCM(data_key).encrypt(nonce, content, f"doc:{doc_id}:v{meta.version}".encode())
-        meta.wrapped_key = self.master.wrap(data_key, doc_id).hex()
-        self._atomic(blob, nonce + ct)
-        self._atomic(meta_path, json.dumps(asdict(meta)).encode())
+        meta.wrapped_key = self.master.wrap(data_key, doc_id, meta.authenticated()).hex()
+        with self._lock:
+            self._atomic(blob, nonce + ct)
+            self._atomic(meta_path, json.dumps(asdict(meta)).encode())
         return meta
 
     def metadata(self, doc_id: str) -> StoredDocument:
@@ -139,20 +159,40 @@ class DocumentStore:
         except (ValueError, TypeError) as exc:
             raise DocumentTampered(f"metadata of {doc_id!r} is corrupt") from exc
 
+    def list(self, owner: str | None = None) -> builtins.list[StoredDocument]:
+        """Metadata of every document (of `owner` only, if given), by id."""
+        docs = [self.metadata(p.stem) for p in sorted(self.root.glob("*.json"))]
+        return [d for d in docs if owner is None or d.owner == owner]
+
     def may_read(self, meta: StoredDocument, reader: str, is_auditor: bool = False) -> bool:
-        return is_auditor or reader == meta.owner or reader in meta.readers
+        """The owner, a granted reader, or an auditor (`is_auditor` or the reader "*auditor")."""
+        return is_auditor or reader == AUDITOR or reader == meta.owner or reader in meta.readers
+
+    def _data_key(self, meta: StoredDocument, master: MasterKey) -> bytes:
+        """Unwrap the data key, which also authenticates the metadata it is bound to."""
+        try:
+            return master.unwrap(bytes.fromhex(meta.wrapped_key), meta.doc_id,
+                                 meta.authenticated())
+        except (InvalidTag, ValueError) as exc:
+            raise DocumentTampered(f"document {meta.doc_id!r}: metadata or wrapped key "
+                                   "fails authentication") from exc
 
     def get(self, doc_id: str, reader: str, is_auditor: bool = False) -> bytes:
         """The plaintext, for the owner, a granted reader, or an auditor; checked by SHA-256."""
         meta = self.metadata(doc_id)
-        if not self.may_read(meta, reader, is_auditor):
-            raise DocumentAccessDenied(f"{reader!r} may not read document {doc_id!r}")
+        if meta.doc_id != doc_id:
+            raise DocumentTampered(f"metadata of {doc_id!r} names document {meta.doc_id!r}")
         if meta.master_key_id != self.master.key_id:
             raise DocumentTampered(f"{doc_id!r} is wrapped by master key {meta.master_key_id}")
+        data_key = self._data_key(meta, self.master)  # access is decided on authentic metadata
+        if not self.may_read(meta, reader, is_auditor):
+            raise DocumentAccessDenied(f"{reader!r} may not read document {doc_id!r}")
         blob, _ = self._paths(doc_id)
-        raw = blob.read_bytes()
         try:
-            data_key = self.master.unwrap(bytes.fromhex(meta.wrapped_key), doc_id)
+            raw = blob.read_bytes()
+        except FileNotFoundError:
+            raise DocumentTampered(f"the ciphertext of {doc_id!r} is missing") from None
+        try:
             content = AESGCM(data_key).decrypt(raw[:12], raw[12:],
                                                f"doc:{doc_id}:v{meta.version}".encode())
         except (InvalidTag, ValueError) as exc:
@@ -162,26 +202,29 @@ class DocumentStore:
         return content
 
     def grant(self, doc_id: str, reader: str) -> StoredDocument:
-        meta = self.metadata(doc_id)
-        if reader not in meta.readers:
-            meta.readers = sorted({*meta.readers, reader})
-            self._atomic(self._paths(doc_id)[1], json.dumps(asdict(meta)).encode())
-        return meta
+        """Let `reader` decrypt the document (the data key is re-wrapped for the new metadata)."""
+        with self._lock:
+            meta = self.metadata(doc_id)
+            if reader not in meta.readers:
+                data_key = self._data_key(meta, self.master)
+                meta.readers = sorted({*meta.readers, reader})
+                meta.wrapped_key = self.master.wrap(data_key, doc_id, meta.authenticated()).hex()
+                self._atomic(self._paths(doc_id)[1], json.dumps(asdict(meta)).encode())
+            return meta
 
     def rewrap_all(self, new_master: MasterKey) -> int:
         """Re-wrap every data key under `new_master` (documents are not re-encrypted)."""
         count = 0
-        for meta_path in sorted(self.root.glob("*.json")):
-            meta = self.metadata(meta_path.stem)
-            if meta.master_key_id == new_master.key_id:
-                continue
-            try:
-                data_key = self.master.unwrap(bytes.fromhex(meta.wrapped_key), meta.doc_id)
-            except (InvalidTag, ValueError) as exc:
-                raise DocumentTampered(f"cannot unwrap {meta.doc_id!r}") from exc
-            meta.wrapped_key = new_master.wrap(data_key, meta.doc_id).hex()
-            meta.master_key_id = new_master.key_id
-            self._atomic(meta_path, json.dumps(asdict(meta)).encode())
-            count += 1
-        self.master = new_master
+        with self._lock:
+            for meta_path in sorted(self.root.glob("*.json")):
+                meta = self.metadata(meta_path.stem)
+                if meta.master_key_id == new_master.key_id:
+                    continue  # already re-wrapped by an interrupted earlier run
+                data_key = self._data_key(meta, self.master)
+                meta.master_key_id = new_master.key_id
+                meta.wrapped_key = new_master.wrap(data_key, meta.doc_id,
+                                                   meta.authenticated()).hex()
+                self._atomic(meta_path, json.dumps(asdict(meta)).encode())
+                count += 1
+            self.master = new_master
         return count

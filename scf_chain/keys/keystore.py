@@ -87,7 +87,7 @@ class KeyStore:
                 raise KeyStoreError(f"a key named {name!r} exists")
             try:
                 acct = Account.from_key(private_key)
-            except Exception:
+            except Exception:  # noqa: BLE001 - eth-keys raises its own types; none may echo the key
                 raise KeyStoreError("not a valid private key") from None
             self._write(path, self._encrypt(acct.key, self._password))
             self._cache[name] = acct
@@ -117,7 +117,9 @@ class KeyStore:
         path = self._file(name)
         with self._lock:
             old = self.account(name)
-            retired = self.path / f"{name}.{int(time.time() * 1000)}.retired.json"
+            stamp = int(time.time() * 1000)
+            while (retired := self.path / f"{name}.{stamp}.retired.json").exists():
+                stamp += 1  # two rotations in one millisecond must not overwrite a retired key
             os.replace(path, retired)
             self._cache.pop(name, None)
             try:
@@ -129,8 +131,10 @@ class KeyStore:
 
     def retired(self, name: str) -> list[LocalAccount]:
         """Old keys of `name` (to move what they still hold)."""
-        out = []
-        for p in sorted(self.path.glob(f"{name}.*.retired.json")):
+        self._file(name)  # validates the name before it becomes a glob pattern
+        out: list[LocalAccount] = []
+        files = self.path.glob(f"{name}.*.retired.json")
+        for p in sorted(files, key=lambda f: int(f.name.split(".")[1])):
             try:
                 out.append(Account.from_key(Account.decrypt(self._read(p), self._password)))
             except ValueError:

@@ -10,7 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scf_chain.evidence.store import (
-    DocumentAccessDenied, DocumentNotFound, DocumentStore, DocumentTampered, MasterKey,
+    DocumentAccessDenied,
+    DocumentNotFound,
+    DocumentStore,
+    DocumentTampered,
+    MasterKey,
 )
 
 MARKER = b"INVOICE-SECRET-MARKER-4711"
@@ -94,3 +98,32 @@ def test_any_bytes_round_trip(tmp_path_factory: pytest.TempPathFactory, content:
     s = _store(tmp)
     s.put("x", content, owner="o")
     assert s.get("x", "o") == content
+
+
+@pytest.mark.parametrize("edit", [("readers", ["intruder"]), ("owner", "intruder"),
+                                  ("version", 2), ("size", 1), ("created_at", 0)])
+def test_edited_metadata_is_reported_as_tampered(tmp_path: Path, edit: tuple[str, object]) -> None:
+    s = _store(tmp_path)
+    s.put("d", b"payload", owner="a", readers={"b"})
+    meta = tmp_path / "docs" / "d.json"
+    m = json.loads(meta.read_text())
+    m[edit[0]] = edit[1]
+    meta.write_text(json.dumps(m))
+    for reader in ("a", "intruder"):
+        with pytest.raises(DocumentTampered):
+            s.get("d", reader)
+
+
+def test_auditor_role_grant_and_listing(tmp_path: Path) -> None:
+    s = _store(tmp_path)
+    s.put("d1", b"one", owner="a")
+    s.put("d2", b"two", owner="b")
+    assert s.get("d1", "*auditor") == b"one"
+    s.grant("d1", "c")
+    assert s.get("d1", "c") == b"one" and s.metadata("d1").readers == ["c"]
+    assert [d.doc_id for d in s.list()] == ["d1", "d2"]
+    assert [d.doc_id for d in s.list(owner="b")] == ["d2"]
+    assert s.exists("d1") and not s.exists("d3")
+    s.rewrap_all(MasterKey.generate(tmp_path / "m2.key"))
+    assert s.get("d1", "c") == b"one"
+    assert "wrapped_key" not in repr(s.metadata("d1")) and "MasterKey(id=" in repr(s.master)

@@ -85,3 +85,66 @@ def test_concurrent_account_calls_are_safe(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert len(set(seen)) == 1 and len(seen) == 8
+
+
+def test_imported_key_round_trips_and_is_never_returned_elsewhere(tmp_path: Path) -> None:
+    key = bytes(range(1, 33))
+    ks = _store(tmp_path)
+    address = ks.import_key("core", "0x" + key.hex())
+    assert _store(tmp_path).account("core").key == key
+    assert ks.address_of("core") == address
+    with pytest.raises(KeyStoreError, match="not a valid private key"):
+        ks.import_key("junk", b"short")
+    assert ks.names() == ["core"]
+
+
+def test_wrong_password_changes_nothing(tmp_path: Path) -> None:
+    _store(tmp_path).create("a")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "keys").iterdir()}
+    with pytest.raises(KeyStoreError, match="wrong password"):
+        _store(tmp_path, "other").change_password("new")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "keys").iterdir()} == before
+    assert _store(tmp_path).account("a")
+
+
+def test_rotating_twice_keeps_every_retired_key(tmp_path: Path) -> None:
+    ks = _store(tmp_path)
+    first = ks.create("bank")
+    _, second = ks.rotate("bank")
+    _, third = ks.rotate("bank")
+    assert [a.address for a in ks.retired("bank")] == [first, second]
+    assert ks.address_of("bank") == third
+    with pytest.raises(KeyStoreError, match="invalid key name"):
+        ks.retired("*")
+
+
+def test_delete_forgets_the_key(tmp_path: Path) -> None:
+    ks = _store(tmp_path)
+    ks.create("gone")
+    ks.delete("gone")
+    assert ks.names() == []
+    with pytest.raises(KeyStoreError, match="no key"):
+        ks.account("gone")
+    with pytest.raises(KeyStoreError, match="no key"):
+        ks.delete("gone")
+
+
+def test_no_operation_logs_or_shows_a_key(tmp_path: Path,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    key = bytes(range(7, 39))
+    ks = _store(tmp_path)
+    ks.import_key("p", key)
+    ks.account("p")
+    ks.address_of("p")
+    _, _ = ks.rotate("p")
+    ks.change_password("pw2")
+    retired = _store(tmp_path, "pw2").retired("p")
+    for bad in (lambda: _store(tmp_path, "wrong").account("p"),
+                lambda: ks.import_key("p", key), lambda: ks.create("../p")):
+        with pytest.raises(KeyStoreError) as info:
+            bad()
+        assert key.hex() not in str(info.value)
+    ks.delete("p")
+    shown = caplog.text + repr(ks) + str(ks) + repr(retired)
+    assert key.hex() not in shown.lower()
