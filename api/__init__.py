@@ -1,0 +1,1 @@
+"""scf-chain's HTTP gateway (FastAPI): issuance, transfer, financing, settlement, evidence, audit."""

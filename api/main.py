@@ -1,0 +1,100 @@
+"""The FastAPI application: routers per domain, problem documents, the platform in app state."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from api import problems
+from api.routes import (
+    audit, dev, evidence, financing, participants, receivables, settlement, tokens,
+)
+from scf_chain.platform.core import Platform
+
+log = logging.getLogger("api")
+
+
+class Background:
+    """The indexer (and optionally the keeper) running beside the API until shutdown."""
+
+    def __init__(self, platform: Platform, index_interval_s: float, keeper: Any = None,
+                 keeper_interval_s: float = 5.0) -> None:
+        self.platform, self.index_interval_s = platform, index_interval_s
+        self.keeper, self.keeper_interval_s = keeper, keeper_interval_s
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def _loop(self, name: str, interval: float, fn: Any) -> None:
+        while not self.stop.wait(interval):
+            try:
+                fn()
+            except Exception:  # keep running: the next pass retries from chain state
+                log.exception("%s pass failed", name)
+
+    def start(self) -> None:
+        jobs = [("indexer", self.index_interval_s, self.platform.sync)]
+        if self.keeper is not None:
+            jobs.append(("keeper", self.keeper_interval_s, self.keeper.run_once))
+        for name, interval, fn in jobs:
+            t = threading.Thread(target=self._loop, args=(name, interval, fn), name=name,
+                                 daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+def create_app(platform: Platform | None = None, background: bool = False,
+               index_interval_s: float = 2.0, keeper: Any = None) -> FastAPI:
+    """The app. Without `platform`, one is opened from Settings at startup and closed at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = platform is None
+        p = platform or Platform.open()
+        app.state.platform = p
+        bg = Background(p, index_interval_s, keeper) if background else None
+        if bg:
+            bg.start()
+        try:
+            yield
+        finally:
+            if bg:
+                bg.close()
+            if owned:
+                p.close()
+
+    app = FastAPI(
+        title="scf-chain gateway",
+        version="0.1.0",
+        description="Receivable vouchers on a chain: evidence, issuance, split and transfer, "
+                    "financing, automatic pro-rata settlement, and the auditor's trace. Every "
+                    "POST takes an Idempotency-Key; errors are RFC 9457 problem documents; "
+                    "amounts and ids are decimal strings in the settlement token's smallest unit.",
+        lifespan=lifespan,
+    )
+    if platform is not None:
+        app.state.platform = platform
+    problems.install(app)
+    for module in (participants, evidence, receivables, tokens, financing, settlement, audit, dev):
+        app.include_router(module.router)
+    app.include_router(participants.policy_router)
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict[str, Any]:
+        p: Platform = app.state.platform
+        cursor = p.indexer.cursor()
+        return {"status": "ok", "chain_id": p.chain.chain_id(), "head": p.chain.block_number(),
+                "head_time": p.chain.now(),
+                "indexed_block": cursor[0] if cursor else None,
+                "receivable_token": p.manifest.receivable_token}
+
+    return app

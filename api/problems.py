@@ -1,0 +1,143 @@
+"""RFC 9457 problem documents: every error leaves as one, with a stable `code`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from scf_chain.errors import (
+    AuditError, ChainError, ContractRevert, DeploymentError, EvidenceError, KeyStoreError,
+    ScfError, TransactionTimeout,
+)
+
+log = logging.getLogger("api")
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://scf-chain.dev/problems/"
+
+# Contract errors that mean "you may not do this" (403) or "not in this state" (409); the rest of
+# the contract's errors are about the values sent (422).
+FORBIDDEN_REVERTS = {
+    "NotDebtor", "NotCreditor", "NotOperator", "NotPendingOperator", "MissingRole",
+    "NotRegistered", "NotAnchorer", "NotRootAuthority", "NotTokenOwner", "NotAuthorized",
+    "InsufficientAllowance", "NotInitiator", "NotOfferHolder", "NotOfferFinancier", "WrongFrom",
+}
+CONFLICT_REVERTS = {
+    "NotPending", "NotActive", "OfferNotOpen", "OfferExpired", "InvoiceAlreadyUsed", "SlotMatured",
+    "NotMatured", "EnforcedPause", "AlreadyAnchored", "NothingToRedeem", "NothingToCollect",
+    "TokenInEscrow", "CollectionNotAuthorized", "UnknownRoot", "EvidenceRegistryNotSet",
+}
+
+
+class Problem(Exception):
+    """Raise from a route to answer with a problem document."""
+
+    def __init__(self, status: int, code: str, title: str, detail: str | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail or title)
+        self.status, self.code, self.title, self.detail, self.extra = (status, code, title,
+                                                                       detail, extra)
+
+
+def problem_response(status: int, code: str, title: str, detail: str | None = None,
+                     instance: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status,
+                            "code": code}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, (bytes, bytearray)):
+        return "0x" + bytes(v).hex()
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return str(v)
+
+
+def revert_status(name: str) -> int:
+    if name in FORBIDDEN_REVERTS:
+        return 403
+    if name in CONFLICT_REVERTS:
+        return 409
+    return 422
+
+
+def problem_for(exc: BaseException) -> tuple[int, str, str, str, dict[str, Any]]:
+    """(status, code, title, detail, extra) for an exception from the core."""
+    from scf_chain.platform.apikeys import AuthError
+    from scf_chain.platform.core import NotFound, ParticipantError
+    from scf_chain.platform.idempotency import IdempotencyConflict
+
+    if isinstance(exc, Problem):
+        return exc.status, exc.code, exc.title, exc.detail or "", exc.extra
+    if isinstance(exc, ContractRevert):
+        return (revert_status(exc.error_name), "contract_" + exc.error_name,
+                "The contract refused the operation", str(exc),
+                {"revert": {"error": exc.error_name,
+                            "args": {k: _jsonable(v) for k, v in exc.error_args.items()}},
+                 "tx_hash": exc.tx_hash})
+    if isinstance(exc, AuthError):
+        return 401, "unauthorized", "Authentication required", str(exc), {}
+    if isinstance(exc, IdempotencyConflict):
+        status = 422 if exc.code in ("idempotency_key_reused", "idempotency_key_invalid") else 409
+        return status, exc.code, "Idempotency-Key conflict", str(exc), {}
+    if isinstance(exc, NotFound) or isinstance(exc, AuditError):
+        return 404, "not_found", "Not found", str(exc), {}
+    if isinstance(exc, ParticipantError):
+        status = 409 if exc.code == "participant_exists" else 422
+        return status, exc.code, "Invalid participant request", str(exc), {}
+    if isinstance(exc, EvidenceError):
+        code = str(getattr(exc, "code", "") or "evidence_invalid")
+        status = int(getattr(exc, "http_status", 0) or 422)
+        return status, code, "Evidence problem", str(exc), {}
+    if isinstance(exc, TransactionTimeout):
+        return (504, "outcome_unknown", "The chain did not confirm in time",
+                f"{exc}; the transaction may still be mined: check state before retrying", {})
+    if isinstance(exc, (ChainError, DeploymentError)):
+        return 503, "chain_unavailable", "The chain is unavailable", str(exc), {}
+    if isinstance(exc, KeyStoreError):
+        return 500, "keystore_error", "Signing key unavailable", "see the server log", {}
+    return 500, "internal_error", "Internal server error", "see the server log", {}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg")),
+                   "type": str(e.get("type"))} for e in exc.errors()]
+        return problem_response(422, "validation_error", "The request is invalid",
+                                "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors),
+                                str(request.url.path), errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+                 403: "forbidden"}
+        code = codes.get(exc.status_code, f"http_{exc.status_code}")
+        return problem_response(exc.status_code, code, str(exc.detail), None,
+                                str(request.url.path))
+
+    async def _any(request: Request, exc: Exception) -> JSONResponse:
+        status, code, title, detail, extra = problem_for(exc)
+        if status >= 500:
+            log.error("request %s %s failed", request.method, request.url.path, exc_info=exc)
+        return problem_response(status, code, title, detail, str(request.url.path), **extra)
+
+    # ScfError and Problem are answered by the exception middleware; the catch-all below also
+    # logs, and Starlette re-raises it after answering (so test clients see real bugs).
+    app.add_exception_handler(ScfError, _any)  # type: ignore[arg-type]
+    app.add_exception_handler(Problem, _any)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _any)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""One router per domain: participants, evidence, receivables, tokens, financing, settlement, audit."""

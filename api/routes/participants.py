@@ -1,0 +1,98 @@
+"""Participants (operator): register with roles and keys, issue API keys, set policy and limits."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import CallerDep, IdemDep, PlatformDep
+from api.problems import Problem
+from api.routes.common import tx
+from api.schemas import (
+    ApiKeyOut, CreditLimitIn, ParticipantCreated, ParticipantIn, ParticipantOut, PolicyIO, RolesIn,
+    Tx,
+)
+from scf_chain.clients import Role
+from scf_chain.db.models import GatewayParticipant
+from scf_chain.platform.core import role_names, roles_from_names
+
+router = APIRouter(prefix="/participants", tags=["participants"])
+policy_router = APIRouter(prefix="/policy", tags=["participants"])
+
+
+def out(p: GatewayParticipant) -> ParticipantOut:
+    return ParticipantOut(name=p.name, display_name=p.display_name, address=p.address,
+                          roles=role_names(p.roles), created_at=p.created_at)
+
+
+@router.post("", status_code=201, response_model=ParticipantCreated)
+def create_participant(body: ParticipantIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Create a participant: a signing key in the keystore, its roles on chain, an API key."""
+    idem.caller.require(Role.OPERATOR)
+
+    def effect() -> ParticipantCreated:
+        p, key = platform.create_participant(body.name, body.display_name,
+                                             roles_from_names(list(body.roles)), body.dev_funds)
+        return ParticipantCreated(participant=out(p), key_id=key.key_id, api_key=key.token)
+
+    return idem.run(effect, 201)
+
+
+@router.get("", response_model=list[ParticipantOut])
+def list_participants(platform: PlatformDep, caller: CallerDep) -> list[ParticipantOut]:
+    """Everyone's name, address and roles (participants need them to address each other)."""
+    return [out(p) for p in platform.participants()]
+
+
+@router.get("/me", response_model=ParticipantOut)
+def me(caller: CallerDep) -> ParticipantOut:
+    return out(caller.participant)
+
+
+@router.get("/{name}", response_model=ParticipantOut)
+def get_participant(name: str, platform: PlatformDep, caller: CallerDep) -> ParticipantOut:
+    return out(platform.participant(name))
+
+
+@router.post("/{name}/roles", response_model=ParticipantOut)
+def set_roles(name: str, body: RolesIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    idem.caller.require(Role.OPERATOR)
+    return idem.run(lambda: out(platform.set_roles(name, roles_from_names(list(body.roles)))))
+
+
+@router.post("/{name}/api-keys", status_code=201, response_model=ApiKeyOut)
+def issue_api_key(name: str, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Another API key for a participant (e.g. to rotate: issue, switch, revoke the old)."""
+    if not (idem.caller.has(Role.OPERATOR) or idem.caller.name == name):
+        raise Problem(403, "forbidden", "Not allowed", "only the operator or the participant")
+
+    def effect() -> ApiKeyOut:
+        key = platform.issue_api_key(name)
+        return ApiKeyOut(key_id=key.key_id, participant=name, api_key=key.token)
+
+    return idem.run(effect, 201)
+
+
+@router.post("/{name}/credit-limit", response_model=Tx)
+def set_credit_limit(name: str, body: CreditLimitIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Cap what a core enterprise may have outstanding."""
+    idem.caller.require(Role.OPERATOR)
+
+    def effect() -> Tx:
+        p = platform.participant(name)
+        return tx(platform.token(platform.operator_account).set_credit_limit(p.address, body.limit))
+
+    return idem.run(effect)
+
+
+@policy_router.get("", response_model=PolicyIO)
+def get_policy(platform: PlatformDep, caller: CallerDep) -> PolicyIO:
+    p = platform.token(platform.operator_account).policy()
+    return PolicyIO(min_unit=p.min_unit, max_tenor_s=p.max_tenor, split_allowed=p.split_allowed,
+                    transfer_allowed=p.transfer_allowed)
+
+
+@policy_router.post("", response_model=Tx)
+def set_policy(body: PolicyIO, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    idem.caller.require(Role.OPERATOR)
+    return idem.run(lambda: tx(platform.token(platform.operator_account).set_policy(
+        body.min_unit, body.max_tenor_s, body.split_allowed, body.transfer_allowed)))

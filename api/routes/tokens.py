@@ -1,0 +1,81 @@
+"""Tokens: split (拆分), merge, transfer (流转) by the holder; read one's own tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import Caller, CallerDep, IdemDep, PlatformDep
+from api.routes.common import Limit, Offset, TokenPath, party, tx, uint
+from api.schemas import MergeIn, MovedOut, Page, SplitIn, TokenOut, TransferIn, TransferredOut
+from scf_chain.db.models import Token
+from scf_chain.platform.core import NotFound, Platform
+from scf_chain.platform.operations import tokens_of, visible_slot
+
+router = APIRouter(prefix="/tokens", tags=["tokens"])
+
+
+def out(t: Token) -> TokenOut:
+    return TokenOut(token_id=t.token_id, slot=t.slot, owner=t.owner, value=t.value,
+                    parent_token_id=t.parent_token_id, burned=t.burned, redeemed=t.redeemed)
+
+
+def load_visible(platform: Platform, caller: Caller, token_id: int) -> Token:
+    with platform.sessions() as s:
+        t = s.get(Token, token_id)
+    if t is None or not (caller.reads_everything or t.owner == caller.address.lower()
+                         or visible_slot(platform, caller.address, t.slot)):
+        raise NotFound(f"no token {token_id} visible to {caller.name}")
+    return t
+
+
+@router.post("/{token_id}/split", status_code=201, response_model=MovedOut)
+def split(token_id: TokenPath, body: SplitIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Move part of a token's value to another participant, as a new token of the same receivable."""
+    to = party(platform, body.to)
+
+    def effect() -> MovedOut:
+        m = platform.token(idem.caller.participant).split(uint(token_id), to, body.value)
+        platform.sync()
+        return MovedOut(from_token_id=m.from_token_id, token_id=m.to_token_id, value=m.value,
+                        tx=tx(m.tx))
+
+    return idem.run(effect, 201)
+
+
+@router.post("/{token_id}/merge", response_model=MovedOut)
+def merge(token_id: TokenPath, body: MergeIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Move value into another token of the same receivable."""
+    def effect() -> MovedOut:
+        m = platform.token(idem.caller.participant).merge(uint(token_id), body.into_token_id,
+                                                          body.value)
+        platform.sync()
+        return MovedOut(from_token_id=m.from_token_id, token_id=m.to_token_id, value=m.value,
+                        tx=tx(m.tx))
+
+    return idem.run(effect)
+
+
+@router.post("/{token_id}/transfer", response_model=TransferredOut)
+def transfer(token_id: TokenPath, body: TransferIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Hand a whole token to another participant."""
+    to = party(platform, body.to)
+
+    def effect() -> TransferredOut:
+        t = platform.token(idem.caller.participant).transfer(uint(token_id), to)
+        platform.sync()
+        return TransferredOut(token_id=t.token_id, to=t.to_address, tx=tx(t.tx))
+
+    return idem.run(effect)
+
+
+@router.get("/{token_id}", response_model=TokenOut)
+def get_token(token_id: TokenPath, platform: PlatformDep, caller: CallerDep) -> TokenOut:
+    return out(load_visible(platform, caller, uint(token_id)))
+
+
+@router.get("", response_model=Page[TokenOut])
+def list_tokens(platform: PlatformDep, caller: CallerDep, limit: Limit = 50,
+                offset: Offset = 0) -> Page[TokenOut]:
+    """The caller's live tokens."""
+    rows, total = tokens_of(platform, caller.address, limit, offset)
+    return Page[TokenOut](items=[out(t) for t in rows], total=total, limit=limit, offset=offset)

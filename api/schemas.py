@@ -1,0 +1,303 @@
+"""Request and response bodies. Amounts and ids are uint256: sent as decimal strings (or numbers)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+UINT_PATTERN = r"^[0-9]{1,78}$"
+MAX_UINT = 2**256 - 1
+
+
+def _uint(v: Any) -> int:
+    if isinstance(v, bool):
+        raise ValueError("expected a non-negative integer")
+    if isinstance(v, int):
+        n = v
+    elif isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 78:
+        n = int(v)
+    else:
+        raise ValueError("expected a non-negative integer as a decimal string")
+    if not 0 <= n <= MAX_UINT:
+        raise ValueError("out of the uint256 range")
+    return n
+
+
+Uint = Annotated[
+    int,
+    BeforeValidator(_uint),
+    PlainSerializer(lambda v: str(v), return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": UINT_PATTERN},
+                              {"type": "integer", "minimum": 0}]}, mode="validation"),
+    WithJsonSchema({"type": "string", "pattern": UINT_PATTERN}, mode="serialization"),
+]
+Timestamp = Annotated[int, Field(ge=0, le=2**40 - 1, description="unix seconds")]
+Party = Annotated[str, Field(min_length=1, max_length=64,
+                             description="a participant name, or a 0x address")]
+RoleName = Literal["debtor", "supplier", "financier", "anchorer", "auditor"]
+T = TypeVar("T")
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class Tx(BaseModel):
+    tx_hash: str
+    block_number: int
+    gas_used: int
+
+
+# -- participants -------------------------------------------------------------------------------------
+class ParticipantIn(In):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    display_name: str = Field(min_length=1, max_length=200)
+    roles: list[RoleName] = Field(min_length=1, max_length=5)
+    dev_funds: Uint = Field(0, description="dev chains only: test settlement money to mint")
+
+
+class ParticipantOut(BaseModel):
+    name: str
+    display_name: str
+    address: str
+    roles: list[str]
+    created_at: int
+
+
+class ParticipantCreated(BaseModel):
+    participant: ParticipantOut
+    key_id: str
+    api_key: str = Field(description="shown once; only its hash is kept")
+
+
+class RolesIn(In):
+    roles: list[RoleName] = Field(min_length=1, max_length=5)
+
+
+class ApiKeyOut(BaseModel):
+    key_id: str
+    participant: str
+    api_key: str
+
+
+class CreditLimitIn(In):
+    limit: Uint
+
+
+class PolicyIO(In):
+    min_unit: Uint
+    max_tenor_s: Annotated[int, Field(ge=1, le=2**40 - 1)]
+    split_allowed: bool
+    transfer_allowed: bool
+
+
+# -- receivables --------------------------------------------------------------------------------------
+class ApplyIn(In):
+    debtor: Party
+    face_value: Uint
+    maturity: Timestamp
+    invoice_doc_id: str = Field(min_length=1, max_length=64)
+    order_doc_id: str = Field(min_length=1, max_length=64)
+    delivery_doc_id: str = Field(min_length=1, max_length=64)
+    settlement_token: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
+
+
+class RejectIn(In):
+    reason: str = Field("", max_length=31)
+
+
+class ReceivableOut(BaseModel):
+    slot: Uint
+    debtor: str
+    creditor: str
+    face_value: Uint
+    settlement_token: str | None
+    maturity: int
+    status: str
+    repaid: Uint
+    paid_out: Uint
+    invoice_key: str
+    evidence_root: str
+    first_token_id: Uint | None
+    collect_enabled: bool
+
+
+class AppliedOut(BaseModel):
+    slot: Uint
+    tx: Tx
+
+
+class ConfirmedOut(BaseModel):
+    slot: Uint
+    token_id: Uint
+    face_value: Uint
+    tx: Tx
+
+
+# -- tokens -------------------------------------------------------------------------------------------
+class SplitIn(In):
+    to: Party
+    value: Uint
+
+
+class MergeIn(In):
+    into_token_id: Uint
+    value: Uint
+
+
+class TransferIn(In):
+    to: Party
+
+
+class TokenOut(BaseModel):
+    token_id: Uint
+    slot: Uint
+    owner: str
+    value: Uint
+    parent_token_id: Uint | None
+    burned: bool
+    redeemed: Uint
+
+
+class MovedOut(BaseModel):
+    from_token_id: Uint
+    token_id: Uint
+    value: Uint
+    tx: Tx
+
+
+class TransferredOut(BaseModel):
+    token_id: Uint
+    to: str
+    tx: Tx
+
+
+# -- financing ----------------------------------------------------------------------------------------
+class OfferIn(In):
+    token_id: Uint
+    value: Uint
+    financier: Party
+    price: Uint
+    expiry: Timestamp
+    registration_ref: str = Field(
+        "", max_length=128,
+        description="the financing's registration number in the PBoC movable-property registry "
+                    "(hashed to bytes32 on chain)")
+
+
+class OfferOut(BaseModel):
+    offer_id: Uint
+    slot: Uint
+    holder: str
+    financier: str
+    source_token_id: Uint
+    escrow_token_id: Uint
+    value: Uint
+    price: Uint
+    expiry: int
+    status: str
+    registration_ref: str
+
+
+class FinancedOut(BaseModel):
+    offer_id: Uint
+    token_id: Uint
+    value: Uint
+    price: Uint
+    tx: Tx
+
+
+class CancelledOut(BaseModel):
+    offer_id: Uint
+    returned_to_token_id: Uint
+    tx: Tx
+
+
+# -- settlement ---------------------------------------------------------------------------------------
+class RepayIn(In):
+    amount: Uint
+
+
+class CollectionIn(In):
+    enabled: bool = True
+
+
+class RepaidOut(BaseModel):
+    slot: Uint
+    amount: Uint
+    total_repaid: Uint
+    tx: Tx
+
+
+class HoldingOut(BaseModel):
+    token_id: Uint
+    owner: str
+    value: Uint
+    due: Uint
+
+
+class SettlementOut(BaseModel):
+    slot: Uint
+    status: str
+    face_value: Uint
+    repaid: Uint
+    paid_out: Uint
+    outstanding: Uint
+    maturity: int
+    collect_enabled: bool
+    holdings: list[HoldingOut]
+
+
+class RedemptionOut(BaseModel):
+    token_id: Uint
+    holder: str
+    amount: Uint
+
+
+class RedeemedOut(BaseModel):
+    slot: Uint
+    amount: Uint
+    redemptions: list[RedemptionOut]
+    tx_hashes: list[str]
+
+
+# -- evidence -----------------------------------------------------------------------------------------
+class DocumentOut(BaseModel):
+    doc_id: str
+    owner: str
+    doc_type: int
+    number: str
+    doc_key: str
+    doc_hash: str
+    leaf: str
+    batch_root: str | None
+    anchored_tx: str | None
+
+
+class BatchOut(BaseModel):
+    root: str
+    doc_type: int
+    count: int
+    doc_ids: list[str]
+    tx: Tx
+
+
+class DiscloseIn(In):
+    fields: list[str] = Field(min_length=1, max_length=32)
+
+
+class VerificationOut(BaseModel):
+    ok: bool
+    reason: str
+    anchored_at: int | None
+    anchorer: str | None
+    revoked: bool
+    disclosed: dict[str, Any] | None

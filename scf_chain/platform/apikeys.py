@@ -1,0 +1,72 @@
+"""API keys: issued once as `scf_<id>_<secret>`, kept only as the SHA-256 of the secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scf_chain.db.models import ApiKey, GatewayParticipant
+from scf_chain.errors import ScfError
+
+PREFIX = "scf"
+
+
+class AuthError(ScfError, PermissionError):
+    """A request's credentials are missing, malformed, unknown or revoked."""
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly issued key: `token` is shown to its holder once and never stored."""
+
+    key_id: str
+    participant: str
+    token: str
+
+
+def _hash(secret: str) -> str:
+    # The secret is 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_key(session: Session, participant: str) -> IssuedKey:
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    session.add(ApiKey(key_id=key_id, secret_hash=_hash(secret), participant=participant,
+                       created_at=int(time.time())))
+    return IssuedKey(key_id, participant, f"{PREFIX}_{key_id}_{secret}")
+
+
+def revoke_key(session: Session, key_id: str) -> bool:
+    key = session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        return False
+    key.revoked_at = int(time.time())
+    return True
+
+
+def authenticate(session: Session, token: str) -> GatewayParticipant:
+    """The participant a token belongs to; AuthError without saying which part was wrong."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
+        raise AuthError("malformed API key")
+    key = session.get(ApiKey, parts[1])
+    # compare even when the key is unknown, so timing does not reveal which key ids exist
+    expected = key.secret_hash if key is not None else _hash("")
+    if not hmac.compare_digest(expected, _hash(parts[2])) or key is None or key.revoked_at:
+        raise AuthError("invalid or revoked API key")
+    participant = session.get(GatewayParticipant, key.participant)
+    if participant is None:
+        raise AuthError("invalid or revoked API key")
+    return participant
+
+
+def keys_of(session: Session, participant: str) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.participant == participant)
+                                .order_by(ApiKey.created_at)))

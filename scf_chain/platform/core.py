@@ -1,0 +1,302 @@
+"""The platform: one chain, one deployment, the store, the keystore and documents, shared by every surface.
+
+The HTTP gateway, the keeper and the CLI call this layer; it signs for participants with their
+keys from the keystore (custodial, as receivable-voucher platforms operate), keeps the store in
+step with the chain after every write, and holds the platform's operator account.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from scf_chain import db
+from scf_chain.chain import connect
+from scf_chain.chain.base import ChainBackend
+from scf_chain.clients import (
+    EvidenceRegistryClient, ReceivableTokenClient, Role, ScfSystem, SettlementTokenClient,
+)
+from scf_chain.config import Settings
+from scf_chain.db.models import GatewayParticipant
+from scf_chain.deploy import Manifest, load_or_deploy
+from scf_chain.errors import ConfigError, ScfError
+from scf_chain.indexer import Indexer
+from scf_chain.indexer.ingest import IndexReport
+from scf_chain.platform.apikeys import IssuedKey, issue_key
+from scf_chain.platform.idempotency import IdempotencyStore
+
+log = logging.getLogger("scf_chain.platform")
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+OPERATOR = "operator"
+DEV_GAS_WEI = 10 * 10**18
+ROLE_NAMES = {r.name.lower(): r for r in Role if r not in (Role.NONE,)}  # type: ignore[union-attr]
+
+
+class ParticipantError(ScfError, ValueError):
+    """A participant request is invalid (bad name, unknown role, duplicate, unknown name)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class NotFound(ScfError, LookupError):
+    """The named resource does not exist (or the caller may not know it exists)."""
+
+
+def roles_from_names(names: list[str]) -> Role:
+    roles = Role.NONE
+    for n in names:
+        role = ROLE_NAMES.get(n.lower())
+        if role is None:
+            raise ParticipantError("unknown_role",
+                                   f"unknown role {n!r}; roles: {', '.join(sorted(ROLE_NAMES))}")
+        roles |= role
+    return roles
+
+
+def role_names(roles: int) -> list[str]:
+    return [name for name, r in ROLE_NAMES.items() if roles & r]
+
+
+@dataclass
+class Platform:
+    """Everything a request needs. Build with `Platform.open(settings)`; close when done."""
+
+    settings: Settings
+    chain: ChainBackend
+    system: ScfSystem
+    sessions: sessionmaker[Session]
+    keys: Any  # scf_chain.keys.KeyStore
+    documents: Any  # scf_chain.evidence.store.DocumentStore
+    operator_account: LocalAccount
+    owns_chain: bool = True
+    idempotency: IdempotencyStore = field(init=False)
+    _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.idempotency = IdempotencyStore(self.sessions)
+        self.indexer = Indexer(self.chain, self.sessions, self.manifest,
+                               confirmations=self.settings.confirmations)
+
+    # -- opening -------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, settings: Settings | None = None, chain: ChainBackend | None = None) -> "Platform":
+        """Connect, deploy or reuse the deployment, migrate the store, load keys and documents.
+
+        The embedded chain lives and dies with this process, so with it everything else (store,
+        keys, documents, manifest) goes to a temporary folder unless configured explicitly.
+        """
+        from scf_chain.evidence.store import DocumentStore, MasterKey
+        from scf_chain.keys import KeyStore
+
+        settings = settings or Settings()
+        owns = chain is None
+        chain = chain or connect(settings)
+        tmp: tempfile.TemporaryDirectory[str] | None = None
+        try:
+            if chain.name == "embedded" and "database_url" not in settings.model_fields_set:
+                tmp = tempfile.TemporaryDirectory(prefix="scf-embedded-")
+                base = Path(tmp.name)
+                settings = settings.model_copy(update={
+                    "data_dir": base, "database_url": f"sqlite:///{base}/scf.db",
+                    "keystore_path": base / "keys", "document_store_path": base / "documents",
+                    "deployment_file": base / "deployment.json",
+                    "keystore_password": settings.keystore_password or secrets.token_hex(16),
+                    # keys of a throw-away chain need no expensive KDF
+                    "keystore_scrypt_n": min(settings.keystore_scrypt_n, 2**12),
+                })
+            if not settings.keystore_password:
+                raise ConfigError("SCF_KEYSTORE_PASSWORD is needed to open the keystore")
+            keys = KeyStore(settings.keystore_path, settings.keystore_password,
+                            iterations=settings.keystore_scrypt_n)
+            operator = cls._operator_account(chain, keys)
+            manifest, deployed = load_or_deploy(chain, operator, settings.manifest_path,
+                                                dev_token=bool(chain.dev_accounts()))
+            if deployed:
+                log.info("deployed the system to chain %s: %s", manifest.chain_id,
+                         settings.manifest_path)
+            db.upgrade(settings.database_url)
+            sessions = db.session_factory(db.make_engine(settings.database_url))
+            master_file = settings.master_key_file or settings.data_dir / "master.key"
+            master = (MasterKey.from_file(master_file) if master_file.exists()
+                      else MasterKey.generate(master_file))
+            documents = DocumentStore(settings.document_store_path, master)
+            platform = cls(settings, chain, ScfSystem(chain, manifest), sessions, keys, documents,
+                           operator, owns_chain=owns)
+            platform._tmp = tmp
+            platform._ensure_operator_participant()
+            platform.sync()
+            return platform
+        except BaseException:
+            if owns:
+                chain.close()
+            if tmp is not None:
+                tmp.cleanup()
+            raise
+
+    @staticmethod
+    def _operator_account(chain: ChainBackend, keys: Any) -> LocalAccount:
+        if OPERATOR in keys.names():
+            return keys.account(OPERATOR)
+        dev = chain.dev_accounts()
+        if not dev:
+            raise ConfigError("the keystore has no 'operator' key: import the operator's key "
+                              "(`scf keys import operator`) before serving a production chain")
+        keys.import_key(OPERATOR, dev[0].key)
+        return keys.account(OPERATOR)
+
+    def _ensure_operator_participant(self) -> None:
+        with self.sessions() as s:
+            if s.get(GatewayParticipant, OPERATOR) is None:
+                roles = int(self.token(self.operator_account).roles_of(self.operator_account.address))
+                s.add(GatewayParticipant(name=OPERATOR, address=self.operator_account.address,
+                                         roles=roles, key_name=OPERATOR,
+                                         display_name="Platform operator",
+                                         created_at=int(time.time())))
+                s.commit()
+
+    def close(self) -> None:
+        if self.owns_chain:
+            self.chain.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    # -- shortcuts -----------------------------------------------------------------------------------
+    @property
+    def manifest(self) -> Manifest:
+        return self.system.manifest
+
+    @property
+    def is_dev_chain(self) -> bool:
+        return bool(self.chain.dev_accounts())
+
+    def account(self, participant: GatewayParticipant | str) -> LocalAccount:
+        name = participant if isinstance(participant, str) else participant.key_name
+        return self.keys.account(name)
+
+    def token(self, who: GatewayParticipant | LocalAccount) -> ReceivableTokenClient:
+        acct = who if isinstance(who, LocalAccount) else self.account(who)
+        return self.system.token(acct)
+
+    def evidence_registry(self, who: GatewayParticipant | LocalAccount) -> EvidenceRegistryClient:
+        acct = who if isinstance(who, LocalAccount) else self.account(who)
+        return self.system.evidence(acct)
+
+    def money(self, who: GatewayParticipant | LocalAccount,
+              address: str | None = None) -> SettlementTokenClient:
+        acct = who if isinstance(who, LocalAccount) else self.account(who)
+        return self.system.settlement(acct, address)
+
+    def sync(self) -> IndexReport:
+        """Bring the store up to the chain head (after a write, so reads see it)."""
+        with self._index_lock:
+            return self.indexer.index_once()
+
+    # -- participants -------------------------------------------------------------------------------
+    def participant(self, name: str) -> GatewayParticipant:
+        with self.sessions() as s:
+            p = s.get(GatewayParticipant, name)
+        if p is None:
+            raise NotFound(f"no participant named {name!r}")
+        return p
+
+    def participant_by_address(self, address: str) -> GatewayParticipant | None:
+        with self.sessions() as s:
+            return s.scalars(select(GatewayParticipant)
+                             .where(GatewayParticipant.address == address)).first()
+
+    def participants(self) -> list[GatewayParticipant]:
+        with self.sessions() as s:
+            return list(s.scalars(select(GatewayParticipant).order_by(GatewayParticipant.name)))
+
+    def resolve(self, who: str) -> str:
+        """An address for a participant name or an address (checksummed)."""
+        from eth_utils import is_address, to_checksum_address
+
+        if is_address(who):
+            return to_checksum_address(who)
+        return to_checksum_address(self.participant(who).address)
+
+    def create_participant(self, name: str, display_name: str, roles: Role,
+                           dev_funds: int = 0) -> tuple[GatewayParticipant, IssuedKey]:
+        """Create a key in the keystore, register its roles on chain, and issue an API key."""
+        if not NAME_RE.match(name):
+            raise ParticipantError("invalid_name", "a participant name is 1-63 characters of "
+                                   "a-z, 0-9 and '-', starting with a letter or digit")
+        if roles == Role.NONE:
+            raise ParticipantError("no_roles", "a participant needs at least one role")
+        if roles & Role.OPERATOR:
+            raise ParticipantError("operator_role", "the operator role cannot be granted here")
+        if dev_funds and not self.manifest.dev_settlement_token:
+            raise ParticipantError("not_a_dev_chain",
+                                   "dev_funds is only available with a dev settlement token")
+        with self.sessions() as s:
+            if s.get(GatewayParticipant, name) is not None or name in self.keys.names():
+                raise ParticipantError("participant_exists", f"participant {name!r} exists")
+        address = self.keys.create(name)
+        account = self.keys.account(name)
+        if self.is_dev_chain:
+            self.system.sender(self.chain.dev_accounts()[0]).send(address, b"", DEV_GAS_WEI)
+        op = self.token(self.operator_account)
+        op.set_roles(address, roles)
+        if dev_funds:
+            self.money(self.operator_account).mint(address, dev_funds)
+        with self.sessions() as s:
+            p = GatewayParticipant(name=name, address=account.address, roles=int(roles),
+                                   key_name=name, display_name=display_name,
+                                   created_at=int(time.time()))
+            s.add(p)
+            issued = issue_key(s, name)
+            s.commit()
+        self.sync()
+        return p, issued
+
+    def set_roles(self, name: str, roles: Role) -> GatewayParticipant:
+        p = self.participant(name)
+        if name == OPERATOR or roles & Role.OPERATOR:
+            raise ParticipantError("operator_role", "the operator's roles are not changed here")
+        self.token(self.operator_account).set_roles(p.address, roles)
+        with self.sessions() as s:
+            row = s.get(GatewayParticipant, name)
+            assert row is not None
+            row.roles = int(roles)
+            s.commit()
+            p = row
+        self.sync()
+        return p
+
+    def keeper(self, batch_size: int = 50) -> Any:
+        """The platform's repayment keeper (its own key, 'keeper'; funded with gas on dev chains)."""
+        import os
+        import socket
+
+        from scf_chain.keeper import Keeper
+
+        if "keeper" not in self.keys.names():
+            address = self.keys.create("keeper")
+            if self.is_dev_chain:
+                self.system.sender(self.chain.dev_accounts()[0]).send(address, b"", DEV_GAS_WEI)
+        return Keeper(self.token(self.keys.account("keeper")), self.sessions,
+                      f"{socket.gethostname()}-{os.getpid()}", batch_size=batch_size,
+                      before_index=self.sync)
+
+    def issue_api_key(self, name: str) -> IssuedKey:
+        self.participant(name)
+        with self.sessions() as s:
+            issued = issue_key(s, name)
+            s.commit()
+        return issued

@@ -1,0 +1,202 @@
+"""Evidence on the platform: submit documents (encrypted), anchor pending ones as a batch, prove, verify."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from scf_chain.clients import Anchored
+from scf_chain.db.models import EvidenceDocument, GatewayParticipant
+from scf_chain.errors import EvidenceError
+from scf_chain.evidence.commit import SaltedDocument, parse_document
+from scf_chain.evidence.crosscheck import check_trade
+from scf_chain.evidence.merkle import verify as merkle_verify
+from scf_chain.evidence.models import Document, Invoice, LogisticsEvent, PurchaseOrder
+from scf_chain.evidence.proofs import (
+    Batch, EvidenceChainView, ProofBundle, VerificationResult, make_bundle, verify_bundle,
+)
+from scf_chain.platform.core import Platform
+
+MAX_BATCH = 10_000
+
+
+class EvidenceRequestError(EvidenceError):
+    def __init__(self, code: str, message: str, http_status: int = 422) -> None:
+        super().__init__(message)
+        self.code, self.http_status = code, http_status
+
+
+def _h(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def parties_of(doc: Document) -> set[str]:
+    if isinstance(doc, LogisticsEvent):
+        return {doc.shipper, doc.consignee}
+    assert isinstance(doc, (PurchaseOrder, Invoice))
+    return {doc.buyer, doc.seller}
+
+
+def _number(doc: Document) -> str:
+    return doc.waybill if isinstance(doc, LogisticsEvent) else doc.number  # type: ignore[attr-defined]
+
+
+def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
+           ) -> EvidenceDocument:
+    """Validate, salt and store a document encrypted; it waits for the next anchored batch.
+
+    The submitter must be a party (buyer, seller, shipper, consignee) or an anchorer (a logistics
+    provider); the parties may read it, auditors read everything.
+    """
+    from scf_chain.clients import Role
+
+    try:
+        doc = parse_document(data)
+    except ValueError as exc:
+        raise EvidenceRequestError("document_invalid", str(exc)) from None
+    parties = parties_of(doc)
+    if caller.address.lower() not in {a.lower() for a in parties} and not caller.roles & Role.ANCHORER:
+        raise EvidenceRequestError("not_a_party", "only a party to the document or an anchorer "
+                                   "may submit it", 403)
+    salted = SaltedDocument.create(doc)
+    doc_id = "doc-" + salted.doc_key.hex()[:24]
+    readers = {p.name for p in (platform.participant_by_address(a) for a in parties) if p}
+    row = EvidenceDocument(doc_id=doc_id, owner=caller.name, doc_type=doc.doc_type,
+                           number=_number(doc), doc_key=_h(salted.doc_key),
+                           fields_root=_h(salted.fields_root), doc_hash=_h(salted.doc_hash),
+                           leaf=_h(salted.leaf), created_at=int(time.time()))
+    with platform.sessions() as s:
+        s.add(row)
+        try:
+            s.flush()
+        except IntegrityError:
+            s.rollback()
+            raise EvidenceRequestError("document_exists", f"this {doc.kind} ({_number(doc)}) was "
+                                       "submitted already", 409) from None
+        if not platform.documents.exists(doc_id):
+            platform.documents.put(doc_id, json.dumps(salted.to_json()).encode(), caller.name,
+                                   readers)
+        s.commit()
+    return row
+
+
+def document(platform: Platform, caller: GatewayParticipant, doc_id: str,
+             reads_everything: bool) -> tuple[EvidenceDocument, SaltedDocument]:
+    """The row and the decrypted document, for someone allowed to read it."""
+    with platform.sessions() as s:
+        row = s.get(EvidenceDocument, doc_id)
+    if row is None:
+        raise EvidenceRequestError("document_not_found", f"no document {doc_id!r}", 404)
+    content = platform.documents.get(doc_id, caller.name, is_auditor=reads_everything)
+    return row, SaltedDocument.from_json(json.loads(content))
+
+
+@dataclass(frozen=True)
+class AnchoredBatch:
+    root: str
+    doc_type: int
+    doc_ids: list[str]
+    anchored: Anchored
+
+
+def anchor_pending(platform: Platform, anchorer: GatewayParticipant,
+                   limit: int = MAX_BATCH) -> AnchoredBatch:
+    """Anchor every pending document (up to `limit`) under one root, and record their proofs."""
+    with platform.sessions() as s:
+        rows = list(s.scalars(select(EvidenceDocument).where(EvidenceDocument.batch_root.is_(None))
+                              .order_by(EvidenceDocument.created_at, EvidenceDocument.doc_id)
+                              .limit(limit)))
+    if not rows:
+        raise EvidenceRequestError("nothing_to_anchor", "no submitted document awaits anchoring",
+                                   409)
+    docs = [SaltedDocument.from_json(json.loads(platform.documents.get(r.doc_id, "",
+                                                                       is_auditor=True)))
+            for r in rows]
+    batch = Batch.of(docs)
+    anchored = batch.anchor(platform.evidence_registry(anchorer))
+    with platform.sessions() as s:
+        for i, r in enumerate(rows):
+            row = s.get(EvidenceDocument, r.doc_id)
+            assert row is not None
+            row.batch_root = _h(batch.root)
+            row.proof = [_h(p) for p in batch.proof(i)]
+            row.anchored_tx = anchored.tx.tx_hash
+        s.commit()
+    platform.sync()
+    return AnchoredBatch(_h(batch.root), batch.doc_type, [r.doc_id for r in rows], anchored)
+
+
+def bundle(platform: Platform, caller: GatewayParticipant, doc_id: str, reads_everything: bool,
+           fields: list[str] | None = None) -> ProofBundle:
+    row, salted = document(platform, caller, doc_id, reads_everything)
+    if row.batch_root is None or row.proof is None:
+        raise EvidenceRequestError("document_not_anchored",
+                                   f"document {doc_id!r} is not anchored yet", 409)
+    return make_bundle(salted, [bytes.fromhex(p[2:]) for p in row.proof],
+                       bytes.fromhex(row.batch_root[2:]), platform.chain.chain_id(),
+                       platform.manifest.evidence_registry, fields)
+
+
+def verify(platform: Platform, b: ProofBundle) -> VerificationResult:
+    if b.registry.lower() != platform.manifest.evidence_registry.lower():
+        return VerificationResult(False, "the bundle names another evidence registry")
+    return verify_bundle(b, EvidenceChainView(platform.chain.w3, b.registry))
+
+
+@dataclass(frozen=True)
+class ApplicationEvidence:
+    doc_key: bytes
+    fields_root: bytes
+    root: bytes
+    proof: list[bytes]
+
+
+def prepare_application(platform: Platform, creditor: GatewayParticipant, debtor: str,
+                        face_value: int, invoice_id: str, order_id: str,
+                        delivery_id: str) -> ApplicationEvidence:
+    """Cross-check invoice, order and delivery, and return what `applyFor` needs for the invoice."""
+    loaded = {}
+    for doc_id, kind in ((invoice_id, Invoice), (order_id, PurchaseOrder),
+                         (delivery_id, LogisticsEvent)):
+        row, salted = document(platform, creditor, doc_id, False)
+        if not isinstance(salted.document, kind):
+            raise EvidenceRequestError("wrong_document_type",
+                                       f"{doc_id!r} is a {salted.document.kind}, not a "
+                                       f"{kind.model_fields['kind'].default}")
+        if row.batch_root is None or row.proof is None:
+            raise EvidenceRequestError("document_not_anchored",
+                                       f"document {doc_id!r} is not anchored yet", 409)
+        loaded[kind] = (row, salted)
+    inv_row, inv = loaded[Invoice]
+    check_trade(inv.document, loaded[PurchaseOrder][1].document,  # type: ignore[arg-type]
+                loaded[LogisticsEvent][1].document, face_value, debtor,  # type: ignore[arg-type]
+                to_checksum_address(creditor.address))
+    assert inv_row.batch_root is not None and inv_row.proof is not None
+    return ApplicationEvidence(inv.doc_key, inv.fields_root, bytes.fromhex(inv_row.batch_root[2:]),
+                               [bytes.fromhex(p[2:]) for p in inv_row.proof])
+
+
+def verifier(platform: Platform) -> Callable[[str, str], bool]:
+    """For the audit trace: does the stored invoice still hash to an anchored, unrevoked leaf?"""
+    def check(root: str, invoice_key: str) -> bool:
+        with platform.sessions() as s:
+            row = s.scalars(select(EvidenceDocument).where(EvidenceDocument.doc_key == invoice_key,
+                                                           EvidenceDocument.batch_root == root)
+                            ).first()
+        if row is None or row.proof is None:
+            return False
+        salted = SaltedDocument.from_json(json.loads(platform.documents.get(row.doc_id, "",
+                                                                            is_auditor=True)))
+        proof = [bytes.fromhex(p[2:]) for p in row.proof]
+        r = bytes.fromhex(root[2:])
+        return (merkle_verify(salted.leaf, proof, r)
+                and platform.evidence_registry(platform.operator_account)
+                .verify_leaf(r, salted.leaf, proof))
+    return check
