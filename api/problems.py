@@ -78,7 +78,7 @@ def revert_status(name: str) -> int:
 def problem_for(exc: BaseException) -> tuple[int, str, str, str, dict[str, Any]]:
     """(status, code, title, detail, extra) for an exception from the core."""
     from scf_chain.platform.apikeys import AuthError
-    from scf_chain.platform.core import NotFound, ParticipantError
+    from scf_chain.platform.core import Conflict, NotFound, ParticipantError
     from scf_chain.platform.idempotency import IdempotencyConflict
 
     if isinstance(exc, Problem):
@@ -94,6 +94,8 @@ def problem_for(exc: BaseException) -> tuple[int, str, str, str, dict[str, Any]]
     if isinstance(exc, IdempotencyConflict):
         status = 422 if exc.code in ("idempotency_key_reused", "idempotency_key_invalid") else 409
         return status, exc.code, "Idempotency-Key conflict", str(exc), {}
+    if isinstance(exc, Conflict):
+        return 409, exc.code, "Not possible in the current state", str(exc), {}
     if isinstance(exc, NotFound) or isinstance(exc, AuditError):
         return 404, "not_found", "Not found", str(exc), {}
     if isinstance(exc, ParticipantError):

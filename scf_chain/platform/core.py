@@ -52,6 +52,14 @@ class ParticipantError(ScfError, ValueError):
         self.code = code
 
 
+class Conflict(ScfError, RuntimeError):
+    """The request is valid but the state does not allow it now (`code` says why)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class NotFound(ScfError, LookupError):
     """The named resource does not exist (or the caller may not know it exists)."""
 

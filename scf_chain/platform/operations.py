@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from scf_chain.chain import reverts
-from scf_chain.clients import Financed, OfferStatus, Redeemed, Repaid, TxResult
+from scf_chain.clients import Financed, OfferStatus, ReceivableState, Redeemed, Repaid, TxResult
 from scf_chain.db.models import GatewayParticipant, Receivable, Token
 from scf_chain.keeper.keeper import due_of
-from scf_chain.platform.core import NotFound, Platform
+from scf_chain.platform.core import Conflict, NotFound, Platform
 
 
 def _ensure_allowance(platform: Platform, payer: GatewayParticipant, token: str,
@@ -93,6 +93,9 @@ def settlement(platform: Platform, slot: int) -> Settlement:
     rec = client.get_receivable(slot)
     if rec.face_value == 0:
         raise NotFound(f"no receivable with slot {slot}")
+    # redemption pays once matured, or earlier once the debt is whole (as the contract rules)
+    redeemable = rec.status in (ReceivableState.MATURED, ReceivableState.OVERDUE,
+                                ReceivableState.SETTLED) or rec.repaid == rec.face_value
     holdings = []
     for t in live_tokens(platform, slot):
         try:  # the store may lag the chain: a token it lists can be burned by now
@@ -102,7 +105,8 @@ def settlement(platform: Platform, slot: int) -> Settlement:
             owner = client.owner_of(t.token_id)
         except reverts.NonexistentToken:
             continue
-        due = due_of(value, rec.repaid, client.checkpoint_of(t.token_id), rec.face_value)
+        due = (due_of(value, rec.repaid, client.checkpoint_of(t.token_id), rec.face_value)
+               if redeemable else 0)
         holdings.append(Holding(t.token_id, owner, value, due))
     return Settlement(slot, rec.status.name.lower(), rec.face_value, rec.repaid, rec.paid_out,
                       rec.outstanding, rec.maturity, rec.collect_enabled, holdings)
@@ -113,6 +117,9 @@ def redeem_slot(platform: Platform, caller: GatewayParticipant, slot: int,
     """Pay every live token of the slot what is due now (anyone may trigger it; money goes to holders)."""
     state = settlement(platform, slot)
     due = [h.token_id for h in state.holdings if h.due > 0]
+    if not due:
+        raise Conflict("nothing_due", f"nothing is due to the holders of receivable {slot} now "
+                       f"(status {state.status}, repaid {state.repaid}, paid out {state.paid_out})")
     client = platform.token(caller)
     results = [client.redeem_batch(due[i:i + batch_size]) for i in range(0, len(due), batch_size)]
     platform.sync()
