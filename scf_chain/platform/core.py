@@ -116,17 +116,19 @@ class Platform:
         chain = chain or connect(settings)
         tmp: tempfile.TemporaryDirectory[str] | None = None
         try:
-            if chain.name == "embedded" and "database_url" not in settings.model_fields_set:
+            if chain.name == "embedded":
                 tmp = tempfile.TemporaryDirectory(prefix="scf-embedded-")
                 base = Path(tmp.name)
-                settings = settings.model_copy(update={
+                ephemeral: dict[str, Any] = {
                     "data_dir": base, "database_url": f"sqlite:///{base}/scf.db",
                     "keystore_path": base / "keys", "document_store_path": base / "documents",
                     "deployment_file": base / "deployment.json",
-                    "keystore_password": settings.keystore_password or secrets.token_hex(16),
+                    "keystore_password": secrets.token_hex(16),
                     # keys of a throw-away chain need no expensive KDF
-                    "keystore_scrypt_n": min(settings.keystore_scrypt_n, 2**12),
-                })
+                    "keystore_scrypt_n": 2**12,
+                }
+                settings = settings.model_copy(update={
+                    k: v for k, v in ephemeral.items() if k not in settings.model_fields_set})
             if not settings.keystore_password:
                 raise ConfigError("SCF_KEYSTORE_PASSWORD is needed to open the keystore")
             keys = KeyStore(settings.keystore_path, settings.keystore_password,

@@ -14,6 +14,7 @@ from api.main import create_app
 from scf_chain.chain.embedded import EmbeddedChain
 from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
+from tests.indexer.fixtures import _pg_database  # noqa: F401  (a fresh database per session)
 
 
 class Api:
@@ -58,9 +59,14 @@ class World:
         return self.platform.participant(name).address
 
 
-@pytest.fixture(scope="module")
-def world(embedded_chain: EmbeddedChain) -> Iterator[World]:
-    platform = Platform.open(Settings(), chain=embedded_chain)
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql",
+                                                                marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, embedded_chain: EmbeddedChain) -> Iterator[World]:
+    """The gateway on a fresh store: SQLite, or a new PostgreSQL database."""
+    settings = Settings()
+    if request.param == "postgresql":
+        settings = Settings(database_url=request.getfixturevalue("_pg_database"))
+    platform = Platform.open(settings, chain=embedded_chain)
     try:
         key = platform.issue_api_key("operator").token
         with TestClient(create_app(platform)) as client:
