@@ -1,21 +1,22 @@
 """Salted per-field commitments: a holder can disclose chosen fields and prove them (OpenAttestation style).
 
 commitment(f) = keccak256(RFC 8785 JSON of {"field": f, "salt": 0x…32 bytes, "value": v}), for
-every top-level field; fields_root = the Merkle root (the contract's construction) over the
-commitments' leaves in field-name order; doc_hash = keccak256(doc_key || fields_root).
+every top-level field; fields_root = keccak256 of the commitments sorted and concatenated;
+doc_hash = keccak256(doc_key || fields_root), as the contract computes it.
 """
 
 from __future__ import annotations
 
 import secrets
+from functools import cached_property
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import rfc8785
+from scf_chain.evidence import canonical
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from scf_chain.errors import EvidenceError
-from scf_chain.evidence.merkle import MerkleTree, doc_hash_of, keccak, leaf_of
+from scf_chain.evidence.merkle import doc_hash_of, keccak, leaf_of
 from scf_chain.evidence.models import AnyDocument, Document
 
 _documents: TypeAdapter[Any] = TypeAdapter(AnyDocument)
@@ -29,11 +30,13 @@ class TamperedEvidence(EvidenceError):
 
 
 def commitment(field: str, salt: str, value: Any) -> bytes:
-    return keccak(rfc8785.dumps({"field": field, "salt": salt, "value": value}))
+    return keccak(canonical.dumps({"field": field, "salt": salt, "value": value}))
 
 
 def fields_root_of(commitments: dict[str, bytes]) -> bytes:
-    return MerkleTree.build([leaf_of(commitments[f]) for f in sorted(commitments)]).root
+    """keccak256 of the commitments sorted by value and concatenated (OpenAttestation's target
+    hash): every commitment is needed to recompute it, and a disclosure carries them all."""
+    return keccak(b"".join(sorted(commitments.values())))
 
 
 def parse_document(data: dict[str, Any]) -> Document:
@@ -52,32 +55,34 @@ class SaltedDocument:
         fields = document.model_dump(mode="json")
         return cls(document, {f: "0x" + secrets.token_bytes(32).hex() for f in fields})
 
-    @property
+    @cached_property
     def fields(self) -> dict[str, Any]:
         return dict(self.document.model_dump(mode="json"))
 
-    @property
+    # The derived hashes are cached: a SaltedDocument is immutable (frozen document and salts).
+
+    @cached_property
     def commitments(self) -> dict[str, bytes]:
         return {f: commitment(f, self.salts[f], v) for f, v in self.fields.items()}
 
-    @property
+    @cached_property
     def doc_key(self) -> bytes:
         return self.document.doc_key()
 
-    @property
+    @cached_property
     def fields_root(self) -> bytes:
         return fields_root_of(self.commitments)
 
-    @property
+    @cached_property
     def doc_hash(self) -> bytes:
         return doc_hash_of(self.doc_key, self.fields_root)
 
-    @property
+    @cached_property
     def leaf(self) -> bytes:
         return leaf_of(self.doc_hash)
 
     def to_json(self) -> dict[str, Any]:
-        return {"document": self.fields, "salts": self.salts}
+        return {"document": dict(self.fields), "salts": dict(self.salts)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "SaltedDocument":
@@ -92,7 +97,7 @@ class SaltedDocument:
         unknown = set(fields) - set(self.salts)
         if unknown:
             raise EvidenceError(f"no such field(s): {', '.join(sorted(unknown))}")
-        values = self.fields
+        values = dict(self.fields)
         return Disclosure(
             kind=values["kind"], doc_key="0x" + self.doc_key.hex(),
             commitments={f: "0x" + c.hex() for f, c in self.commitments.items()},

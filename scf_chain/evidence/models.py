@@ -7,7 +7,7 @@ import abc
 from datetime import date, datetime
 from typing import Annotated, Literal, Union
 
-import rfc8785
+from scf_chain.evidence import canonical
 from eth_utils import is_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -25,7 +25,9 @@ def _address(v: str) -> str:
 Address = Annotated[str, AfterValidator(_address)]
 Number = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-Amount = Annotated[int, Field(ge=0, lt=2**96)]
+# RFC 8785 (I-JSON) numbers are exact only below 2**53: 90 trillion yuan in cents is ample.
+MAX_JSON_INT = 2**53
+Amount = Annotated[int, Field(ge=0, lt=MAX_JSON_INT)]
 
 
 class Document(BaseModel, abc.ABC):
@@ -48,7 +50,7 @@ class OrderLine(BaseModel):
 
     sku: str = Field(min_length=1, max_length=64)
     description: str = Field("", max_length=200)
-    quantity: int = Field(gt=0, lt=2**64)
+    quantity: int = Field(gt=0, lt=MAX_JSON_INT)
     unit_price: Amount
 
 
@@ -74,7 +76,7 @@ class PurchaseOrder(Document):
         return DOC_PURCHASE_ORDER
 
     def doc_key(self) -> bytes:
-        return keccak(rfc8785.dumps({"type": "purchase_order", "buyer": self.buyer,
+        return keccak(canonical.dumps({"type": "purchase_order", "buyer": self.buyer,
                                      "number": self.number}))
 
 
@@ -103,7 +105,7 @@ class LogisticsEvent(Document):
         return DOC_LOGISTICS
 
     def doc_key(self) -> bytes:
-        return keccak(rfc8785.dumps({"type": "logistics", "carrier": self.carrier,
+        return keccak(canonical.dumps({"type": "logistics", "carrier": self.carrier,
                                      "waybill": self.waybill, "event": self.event}))
 
 
@@ -114,7 +116,7 @@ class Invoice(Document):
     buyer: Address
     order_number: Number
     currency: Currency = "CNY"
-    amount: Annotated[int, Field(gt=0, lt=2**96)]
+    amount: Annotated[int, Field(gt=0, lt=MAX_JSON_INT)]
     tax: Amount = 0
     issue_date: date
 
@@ -124,7 +126,7 @@ class Invoice(Document):
 
     def doc_key(self) -> bytes:
         # The key the receivable contract consumes forever: one invoice backs one receivable.
-        return keccak(rfc8785.dumps({"type": "invoice", "seller": self.seller,
+        return keccak(canonical.dumps({"type": "invoice", "seller": self.seller,
                                      "number": self.number}))
 
 

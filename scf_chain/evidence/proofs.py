@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Sequence
 
-import rfc8785
+from scf_chain.evidence import canonical
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 from web3 import Web3
@@ -52,7 +52,7 @@ class Batch:
 
     @property
     def manifest_hash(self) -> bytes:
-        return keccak(rfc8785.dumps([_h(d.doc_hash) for d in self.documents]))
+        return keccak(canonical.dumps([_h(d.doc_hash) for d in self.documents]))
 
     def proof(self, index: int) -> list[bytes]:
         return self.tree.proof(index)

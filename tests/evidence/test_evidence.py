@@ -236,3 +236,26 @@ def test_models_reject_bad_input() -> None:
         order.model_validate({**order.model_dump(), "amount": order.amount + 1})
     with pytest.raises(ValueError, match="signed_by"):
         delivery.model_validate({**delivery.model_dump(), "signed_by": None})
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_fast_canonical_json_is_rfc8785(value: object) -> None:
+    import rfc8785
+
+    from scf_chain.evidence import canonical
+
+    try:
+        expected = rfc8785.dumps(value)
+    except Exception:  # e.g. lone surrogates: refused by the reference, so must not pass here
+        with pytest.raises(Exception):
+            canonical.dumps(value)
+        return
+    assert canonical.dumps(value) == expected
