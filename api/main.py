@@ -37,7 +37,7 @@ class Background:
                 log.exception("%s pass failed", name)
 
     def start(self) -> None:
-        jobs = [("indexer", self.index_interval_s, self.platform.sync)]
+        jobs = [("indexer", self.index_interval_s, lambda: self.platform.sync(force=True))]
         if self.keeper is not None:
             jobs.append(("keeper", self.keeper_interval_s, self.keeper.run_once))
         for name, interval, fn in jobs:

@@ -93,6 +93,7 @@ class Platform:
     owns_chain: bool = True
     idempotency: IdempotencyStore = field(init=False)
     _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _indexed_to: int = field(default=-1, init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -211,10 +212,22 @@ class Platform:
         acct = who if isinstance(who, LocalAccount) else self.account(who)
         return self.system.settlement(acct, address)
 
-    def sync(self) -> IndexReport:
-        """Bring the store up to the chain head (after a write, so reads see it)."""
+    def sync(self, force: bool = False) -> None:
+        """Bring the store up to the chain head (after a write, so reads see it).
+
+        Concurrent callers coalesce: whoever waited for the lock finds the head it needed
+        already indexed by the previous holder and returns at once. `force` always runs a pass
+        (the background indexer: it also notices reorgs of a dev chain).
+        """
+        head = self.chain.block_number()
+        if self._indexed_to >= head and not force:
+            return
         with self._index_lock:
-            return self.indexer.index_once()
+            if self._indexed_to >= head and not force:
+                return
+            report: IndexReport = self.indexer.index_once()
+            if report.caught_up:
+                self._indexed_to = report.head - self.settings.confirmations
 
     # -- participants -------------------------------------------------------------------------------
     def participant(self, name: str) -> GatewayParticipant:
