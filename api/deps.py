@@ -27,6 +27,20 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
+def fresh_platform(request: Request) -> Platform:
+    """The platform with its store indexed up to the chain head: reads see every earlier write.
+
+    Writes answer from their own transaction's events and do not wait for the index; a read
+    brings it up to date first (concurrent readers share one pass).
+    """
+    platform = get_platform(request)
+    platform.sync()
+    return platform
+
+
+FreshDep = Annotated[Platform, Depends(fresh_platform)]
+
+
 def _token_from(authorization: str | None, x_api_key: str | None) -> str:
     if x_api_key:
         return x_api_key.strip()

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import CallerDep, PlatformDep
+from api.deps import FreshDep, CallerDep, PlatformDep
 from api.problems import Problem
 from api.routes.common import SlotPath, party, uint
 from api.routes.receivables import load_visible
@@ -21,7 +21,7 @@ RATE_CEILING = Fraction(24, 100)  # implied annual financing rates above this ar
 
 
 @router.get("/receivables/{slot}/trace")
-def trace(slot: SlotPath, platform: PlatformDep, caller: CallerDep) -> Any:
+def trace(slot: SlotPath, platform: FreshDep, caller: CallerDep) -> Any:
     """Lineage from confirmation to every holder, every fund movement with implied financing
     rates, and the evidence's on-chain verification status."""
     load_visible(platform, caller, uint(slot))
@@ -33,7 +33,7 @@ def trace(slot: SlotPath, platform: PlatformDep, caller: CallerDep) -> Any:
 
 @router.get("/participants/{who}/flows")
 def flows(
-    who: str, platform: PlatformDep, caller: CallerDep,
+    who: str, platform: FreshDep, caller: CallerDep,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
     since: Annotated[int | None, Query(ge=0, le=2**40)] = None,
     until: Annotated[int | None, Query(ge=0, le=2**40)] = None,

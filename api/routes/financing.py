@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy import func, or_, select
 
-from api.deps import CallerDep, IdemDep, PlatformDep
+from api.deps import FreshDep, CallerDep, IdemDep, PlatformDep
 from api.routes.common import Limit, OfferPath, Offset, party, ref32, tx, uint
 from api.schemas import CancelledOut, FinancedOut, OfferIn, OfferOut, Page
 from scf_chain.clients import Role
@@ -60,7 +60,6 @@ def accept(offer_id: OfferPath, platform: PlatformDep, idem: IdemDep):  # type: 
 def cancel(offer_id: OfferPath, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
     def effect() -> CancelledOut:
         c = platform.token(idem.caller.participant).cancel_offer(uint(offer_id))
-        platform.sync()
         return CancelledOut(offer_id=c.offer_id, returned_to_token_id=c.returned_to_token_id,
                             tx=tx(c.tx))
 
@@ -68,7 +67,7 @@ def cancel(offer_id: OfferPath, platform: PlatformDep, idem: IdemDep):  # type: 
 
 
 @router.get("/{offer_id}", response_model=OfferOut)
-def get_offer(offer_id: OfferPath, platform: PlatformDep, caller: CallerDep) -> OfferOut:
+def get_offer(offer_id: OfferPath, platform: FreshDep, caller: CallerDep) -> OfferOut:
     with platform.sessions() as s:
         o = s.get(Offer, uint(offer_id))
     if o is None or not (caller.reads_everything or caller.address.lower() in (o.holder, o.financier)):
@@ -78,7 +77,7 @@ def get_offer(offer_id: OfferPath, platform: PlatformDep, caller: CallerDep) -> 
 
 @router.get("", response_model=Page[OfferOut])
 def list_offers(
-    platform: PlatformDep, caller: CallerDep, limit: Limit = 50, offset: Offset = 0,
+    platform: FreshDep, caller: CallerDep, limit: Limit = 50, offset: Offset = 0,
     status: Annotated[Literal["open", "accepted", "cancelled"] | None, Query()] = None,
 ) -> Page[OfferOut]:
     """Offers made by or to the caller (auditors and the operator: all)."""

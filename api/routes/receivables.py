@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy import func, or_, select
 
-from api.deps import Caller, CallerDep, IdemDep, PlatformDep
+from api.deps import FreshDep, Caller, CallerDep, IdemDep, PlatformDep
 from api.routes.common import Limit, Offset, SlotPath, party, ref32, tx, uint
 from api.schemas import (
     AppliedOut, ApplyIn, ConfirmedOut, Page, ReceivableOut, RejectIn, Tx,
@@ -31,6 +31,7 @@ def out(r: Receivable) -> ReceivableOut:
 
 
 def load_visible(platform: Platform, caller: Caller, slot: int) -> Receivable:
+    platform.sync()
     with platform.sessions() as s:
         r = s.get(Receivable, slot)
     if r is None or not (caller.reads_everything or visible_slot(platform, caller.address, slot)):
@@ -58,7 +59,6 @@ def apply(body: ApplyIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[
         applied = platform.token(caller.participant).apply_for(
             debtor, caller.address, body.face_value, token, body.maturity, ev.doc_key,
             ev.fields_root, ev.root, ev.proof)
-        platform.sync()
         return AppliedOut(slot=applied.slot, tx=tx(applied.tx))
 
     return idem.run(effect, 201)
@@ -71,7 +71,6 @@ def confirm(slot: SlotPath, platform: PlatformDep, idem: IdemDep):  # type: igno
 
     def effect() -> ConfirmedOut:
         c = platform.token(idem.caller.participant).confirm(uint(slot))
-        platform.sync()
         return ConfirmedOut(slot=c.slot, token_id=c.token_id, face_value=c.face_value, tx=tx(c.tx))
 
     return idem.run(effect)
@@ -81,7 +80,6 @@ def confirm(slot: SlotPath, platform: PlatformDep, idem: IdemDep):  # type: igno
 def reject(slot: SlotPath, body: RejectIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
     def effect() -> Tx:
         r = platform.token(idem.caller.participant).reject(uint(slot), ref32(body.reason))
-        platform.sync()
         return tx(r)
 
     return idem.run(effect)
@@ -91,20 +89,19 @@ def reject(slot: SlotPath, body: RejectIn, platform: PlatformDep, idem: IdemDep)
 def withdraw(slot: SlotPath, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
     def effect() -> Tx:
         r = platform.token(idem.caller.participant).withdraw(uint(slot))
-        platform.sync()
         return tx(r)
 
     return idem.run(effect)
 
 
 @router.get("/{slot}", response_model=ReceivableOut)
-def get_receivable(slot: SlotPath, platform: PlatformDep, caller: CallerDep) -> ReceivableOut:
+def get_receivable(slot: SlotPath, platform: FreshDep, caller: CallerDep) -> ReceivableOut:
     return out(load_visible(platform, caller, uint(slot)))
 
 
 @router.get("", response_model=Page[ReceivableOut])
 def list_receivables(
-    platform: PlatformDep, caller: CallerDep, limit: Limit = 50, offset: Offset = 0,
+    platform: FreshDep, caller: CallerDep, limit: Limit = 50, offset: Offset = 0,
     status: Annotated[Literal["pending", "active", "rejected", "withdrawn"] | None,
                       Query()] = None,
     debtor: Annotated[str | None, Query(max_length=64)] = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CallerDep, IdemDep, PlatformDep
+from api.deps import FreshDep, CallerDep, IdemDep, PlatformDep
 from api.routes.common import SlotPath, tx, uint
 from api.routes.receivables import load_visible
 from api.schemas import (
@@ -38,7 +38,7 @@ def authorize_collection(slot: SlotPath, body: CollectionIn, platform: PlatformD
 
 
 @router.get("/{slot}/settlement", response_model=SettlementOut)
-def settlement_status(slot: SlotPath, platform: PlatformDep, caller: CallerDep) -> SettlementOut:
+def settlement_status(slot: SlotPath, platform: FreshDep, caller: CallerDep) -> SettlementOut:
     """Repaid, paid out and outstanding, and what each live token would receive if redeemed now."""
     load_visible(platform, caller, uint(slot))
     st = operations.settlement(platform, uint(slot))

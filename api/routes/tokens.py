@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import Caller, CallerDep, IdemDep, PlatformDep
+from api.deps import FreshDep, Caller, CallerDep, IdemDep, PlatformDep
 from api.routes.common import Limit, Offset, TokenPath, party, tx, uint
 from api.schemas import MergeIn, MovedOut, Page, SplitIn, TokenOut, TransferIn, TransferredOut
 from scf_chain.db.models import Token
@@ -20,6 +20,7 @@ def out(t: Token) -> TokenOut:
 
 
 def load_visible(platform: Platform, caller: Caller, token_id: int) -> Token:
+    platform.sync()
     with platform.sessions() as s:
         t = s.get(Token, token_id)
     if t is None or not (caller.reads_everything or t.owner == caller.address.lower()
@@ -35,7 +36,6 @@ def split(token_id: TokenPath, body: SplitIn, platform: PlatformDep, idem: IdemD
 
     def effect() -> MovedOut:
         m = platform.token(idem.caller.participant).split(uint(token_id), to, body.value)
-        platform.sync()
         return MovedOut(from_token_id=m.from_token_id, token_id=m.to_token_id, value=m.value,
                         tx=tx(m.tx))
 
@@ -48,7 +48,6 @@ def merge(token_id: TokenPath, body: MergeIn, platform: PlatformDep, idem: IdemD
     def effect() -> MovedOut:
         m = platform.token(idem.caller.participant).merge(uint(token_id), body.into_token_id,
                                                           body.value)
-        platform.sync()
         return MovedOut(from_token_id=m.from_token_id, token_id=m.to_token_id, value=m.value,
                         tx=tx(m.tx))
 
@@ -62,19 +61,18 @@ def transfer(token_id: TokenPath, body: TransferIn, platform: PlatformDep, idem:
 
     def effect() -> TransferredOut:
         t = platform.token(idem.caller.participant).transfer(uint(token_id), to)
-        platform.sync()
         return TransferredOut(token_id=t.token_id, to=t.to_address, tx=tx(t.tx))
 
     return idem.run(effect)
 
 
 @router.get("/{token_id}", response_model=TokenOut)
-def get_token(token_id: TokenPath, platform: PlatformDep, caller: CallerDep) -> TokenOut:
+def get_token(token_id: TokenPath, platform: FreshDep, caller: CallerDep) -> TokenOut:
     return out(load_visible(platform, caller, uint(token_id)))
 
 
 @router.get("", response_model=Page[TokenOut])
-def list_tokens(platform: PlatformDep, caller: CallerDep, limit: Limit = 50,
+def list_tokens(platform: FreshDep, caller: CallerDep, limit: Limit = 50,
                 offset: Offset = 0) -> Page[TokenOut]:
     """The caller's live tokens."""
     rows, total = tokens_of(platform, caller.address, limit, offset)

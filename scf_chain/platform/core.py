@@ -285,7 +285,6 @@ class Platform:
             s.add(p)
             issued = issue_key(s, name)
             s.commit()
-        self.sync()
         return p, issued
 
     def set_roles(self, name: str, roles: Role) -> GatewayParticipant:
@@ -299,7 +298,6 @@ class Platform:
             row.roles = int(roles)
             s.commit()
             p = row
-        self.sync()
         return p
 
     def keeper(self, batch_size: int = 50) -> Any:

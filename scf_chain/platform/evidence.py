@@ -129,7 +129,6 @@ def anchor_pending(platform: Platform, anchorer: GatewayParticipant,
             row.proof = [_h(p) for p in batch.proof(i)]
             row.anchored_tx = anchored.tx.tx_hash
         s.commit()
-    platform.sync()
     return AnchoredBatch(_h(batch.root), batch.doc_type, [r.doc_id for r in rows], anchored)
 
 

@@ -29,7 +29,6 @@ def accept_offer(platform: Platform, financier: GatewayParticipant, offer_id: in
         rec = client.get_receivable(client.slot_of(offer.escrow_token_id))
         _ensure_allowance(platform, financier, rec.settlement_token, offer.price)
     result = client.accept_offer(offer_id)
-    platform.sync()
     return result
 
 
@@ -39,7 +38,6 @@ def repay(platform: Platform, debtor: GatewayParticipant, slot: int, amount: int
     if rec.debtor.lower() == debtor.address.lower() and 0 < amount <= rec.outstanding:
         _ensure_allowance(platform, debtor, rec.settlement_token, amount)
     result = client.repay(slot, amount)
-    platform.sync()
     return result
 
 
@@ -51,7 +49,6 @@ def authorize_collection(platform: Platform, debtor: GatewayParticipant, slot: i
     result = client.authorize_collection(slot, enabled)
     if enabled and rec.outstanding > 0:
         _ensure_allowance(platform, debtor, rec.settlement_token, rec.outstanding)
-    platform.sync()
     return result
 
 
@@ -81,6 +78,7 @@ class Settlement:
 
 
 def live_tokens(platform: Platform, slot: int) -> list[Token]:
+    platform.sync()
     with platform.sessions() as s:
         return list(s.scalars(select(Token).where(Token.slot == slot, Token.value > 0,
                                                   Token.burned.is_(False))
@@ -122,11 +120,11 @@ def redeem_slot(platform: Platform, caller: GatewayParticipant, slot: int,
                        f"(status {state.status}, repaid {state.repaid}, paid out {state.paid_out})")
     client = platform.token(caller)
     results = [client.redeem_batch(due[i:i + batch_size]) for i in range(0, len(due), batch_size)]
-    platform.sync()
     return results
 
 
 def tokens_of(platform: Platform, owner: str, limit: int, offset: int) -> tuple[list[Token], int]:
+    platform.sync()
     with platform.sessions() as s:
         where = (Token.owner == owner, Token.burned.is_(False), Token.value > 0)
         total = int(s.scalar(select(func.count()).select_from(Token).where(*where)) or 0)
@@ -137,6 +135,7 @@ def tokens_of(platform: Platform, owner: str, limit: int, offset: int) -> tuple[
 
 def visible_slot(platform: Platform, address: str, slot: int) -> bool:
     """Whether a participant is party to a receivable: debtor, creditor, or holder of a part."""
+    platform.sync()
     with platform.sessions() as s:
         r = s.get(Receivable, slot)
         if r is None:

@@ -1,0 +1,233 @@
+"""Gateway throughput and latency through HTTP on anvil, indexer events/s, 10,000-token trace latency.
+
+Usage: .venv/bin/python scripts/bench_api.py [--receivables 200] [--workers 16]
+       [--trace-tokens 10000] [--out reports/bench_api.md]
+Targets (issue #5): >= 200 ops/s for issue/split/transfer; >= 2,000 indexer events/s; a trace of
+a receivable with 10,000 tokens in < 200 ms. Written to reports/bench_api.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform as pyplatform
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import uvicorn  # noqa: E402
+
+from api.main import create_app  # noqa: E402
+from scf_chain import db  # noqa: E402
+from scf_chain.chain.anvil import AnvilChain  # noqa: E402
+from scf_chain.config import Settings  # noqa: E402
+from scf_chain.indexer import Indexer  # noqa: E402
+from scf_chain.platform.core import Platform  # noqa: E402
+
+DAY = 86_400
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Client:
+    def __init__(self, base: str, key: str) -> None:
+        self.http = httpx.Client(base_url=base, timeout=120,
+                                 headers={"Authorization": f"Bearer {key}"})
+
+    def post(self, path: str, body: Any = None, expect: int = 200) -> Any:
+        r = self.http.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+        if r.status_code != expect:
+            raise RuntimeError(f"POST {path} -> {r.status_code}: {r.text}")
+        return r.json()
+
+    def get(self, path: str) -> Any:
+        r = self.http.get(path)
+        if r.status_code != 200:
+            raise RuntimeError(f"GET {path} -> {r.status_code}: {r.text}")
+        return r.json()
+
+
+def timed(jobs: list[Callable[[], Any]], workers: int) -> tuple[float, list[float], list[Any]]:
+    """Run `jobs` on `workers` threads; (wall seconds, per-job latencies, results)."""
+    lat: list[float] = []
+    lock = threading.Lock()
+
+    def run(job: Callable[[], Any]) -> Any:
+        t = time.perf_counter()
+        out = job()
+        with lock:
+            lat.append(time.perf_counter() - t)
+        return out
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(run, jobs))
+    return time.perf_counter() - start, lat, results
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--receivables", type=int, default=200)
+    ap.add_argument("--workers", type=int, default=16)
+    ap.add_argument("--trace-tokens", type=int, default=10_000)
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_api.md")
+    args = ap.parse_args()
+    n, workers = args.receivables, args.workers
+    tmp = Path(tempfile.mkdtemp(prefix="scf-bench-"))
+    chain = AnvilChain()
+    settings = Settings(chain_backend="anvil", data_dir=tmp, database_url=f"sqlite:///{tmp}/api.db",
+                        keystore_path=tmp / "keys", document_store_path=tmp / "docs",
+                        deployment_file=tmp / "deployment.json", keystore_password="bench",
+                        keystore_scrypt_n=2**12)
+    plat = Platform.open(settings, chain=chain)
+    app = create_app(plat, background=True, index_interval_s=1.0)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    op = Client(base, plat.issue_api_key("operator").token)
+    rows: list[tuple[str, int, float, list[float]]] = []
+    try:
+        def participant(name: str, roles: list[str], funds: int = 0) -> tuple[str, Client]:
+            out = op.post("/participants", {"name": name, "display_name": name, "roles": roles,
+                                            "dev_funds": str(funds)}, 201)
+            return out["participant"]["address"], Client(base, out["api_key"])
+
+        core_addr, core = participant("core", ["debtor"], 10**12)
+        op.post("/participants/core/credit-limit", {"limit": str(10**15)})
+        _, logistics = participant("logistics", ["anchorer"])
+        suppliers = [participant(f"sup-{i}", ["supplier"]) for i in range(workers)]
+
+        print(f"evidence for {n} receivables ...")
+        doc_ids: list[dict[str, str]] = []
+
+        def submit(i: int) -> dict[str, str]:
+            addr, c = suppliers[i % workers]
+            docs = {
+                "order": {"kind": "purchase_order", "number": f"PO-{i}", "buyer": core_addr,
+                          "seller": addr, "issue_date": "2026-09-01", "amount": 10_000,
+                          "lines": [{"sku": "X", "quantity": 1, "unit_price": 10_000}]},
+                "delivery": {"kind": "logistics", "waybill": f"W-{i}", "carrier": "SF",
+                             "order_number": f"PO-{i}", "event": "delivered",
+                             "timestamp": "2026-09-02T00:00:00Z", "shipper": addr,
+                             "consignee": core_addr, "signed_by": "gate"},
+                "invoice": {"kind": "invoice", "number": f"INV-{i}", "seller": addr,
+                            "buyer": core_addr, "order_number": f"PO-{i}", "amount": 10_000,
+                            "issue_date": "2026-09-03"}}
+            return {k: c.post("/evidence/documents", d, 201)["doc_id"] for k, d in docs.items()}
+
+        _, _, doc_ids = timed([lambda i=i: submit(i) for i in range(n)], workers)
+        logistics.post("/evidence/batches", None, 201)
+        maturity = chain.now() + 60 * DAY
+
+        def issue(i: int) -> int:
+            _, c = suppliers[i % workers]
+            ids = doc_ids[i]
+            slot = c.post("/receivables", {"debtor": "core", "face_value": "10000",
+                                           "maturity": maturity, "invoice_doc_id": ids["invoice"],
+                                           "order_doc_id": ids["order"],
+                                           "delivery_doc_id": ids["delivery"]}, 201)["slot"]
+            return int(core.post(f"/receivables/{slot}/confirm")["token_id"])
+
+        print("issue (apply + confirm) ...")
+        wall, lat, tokens = timed([lambda i=i: issue(i) for i in range(n)], workers)
+        rows.append(("issue (apply + confirm: 2 requests)", n, wall, lat))
+
+        def split(i: int) -> int:
+            _, c = suppliers[i % workers]
+            to = suppliers[(i + 1) % workers][0]
+            return int(c.post(f"/tokens/{tokens[i]}/split", {"to": to, "value": "100"},
+                              201)["token_id"])
+
+        print("split ...")
+        wall, lat, parts = timed([lambda i=i: split(i) for i in range(n)], workers)
+        rows.append(("split", n, wall, lat))
+
+        def transfer(i: int) -> None:
+            _, c = suppliers[(i + 1) % workers]
+            c.post(f"/tokens/{parts[i]}/transfer", {"to": suppliers[(i + 2) % workers][0]})
+
+        print("transfer ...")
+        wall, lat, _ = timed([lambda i=i: transfer(i) for i in range(n)], workers)
+        rows.append(("transfer (whole token)", n, wall, lat))
+
+        # A receivable split into --trace-tokens tokens, sent straight to the node (pipelined)
+        print(f"{args.trace_tokens} tokens for the trace ...")
+        first_slot = plat.token(plat.operator_account).slot_of(tokens[0])
+        sender = plat.system.sender(plat.keys.account("sup-0"))
+        fn = plat.token(sender.account).contract.get_function_by_signature(
+            "transferFrom(uint256,address,uint256)")
+        last = ""
+        for k in range(args.trace_tokens - 1):
+            to = suppliers[1 + k % (workers - 1)][0]
+            last = sender.send_raw(fn.address, fn(tokens[0], to, 1)._encode_transaction_data(),
+                                   gas=200_000)
+        sender.wait(last)
+        plat.sync()
+        auditor_addr, auditor = participant("auditor", ["auditor"])
+        trace_lat = []
+        for _ in range(5):
+            t = time.perf_counter()
+            tr = auditor.get(f"/audit/receivables/{first_slot}/trace")
+            trace_lat.append(time.perf_counter() - t)
+        trace_tokens = int(tr["token_count"])
+
+        print("indexer from scratch ...")
+        url = f"sqlite:///{tmp}/fresh.db"
+        db.upgrade(url)
+        sessions = db.session_factory(db.make_engine(url))
+        t = time.perf_counter()
+        report = Indexer(chain, sessions, plat.manifest, confirmations=0).index_once()
+        index_s = time.perf_counter() - t
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        plat.close()
+        chain.close()
+
+    lines = ["# API benchmark", "",
+             f"{dt.date.today().isoformat()} · {pyplatform.machine()} · Python "
+             f"{pyplatform.python_version()} · anvil (automine) · uvicorn, 1 process · "
+             f"{workers} concurrent clients · shared 2-core machine (numbers are indicative)", "",
+             "| Operation (HTTP, waits for the receipt and the index) | Ops | Ops/s | p50 ms | "
+             "p99 ms |", "|---|---:|---:|---:|---:|"]
+    for name, count, wall, lat in rows:
+        lines.append(f"| {name} | {count} | {count / wall:,.0f} | {pct(lat, 50) * 1000:,.0f} | "
+                     f"{pct(lat, 99) * 1000:,.0f} |")
+    lines += ["", f"Indexer from block 0 (real chain, {report.events:,} events, SQLite): "
+              f"{report.events / index_s:,.0f} events/s ({index_s:.1f} s).", "",
+              f"Trace of a receivable with {trace_tokens:,} tokens, GET /audit/receivables/{{slot}}"
+              f"/trace over HTTP, median of 5: {statistics.median(trace_lat) * 1000:,.0f} ms "
+              f"(min {min(trace_lat) * 1000:,.0f} ms).", "",
+              "Targets: >= 200 ops/s; >= 2,000 events/s; < 200 ms per trace.", ""]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
