@@ -12,7 +12,14 @@ from fastapi import FastAPI
 
 from api import problems
 from api.routes import (
-    audit, dev, evidence, financing, participants, receivables, settlement, tokens,
+    audit,
+    dev,
+    evidence,
+    financing,
+    participants,
+    receivables,
+    settlement,
+    tokens,
 )
 from scf_chain.platform.core import Platform
 

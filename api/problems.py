@@ -11,8 +11,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scf_chain.errors import (
-    AuditError, ChainError, ContractRevert, DeploymentError, EvidenceError, KeyStoreError,
-    ScfError, TransactionTimeout,
+    AuditError,
+    ChainError,
+    ContractRevert,
+    DeploymentError,
+    EvidenceError,
+    KeyStoreError,
+    ScfError,
+    TransactionTimeout,
 )
 
 log = logging.getLogger("api")

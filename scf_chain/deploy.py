@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
@@ -84,7 +85,7 @@ class Manifest(BaseModel):
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path) -> "Manifest":
+    def load(cls, path: Path) -> Manifest:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -151,7 +152,7 @@ def deploy_system(chain: ChainBackend, deployer: LocalAccount | TxSender,
     for address in allowed:
         sender.transact(token.functions.setSettlementToken(address, True))
     return Manifest(chain_id=chain.chain_id(), deployer=sender.address, start_block=start_block,
-                    deployed_at=datetime.now(timezone.utc), contracts=contracts,
+                    deployed_at=datetime.now(UTC), contracts=contracts,
                     settlement_tokens=allowed, dev_settlement_token=dev_address)
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from eth_account.signers.local import LocalAccount
 
 from scf_chain.chain.base import ChainBackend
 from scf_chain.clients import (
-    EvidenceRegistryClient, ReceivableTokenClient, Role, ScfSystem, SettlementTokenClient,
+    EvidenceRegistryClient,
+    ReceivableTokenClient,
+    Role,
+    ScfSystem,
+    SettlementTokenClient,
 )
 from scf_chain.deploy import Manifest, deploy_system, load_or_deploy
 from scf_chain.errors import ConfigError

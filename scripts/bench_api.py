@@ -18,22 +18,23 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-import uvicorn  # noqa: E402
+import httpx
+import uvicorn
 
-from api.main import create_app  # noqa: E402
-from scf_chain import db  # noqa: E402
-from scf_chain.chain.anvil import AnvilChain  # noqa: E402
-from scf_chain.config import Settings  # noqa: E402
-from scf_chain.indexer import Indexer  # noqa: E402
-from scf_chain.platform.core import Platform  # noqa: E402
+from api.main import create_app
+from scf_chain import db
+from scf_chain.chain.anvil import AnvilChain
+from scf_chain.config import Settings
+from scf_chain.indexer import Indexer
+from scf_chain.platform.core import Platform
 
 DAY = 86_400
 
@@ -128,14 +129,14 @@ def main() -> int:
             addr, c = suppliers[i % workers]
             docs = {
                 "order": {"kind": "purchase_order", "number": f"PO-{i}", "buyer": core_addr,
-                          "seller": addr, "issue_date": "2026-09-01", "amount": 10_000,
-                          "lines": [{"sku": "X", "quantity": 1, "unit_price": 10_000}]},
+                          "seller": addr, "issue_date": "2026-09-01", "amount": 1_000_000,
+                          "lines": [{"sku": "X", "quantity": 1, "unit_price": 1_000_000}]},
                 "delivery": {"kind": "logistics", "waybill": f"W-{i}", "carrier": "SF",
                              "order_number": f"PO-{i}", "event": "delivered",
                              "timestamp": "2026-09-02T00:00:00Z", "shipper": addr,
                              "consignee": core_addr, "signed_by": "gate"},
                 "invoice": {"kind": "invoice", "number": f"INV-{i}", "seller": addr,
-                            "buyer": core_addr, "order_number": f"PO-{i}", "amount": 10_000,
+                            "buyer": core_addr, "order_number": f"PO-{i}", "amount": 1_000_000,
                             "issue_date": "2026-09-03"}}
             return {k: c.post("/evidence/documents", d, 201)["doc_id"] for k, d in docs.items()}
 
@@ -146,7 +147,7 @@ def main() -> int:
         def issue(i: int) -> int:
             _, c = suppliers[i % workers]
             ids = doc_ids[i]
-            slot = c.post("/receivables", {"debtor": "core", "face_value": "10000",
+            slot = c.post("/receivables", {"debtor": "core", "face_value": "100000",
                                            "maturity": maturity, "invoice_doc_id": ids["invoice"],
                                            "order_doc_id": ids["order"],
                                            "delivery_doc_id": ids["delivery"]}, 201)["slot"]
@@ -181,11 +182,15 @@ def main() -> int:
         fn = plat.token(sender.account).contract.get_function_by_signature(
             "transferFrom(uint256,address,uint256)")
         last = ""
+        t_split = time.perf_counter()
         for k in range(args.trace_tokens - 1):
             to = suppliers[1 + k % (workers - 1)][0]
             last = sender.send_raw(fn.address, fn(tokens[0], to, 1)._encode_transaction_data(),
                                    gas=200_000)
+            if k % 200 == 199:  # keep anvil's pending pool small: it slows down when it grows
+                sender.wait(last)
         sender.wait(last)
+        print(f"   {args.trace_tokens - 1} splits in {time.perf_counter() - t_split:.0f} s")
         plat.sync()
         auditor_addr, auditor = participant("auditor", ["auditor"])
         trace_lat = []
@@ -212,7 +217,7 @@ def main() -> int:
              f"{dt.date.today().isoformat()} · {pyplatform.machine()} · Python "
              f"{pyplatform.python_version()} · anvil (automine) · uvicorn, 1 process · "
              f"{workers} concurrent clients · shared 2-core machine (numbers are indicative)", "",
-             "| Operation (HTTP, waits for the receipt and the index) | Ops | Ops/s | p50 ms | "
+             "| Operation (HTTP, each answer after its transaction is mined) | Ops | Ops/s | p50 ms | "
              "p99 ms |", "|---|---:|---:|---:|---:|"]
     for name, count, wall, lat in rows:
         lines.append(f"| {name} | {count} | {count / wall:,.0f} | {pct(lat, 50) * 1000:,.0f} | "

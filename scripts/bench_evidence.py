@@ -19,12 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scf_chain.chain.embedded import EmbeddedChain  # noqa: E402
-from scf_chain.devnet import start_devnet  # noqa: E402
-from scf_chain.evidence.commit import SaltedDocument  # noqa: E402
-from scf_chain.evidence.merkle import MerkleTree  # noqa: E402
-from scf_chain.evidence.models import Invoice  # noqa: E402
-from scf_chain.evidence.proofs import Batch  # noqa: E402
+from scf_chain.chain.embedded import EmbeddedChain
+from scf_chain.devnet import start_devnet
+from scf_chain.evidence.commit import SaltedDocument
+from scf_chain.evidence.merkle import MerkleTree
+from scf_chain.evidence.models import Invoice
+from scf_chain.evidence.proofs import Batch
 
 SELLER = "0x" + "22" * 20
 BUYER = "0x" + "11" * 20

@@ -18,13 +18,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-import uvicorn  # noqa: E402
+import httpx
+import uvicorn
 
-from api.main import create_app  # noqa: E402
-from api.story import StoryError, run_story, yuan  # noqa: E402
-from scf_chain.config import Settings  # noqa: E402
-from scf_chain.platform.core import Platform  # noqa: E402
+from api.main import create_app
+from api.story import StoryError, run_story, yuan
+from scf_chain.config import Settings
+from scf_chain.platform.core import Platform
 
 EXPECTED = {"supplier-a": 500_000_00, "supplier-b": 200_000_00, "supplier-c": 100_000_00,
             "bank": 200_000_00}

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import FreshDep, CallerDep, PlatformDep
+from api.deps import CallerDep, FreshDep, PlatformDep
 from api.problems import Problem
 from api.routes.common import SlotPath, party, uint
 from api.routes.receivables import load_visible

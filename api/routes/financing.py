@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy import func, or_, select
 
-from api.deps import FreshDep, CallerDep, IdemDep, PlatformDep
+from api.deps import CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import Limit, OfferPath, Offset, party, ref32, tx, uint
 from api.schemas import CancelledOut, FinancedOut, OfferIn, OfferOut, Page
 from scf_chain.clients import Role

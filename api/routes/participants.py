@@ -8,7 +8,13 @@ from api.deps import CallerDep, IdemDep, PlatformDep
 from api.problems import Problem
 from api.routes.common import tx
 from api.schemas import (
-    ApiKeyOut, CreditLimitIn, ParticipantCreated, ParticipantIn, ParticipantOut, PolicyIO, RolesIn,
+    ApiKeyOut,
+    CreditLimitIn,
+    ParticipantCreated,
+    ParticipantIn,
+    ParticipantOut,
+    PolicyIO,
+    RolesIn,
     Tx,
 )
 from scf_chain.clients import Role

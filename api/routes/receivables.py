@@ -7,10 +7,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy import func, or_, select
 
-from api.deps import FreshDep, Caller, CallerDep, IdemDep, PlatformDep
+from api.deps import Caller, CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import Limit, Offset, SlotPath, party, ref32, tx, uint
 from api.schemas import (
-    AppliedOut, ApplyIn, ConfirmedOut, Page, ReceivableOut, RejectIn, Tx,
+    AppliedOut,
+    ApplyIn,
+    ConfirmedOut,
+    Page,
+    ReceivableOut,
+    RejectIn,
+    Tx,
 )
 from scf_chain.clients import Role
 from scf_chain.db.models import Receivable, Token

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import FreshDep, CallerDep, IdemDep, PlatformDep
+from api.deps import CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import SlotPath, tx, uint
 from api.routes.receivables import load_visible
 from api.schemas import (
-    CollectionIn, HoldingOut, RedeemedOut, RedemptionOut, RepaidOut, RepayIn, SettlementOut, Tx,
+    CollectionIn,
+    HoldingOut,
+    RedeemedOut,
+    RedemptionOut,
+    RepaidOut,
+    RepayIn,
+    SettlementOut,
+    Tx,
 )
 from scf_chain.clients import Role
 from scf_chain.platform import operations

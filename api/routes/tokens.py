@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import FreshDep, Caller, CallerDep, IdemDep, PlatformDep
+from api.deps import Caller, CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import Limit, Offset, TokenPath, party, tx, uint
 from api.schemas import MergeIn, MovedOut, Page, SplitIn, TokenOut, TransferIn, TransferredOut
 from scf_chain.db.models import Token

@@ -1,12 +1,31 @@
 """Typed contract clients and the `ScfSystem` that hands them out for one deployment."""
 
 from scf_chain.clients.contracts import (
-    EvidenceRegistryClient, ReceivableTokenClient, SettlementTokenClient,
+    EvidenceRegistryClient,
+    ReceivableTokenClient,
+    SettlementTokenClient,
 )
 from scf_chain.clients.results import (
-    Anchored, Applied, Confirmed, DocType, EvidenceRoot, Financed, Offer, OfferCancelled, Offered,
-    OfferStatus, Policy, Receivable, ReceivableState, Redeemed, Redemption, Repaid, Role,
-    TokenTransferred, TxResult, ValueMoved,
+    Anchored,
+    Applied,
+    Confirmed,
+    DocType,
+    EvidenceRoot,
+    Financed,
+    Offer,
+    OfferCancelled,
+    Offered,
+    OfferStatus,
+    Policy,
+    Receivable,
+    ReceivableState,
+    Redeemed,
+    Redemption,
+    Repaid,
+    Role,
+    TokenTransferred,
+    TxResult,
+    ValueMoved,
 )
 from scf_chain.clients.system import ScfSystem
 

@@ -9,16 +9,33 @@ already shows the revert.
 
 from __future__ import annotations
 
-from typing import Any, Sequence, TypeVar
+from collections.abc import Sequence
+from typing import Any, Self, TypeVar
 
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
 from scf_chain.chain.sender import TxReceipt, TxSender
 from scf_chain.clients.results import (
-    Anchored, Applied, Confirmed, EvidenceRoot, Financed, Offer, OfferCancelled, Offered,
-    OfferStatus, Policy, Receivable, ReceivableState, Redeemed, Redemption, Repaid, Role,
-    TokenTransferred, TxResult, ValueMoved,
+    Anchored,
+    Applied,
+    Confirmed,
+    EvidenceRoot,
+    Financed,
+    Offer,
+    OfferCancelled,
+    Offered,
+    OfferStatus,
+    Policy,
+    Receivable,
+    ReceivableState,
+    Redeemed,
+    Redemption,
+    Repaid,
+    Role,
+    TokenTransferred,
+    TxResult,
+    ValueMoved,
 )
 from scf_chain.contracts import artifacts
 from scf_chain.contracts.events import DecodedEvent, default_event_decoder
@@ -48,7 +65,7 @@ class _Client:
         self.contract = sender.w3.eth.contract(address=self.address,
                                                abi=artifacts.load(self.contract_name).abi)
 
-    def as_(self: C, sender: TxSender) -> C:
+    def as_(self, sender: TxSender) -> Self:
         """The same client, acting as `sender`'s account."""
         return type(self)(sender, self.address)
 

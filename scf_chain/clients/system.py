@@ -10,7 +10,9 @@ from eth_utils import to_checksum_address
 from scf_chain.chain.base import ChainBackend
 from scf_chain.chain.sender import TxSender
 from scf_chain.clients.contracts import (
-    EvidenceRegistryClient, ReceivableTokenClient, SettlementTokenClient,
+    EvidenceRegistryClient,
+    ReceivableTokenClient,
+    SettlementTokenClient,
 )
 from scf_chain.deploy import Manifest
 

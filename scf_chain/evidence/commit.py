@@ -8,14 +8,14 @@ doc_hash = keccak256(doc_key || fields_root), as the contract computes it.
 from __future__ import annotations
 
 import secrets
-from functools import cached_property
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any
 
-from scf_chain.evidence import canonical
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from scf_chain.errors import EvidenceError
+from scf_chain.evidence import canonical
 from scf_chain.evidence.merkle import doc_hash_of, keccak, leaf_of
 from scf_chain.evidence.models import AnyDocument, Document
 
@@ -51,7 +51,7 @@ class SaltedDocument:
     salts: dict[str, str]
 
     @classmethod
-    def create(cls, document: Document) -> "SaltedDocument":
+    def create(cls, document: Document) -> SaltedDocument:
         fields = document.model_dump(mode="json")
         return cls(document, {f: "0x" + secrets.token_bytes(32).hex() for f in fields})
 
@@ -85,14 +85,14 @@ class SaltedDocument:
         return {"document": dict(self.fields), "salts": dict(self.salts)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "SaltedDocument":
+    def from_json(cls, data: dict[str, Any]) -> SaltedDocument:
         doc = parse_document(data["document"])
         salts = dict(data["salts"])
         if set(salts) != set(doc.model_dump(mode="json")):
             raise EvidenceError("salts do not cover exactly the document's fields")
         return cls(doc, salts)
 
-    def disclose(self, fields: list[str]) -> "Disclosure":
+    def disclose(self, fields: list[str]) -> Disclosure:
         """The chosen fields with values and salts, and every field's commitment."""
         unknown = set(fields) - set(self.salts)
         if unknown:

@@ -7,8 +7,8 @@ root with an empty proof.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from Crypto.Hash import keccak as _keccak
 
@@ -49,7 +49,7 @@ class MerkleTree:
     levels: tuple[tuple[bytes, ...], ...]
 
     @classmethod
-    def build(cls, leaves: Sequence[bytes]) -> "MerkleTree":
+    def build(cls, leaves: Sequence[bytes]) -> MerkleTree:
         if not leaves:
             raise EvidenceError("a Merkle tree needs at least one leaf")
         level = tuple(leaves)

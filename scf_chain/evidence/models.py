@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import abc
-
 from datetime import date, datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
-from scf_chain.evidence import canonical
 from eth_utils import is_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from scf_chain.evidence import canonical
 from scf_chain.evidence.merkle import keccak
 
 DOC_PURCHASE_ORDER, DOC_LOGISTICS, DOC_INVOICE, DOC_MIXED = 1, 2, 3, 4
@@ -65,7 +64,7 @@ class PurchaseOrder(Document):
     issue_date: date
 
     @model_validator(mode="after")
-    def _amount_is_sum_of_lines(self) -> "PurchaseOrder":
+    def _amount_is_sum_of_lines(self) -> PurchaseOrder:
         total = sum(line.quantity * line.unit_price for line in self.lines)
         if total != self.amount:
             raise ValueError(f"amount {self.amount} is not the sum of the lines ({total})")
@@ -93,7 +92,7 @@ class LogisticsEvent(Document):
     signed_by: str | None = Field(None, max_length=100)
 
     @model_validator(mode="after")
-    def _check(self) -> "LogisticsEvent":
+    def _check(self) -> LogisticsEvent:
         if self.timestamp.tzinfo is None:
             raise ValueError("timestamp needs a time zone")
         if self.event == "delivered" and not self.signed_by:
@@ -130,4 +129,4 @@ class Invoice(Document):
                                      "number": self.number}))
 
 
-AnyDocument = Annotated[Union[PurchaseOrder, LogisticsEvent, Invoice], Field(discriminator="kind")]
+AnyDocument = Annotated[PurchaseOrder | LogisticsEvent | Invoice, Field(discriminator="kind")]

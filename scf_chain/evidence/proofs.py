@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any
 
-from scf_chain.evidence import canonical
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 from web3 import Web3
@@ -13,6 +13,7 @@ from web3 import Web3
 from scf_chain.clients import Anchored, EvidenceRegistryClient
 from scf_chain.contracts import artifacts
 from scf_chain.errors import EvidenceError
+from scf_chain.evidence import canonical
 from scf_chain.evidence.commit import Disclosure, SaltedDocument, TamperedEvidence
 from scf_chain.evidence.merkle import MerkleTree, doc_hash_of, keccak, leaf_of, root_of
 from scf_chain.evidence.models import DOC_MIXED
@@ -33,7 +34,7 @@ class Batch:
     tree: MerkleTree
 
     @classmethod
-    def of(cls, documents: Sequence[SaltedDocument]) -> "Batch":
+    def of(cls, documents: Sequence[SaltedDocument]) -> Batch:
         if not documents:
             raise EvidenceError("an evidence batch needs at least one document")
         leaves = [d.leaf for d in documents]
@@ -61,13 +62,13 @@ class Batch:
         return registry.anchor(self.root, self.doc_type, len(self.documents), self.manifest_hash)
 
     def bundle(self, index: int, chain_id: int, registry: str,
-               fields: list[str] | None = None) -> "ProofBundle":
+               fields: list[str] | None = None) -> ProofBundle:
         doc = self.documents[index]
         return make_bundle(doc, self.proof(index), self.root, chain_id, registry, fields)
 
 
 def make_bundle(doc: SaltedDocument, proof: Sequence[bytes], root: bytes, chain_id: int,
-                registry: str, fields: list[str] | None = None) -> "ProofBundle":
+                registry: str, fields: list[str] | None = None) -> ProofBundle:
     """A bundle disclosing `fields` (default: all) of an anchored document."""
     disclosure = doc.disclose(list(doc.salts) if fields is None else fields)
     return ProofBundle(chain_id=chain_id, registry=to_checksum_address(registry),
@@ -112,7 +113,7 @@ class EvidenceChainView:
                                         abi=artifacts.load("EvidenceRegistry").abi)
 
     @classmethod
-    def from_rpc(cls, rpc_url: str, registry: str) -> "EvidenceChainView":
+    def from_rpc(cls, rpc_url: str, registry: str) -> EvidenceChainView:
         return cls(Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30})), registry)
 
     def chain_id(self) -> int:

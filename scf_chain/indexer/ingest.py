@@ -206,8 +206,12 @@ class Indexer:
                 continue
             extra = None
             if ev.name == "Applied" and ev.address == self.token_address:
-                r = self._token.functions.getReceivable(int(ev.args["slot"])).call(
-                    block_identifier=n)
+                fn = self._token.functions.getReceivable(int(ev.args["slot"]))
+                try:
+                    r = fn.call(block_identifier=n)
+                except Exception:  # noqa: BLE001 - a pruned (non-archive) node lacks old state;
+                    # a slot's settlement token never changes after applyFor, so the head agrees
+                    r = fn.call(block_identifier="latest")
                 extra = {"settlementToken": str(r[self._settlement_index]).lower()}
             records.append(EventRecord(
                 name=ev.name, address=ev.address.lower(), args=ev.args, tx_hash=ev.tx_hash,

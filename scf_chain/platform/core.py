@@ -25,7 +25,11 @@ from scf_chain import db
 from scf_chain.chain import connect
 from scf_chain.chain.base import ChainBackend
 from scf_chain.clients import (
-    EvidenceRegistryClient, ReceivableTokenClient, Role, ScfSystem, SettlementTokenClient,
+    EvidenceRegistryClient,
+    ReceivableTokenClient,
+    Role,
+    ScfSystem,
+    SettlementTokenClient,
 )
 from scf_chain.config import Settings
 from scf_chain.db.models import GatewayParticipant
@@ -103,7 +107,7 @@ class Platform:
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
-    def open(cls, settings: Settings | None = None, chain: ChainBackend | None = None) -> "Platform":
+    def open(cls, settings: Settings | None = None, chain: ChainBackend | None = None) -> Platform:
         """Connect, deploy or reuse the deployment, migrate the store, load keys and documents.
 
         The embedded chain lives and dies with this process, so with it everything else (store,

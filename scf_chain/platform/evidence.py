@@ -20,7 +20,12 @@ from scf_chain.evidence.crosscheck import check_trade
 from scf_chain.evidence.merkle import verify as merkle_verify
 from scf_chain.evidence.models import Document, Invoice, LogisticsEvent, PurchaseOrder
 from scf_chain.evidence.proofs import (
-    Batch, EvidenceChainView, ProofBundle, VerificationResult, make_bundle, verify_bundle,
+    Batch,
+    EvidenceChainView,
+    ProofBundle,
+    VerificationResult,
+    make_bundle,
+    verify_bundle,
 )
 from scf_chain.platform.core import Platform
 

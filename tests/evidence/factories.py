@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from scf_chain.evidence.models import Invoice, LogisticsEvent, OrderLine, PurchaseOrder
 
@@ -14,7 +14,7 @@ def trade(buyer: str, seller: str, amount: int = 1_000_000_00, tag: str = "1"
                                            unit_price=amount // 100)],
                           amount=(amount // 100) * 100)
     delivery = LogisticsEvent(waybill=f"SF-{tag}", carrier="SF Express", order_number=order.number,
-                              event="delivered", timestamp=datetime(2026, 9, 20, 8, tzinfo=timezone.utc),
+                              event="delivered", timestamp=datetime(2026, 9, 20, 8, tzinfo=UTC),
                               location="Shanghai", shipper=seller, consignee=buyer,
                               signed_by="Warehouse 3")
     invoice = Invoice(number=f"INV-{tag}", seller=seller, buyer=buyer, order_number=order.number,

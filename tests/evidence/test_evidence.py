@@ -16,7 +16,10 @@ from scf_chain.evidence.crosscheck import CrossDocumentMismatch, check_trade
 from scf_chain.evidence.merkle import MerkleTree, leaf_of, verify
 from scf_chain.evidence.models import DOC_MIXED, Invoice
 from scf_chain.evidence.proofs import (
-    Batch, EvidenceChainView, ProofBundle, verify_bundle,
+    Batch,
+    EvidenceChainView,
+    ProofBundle,
+    verify_bundle,
 )
 from tests.evidence.factories import trade
 
