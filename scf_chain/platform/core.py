@@ -272,9 +272,11 @@ class Platform:
             raise ParticipantError("not_a_dev_chain",
                                    "dev_funds is only available with a dev settlement token")
         with self.sessions() as s:
-            if s.get(GatewayParticipant, name) is not None or name in self.keys.names():
+            if s.get(GatewayParticipant, name) is not None:
                 raise ParticipantError("participant_exists", f"participant {name!r} exists")
-        address = self.keys.create(name)
+        # a key without a participant row is an earlier attempt that failed on chain: resume it
+        address = (self.keys.address_of(name) if name in self.keys.names()
+                   else self.keys.create(name))
         account = self.keys.account(name)
         if self.is_dev_chain:
             self.system.sender(self.chain.dev_accounts()[0]).send(address, b"", DEV_GAS_WEI)

@@ -295,3 +295,12 @@ def test_audit_routes_for_auditors_and_own_flows(world: World, cast: dict[str, A
     assert rec["clean"], rec["differences"]
     listed = aud.get("/receivables", params={"status": "active", "limit": 2}).json()
     assert listed["limit"] == 2 and len(listed["items"]) <= 2 and listed["total"] >= 1
+
+
+def test_a_participant_whose_registration_failed_midway_can_be_created_again(world: World) -> None:
+    # a key left in the keystore by an attempt that failed on chain is reused, not refused
+    address = world.platform.keys.create("half-made")
+    r = world.operator.post("/participants", {"name": "half-made", "display_name": "H",
+                                              "roles": ["supplier"]})
+    assert r.status_code == 201, r.text
+    assert r.json()["participant"]["address"] == address
