@@ -179,14 +179,14 @@ def main() -> int:
         print(f"{args.trace_tokens} tokens for the trace ...")
         first_slot = plat.token(plat.operator_account).slot_of(tokens[0])
         sender = plat.system.sender(plat.keys.account("sup-0"))
-        fn = plat.token(sender.account).contract.get_function_by_signature(
+        split_fn = plat.token(sender.account).contract.get_function_by_signature(
             "transferFrom(uint256,address,uint256)")
         last = ""
         t_split = time.perf_counter()
         for k in range(args.trace_tokens - 1):
             to = suppliers[1 + k % (workers - 1)][0]
-            last = sender.send_raw(fn.address, fn(tokens[0], to, 1)._encode_transaction_data(),
-                                   gas=200_000)
+            call = split_fn(tokens[0], to, 1)
+            last = sender.send_raw(call.address, call.data, gas=200_000)
             if k % 200 == 199:  # keep anvil's pending pool small: it slows down when it grows
                 sender.wait(last)
         sender.wait(last)

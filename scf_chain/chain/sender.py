@@ -13,6 +13,7 @@ from hexbytes import HexBytes
 from web3.exceptions import TimeExhausted
 
 from scf_chain.chain.base import ChainBackend
+from scf_chain.chain.codec import ContractCall
 from scf_chain.chain.reverts import ErrorDecoder, default_decoder, revert_class, to_revert
 from scf_chain.errors import ChainError, ContractRevert, TransactionTimeout
 
@@ -195,7 +196,8 @@ class TxSender:
 
     def transact(self, fn: Any, value: int = 0, gas: int | None = None) -> TxReceipt:
         """Send a web3 ContractFunction (e.g. `token.functions.confirm(slot)`)."""
-        return self.send(fn.address, fn._encode_transaction_data(), value, gas)
+        data = fn.data if isinstance(fn, ContractCall) else fn._encode_transaction_data()
+        return self.send(fn.address, data, value, gas)
 
     def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any,
                gas: int | None = None) -> TxReceipt:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Self, TypeVar
 
-from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
+from scf_chain.chain.codec import AbiContract, checksum
 from scf_chain.chain.sender import TxReceipt, TxSender
 from scf_chain.clients.results import (
     Anchored,
@@ -61,9 +61,9 @@ class _Client:
 
     def __init__(self, sender: TxSender, address: str) -> None:
         self.sender = sender
-        self.address = to_checksum_address(address)
-        self.contract = sender.w3.eth.contract(address=self.address,
-                                               abi=artifacts.load(self.contract_name).abi)
+        self.address = checksum(address)
+        self.contract = AbiContract(sender.w3, self.address,
+                                    artifacts.load(self.contract_name).abi)
 
     def as_(self, sender: TxSender) -> Self:
         """The same client, acting as `sender`'s account."""
@@ -96,10 +96,10 @@ class ReceivableTokenClient(_Client):
 
     # -- participants and policy (operator) -------------------------------------------------------
     def set_roles(self, account: str, roles: Role | int) -> TxResult:
-        return self._send(self.contract.functions.setRoles(to_checksum_address(account), int(roles)))
+        return self._send(self.contract.functions.setRoles(checksum(account), int(roles)))
 
     def roles_of(self, account: str) -> Role:
-        return Role(int(self._call(self.contract.functions.rolesOf(to_checksum_address(account)))))
+        return Role(int(self._call(self.contract.functions.rolesOf(checksum(account)))))
 
     def set_policy(self, min_unit: int, max_tenor: int, split_allowed: bool,
                    transfer_allowed: bool) -> TxResult:
@@ -111,16 +111,16 @@ class ReceivableTokenClient(_Client):
         return Policy(int(m), int(t), bool(s), bool(tr))
 
     def set_credit_limit(self, debtor: str, limit: int) -> TxResult:
-        return self._send(self.contract.functions.setCreditLimit(to_checksum_address(debtor), limit))
+        return self._send(self.contract.functions.setCreditLimit(checksum(debtor), limit))
 
     def credit_limit_of(self, debtor: str) -> int:
-        return int(self._call(self.contract.functions.creditLimitOf(to_checksum_address(debtor))))
+        return int(self._call(self.contract.functions.creditLimitOf(checksum(debtor))))
 
     def outstanding_of(self, debtor: str) -> int:
-        return int(self._call(self.contract.functions.outstandingOf(to_checksum_address(debtor))))
+        return int(self._call(self.contract.functions.outstandingOf(checksum(debtor))))
 
     def set_settlement_token(self, token: str, allowed: bool) -> TxResult:
-        return self._send(self.contract.functions.setSettlementToken(to_checksum_address(token),
+        return self._send(self.contract.functions.setSettlementToken(checksum(token),
                                                                       allowed))
 
     def pause(self) -> TxResult:
@@ -136,8 +136,8 @@ class ReceivableTokenClient(_Client):
     def _issuance_args(self, debtor: str, creditor: str, face_value: int, settlement_token: str,
                        maturity: int, invoice_key: bytes | str, fields_root: bytes | str,
                        evidence_root: bytes | str, proof: Sequence[bytes | str]) -> tuple[Any, ...]:
-        return (to_checksum_address(debtor), to_checksum_address(creditor), int(face_value),
-                to_checksum_address(settlement_token), int(maturity), _b32(invoice_key),
+        return (checksum(debtor), checksum(creditor), int(face_value),
+                checksum(settlement_token), int(maturity), _b32(invoice_key),
                 _b32(fields_root), _b32(evidence_root), [_b32(p) for p in proof])
 
     def apply_for(self, debtor: str, creditor: str, face_value: int, settlement_token: str,
@@ -176,7 +176,7 @@ class ReceivableTokenClient(_Client):
     def split(self, from_token_id: int, to: str, value: int) -> ValueMoved:
         """Move `value` of a token to `to` (拆分/流转): a new token of the same slot."""
         fn = self.contract.get_function_by_signature("transferFrom(uint256,address,uint256)")
-        tx = self._send(fn(from_token_id, to_checksum_address(to), value))
+        tx = self._send(fn(from_token_id, checksum(to), value))
         moved = [e for e in tx.named("TransferValue")
                  if int(e.args["_fromTokenId"]) == from_token_id and int(e.args["_toTokenId"]) != 0]
         return ValueMoved(tx, from_token_id, int(moved[-1].args["_toTokenId"]), value)
@@ -189,19 +189,19 @@ class ReceivableTokenClient(_Client):
     def transfer(self, token_id: int, to: str) -> TokenTransferred:
         """Move a whole token (ERC-721 transfer) to `to`."""
         fn = self.contract.get_function_by_signature("transferFrom(address,address,uint256)")
-        tx = self._send(fn(self.account, to_checksum_address(to), token_id))
-        return TokenTransferred(tx, token_id, self.account, to_checksum_address(to))
+        tx = self._send(fn(self.account, checksum(to), token_id))
+        return TokenTransferred(tx, token_id, self.account, checksum(to))
 
     def approve_value(self, token_id: int, operator: str, value: int) -> TxResult:
         fn = self.contract.get_function_by_signature("approve(uint256,address,uint256)")
-        return self._send(fn(token_id, to_checksum_address(operator), value))
+        return self._send(fn(token_id, checksum(operator), value))
 
     # -- financing ----------------------------------------------------------------------------------
     def offer(self, token_id: int, value: int, financier: str, price: int, expiry: int,
               registration_ref: bytes | str = ZERO32) -> Offered:
         """Offer `value` of a token to a financier for `price` (escrowed until accept/cancel)."""
         tx = self._send(self.contract.functions.offer(token_id, value,
-                                                      to_checksum_address(financier), price,
+                                                      checksum(financier), price,
                                                       expiry, _b32(registration_ref)))
         ev = self._one(tx, "Offered")
         return Offered(tx, int(ev.args["offerId"]), int(ev.args["slot"]),
@@ -329,21 +329,21 @@ class SettlementTokenClient(_Client):
     contract_name = "TestSettlementToken"
 
     def balance_of(self, account: str) -> int:
-        return int(self._call(self.contract.functions.balanceOf(to_checksum_address(account))))
+        return int(self._call(self.contract.functions.balanceOf(checksum(account))))
 
     def allowance(self, owner: str, spender: str) -> int:
-        return int(self._call(self.contract.functions.allowance(to_checksum_address(owner),
-                                                                to_checksum_address(spender))))
+        return int(self._call(self.contract.functions.allowance(checksum(owner),
+                                                                checksum(spender))))
 
     def decimals(self) -> int:
         return int(self._call(self.contract.functions.decimals()))
 
     def approve(self, spender: str, amount: int) -> TxResult:
-        return self._send(self.contract.functions.approve(to_checksum_address(spender), amount))
+        return self._send(self.contract.functions.approve(checksum(spender), amount))
 
     def transfer(self, to: str, amount: int) -> TxResult:
-        return self._send(self.contract.functions.transfer(to_checksum_address(to), amount))
+        return self._send(self.contract.functions.transfer(checksum(to), amount))
 
     def mint(self, to: str, amount: int) -> TxResult:
         """Dev chains only: the TestSettlementToken's owner creates test money."""
-        return self._send(self.contract.functions.mint(to_checksum_address(to), amount))
+        return self._send(self.contract.functions.mint(checksum(to), amount))

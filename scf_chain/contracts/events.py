@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
 
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_abi import decode as abi_decode
+from eth_utils import event_abi_to_log_topic
 from hexbytes import HexBytes
-from web3._utils.events import get_event_data
-from web3 import Web3
 
+from scf_chain.chain.codec import abi_type, checksum
 from scf_chain.contracts import artifacts
 
 
@@ -32,48 +32,103 @@ def _plain(value: Any) -> Any:
         return "0x" + bytes(value).hex()
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
+        return checksum(value)
     return value
 
 
+def _hex32(value: Any) -> str:
+    if isinstance(value, str):
+        return value.lower() if value.startswith("0x") else "0x" + value.lower()
+    return "0x" + bytes(value).hex()
+
+
+def _raw(value: Any) -> bytes:
+    if isinstance(value, str):
+        return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+    return bytes(value)
+
+
+_DYNAMIC = ("string", "bytes")
+
+
+def _is_dynamic(type_str: str) -> bool:
+    return type_str in _DYNAMIC or type_str.endswith("]") or type_str.startswith("(")
+
+
+@dataclass(frozen=True)
+class _EventLayout:
+    """One event ABI, prepared: where each argument comes from and how it decodes."""
+
+    name: str
+    topic_count: int
+    indexed: tuple[tuple[str, str], ...]  # (name, type) in topic order
+    data_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+    order: tuple[str, ...]  # argument names in declaration order
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> _EventLayout:
+        indexed = tuple((str(i["name"]), abi_type(i)) for i in item["inputs"] if i.get("indexed"))
+        data = [(str(i["name"]), abi_type(i)) for i in item["inputs"] if not i.get("indexed")]
+        return cls(str(item["name"]), len(indexed) + 1, indexed, tuple(n for n, _ in data),
+                   tuple(t for _, t in data), tuple(str(i["name"]) for i in item["inputs"]))
+
+    def decode_args(self, topics: list[Any], data: bytes) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for (name, type_str), topic in zip(self.indexed, topics[1:], strict=True):
+            if _is_dynamic(type_str):  # the topic holds the value's hash, as in web3
+                values[name] = _hex32(topic)
+            else:
+                values[name] = _plain(abi_decode([type_str], _raw(topic))[0])
+        if self.data_types:
+            for name, value in zip(self.data_names, abi_decode(list(self.data_types), data),
+                                   strict=True):
+                values[name] = _plain(value)
+        return {n: values[n] for n in self.order}
+
+
 class EventDecoder:
-    """topic0 -> event ABI for a set of contract ABIs. Anonymous events are not used by us."""
+    """topic0 -> event layout for a set of contract ABIs. Anonymous events are not used by us.
+
+    Decodes with eth_abi directly from layouts prepared once (web3's `get_event_data` recomputes
+    the event topic, a keccak, for every log); values are as web3 gives them, with addresses
+    checksummed and bytes as 0x-hex.
+    """
 
     def __init__(self, abis: Iterable[list[dict[str, Any]]]) -> None:
         # Several contracts may declare the same event (e.g. Transfer in ERC-721 and ERC-20 with
         # different indexing): keep every variant per topic and pick by topic count.
-        self._by_topic: dict[bytes, list[dict[str, Any]]] = {}
+        self._by_topic: dict[bytes, list[_EventLayout]] = {}
         for abi in abis:
             for item in abi:
                 if item.get("type") != "event" or item.get("anonymous"):
                     continue
                 topic = bytes(event_abi_to_log_topic(item))
-                indexed = sum(1 for i in item["inputs"] if i.get("indexed"))
+                layout = _EventLayout.of(item)
                 variants = self._by_topic.setdefault(topic, [])
-                if all(sum(1 for i in v["inputs"] if i.get("indexed")) != indexed for v in variants):
-                    variants.append(item)
-        self._codec = Web3().codec
+                if all(v.topic_count != layout.topic_count for v in variants):
+                    variants.append(layout)
 
     def decode(self, log: Any) -> DecodedEvent | None:
         topics = log["topics"]
         if not topics:
             return None
-        variants = self._by_topic.get(bytes(HexBytes(topics[0])))
+        variants = self._by_topic.get(_raw(topics[0]))
         if not variants:
             return None
-        for abi in variants:
-            if sum(1 for i in abi["inputs"] if i.get("indexed")) + 1 != len(topics):
+        for layout in variants:
+            if layout.topic_count != len(topics):
                 continue
-            data = get_event_data(self._codec, abi, log)
-            args = {k: (to_checksum_address(v) if isinstance(v, str) and len(v) == 42
-                        and v.startswith("0x") else _plain(v)) for k, v in data["args"].items()}
+            block_hash = log.get("blockHash")
             return DecodedEvent(
-                name=str(data["event"]),
-                address=to_checksum_address(log["address"]),
-                args=args,
-                tx_hash="0x" + bytes(HexBytes(log["transactionHash"])).hex(),
+                name=layout.name,
+                address=checksum(log["address"]),
+                args=layout.decode_args(list(topics), _raw(log["data"])),
+                tx_hash=_hex32(log["transactionHash"]),
                 log_index=int(log["logIndex"]),
                 block_number=int(log["blockNumber"]),
-                block_hash="0x" + bytes(HexBytes(log["blockHash"])).hex() if log.get("blockHash") else "",
+                block_hash=_hex32(block_hash) if block_hash else "",
             )
         return None
 
