@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from eth_utils import to_checksum_address
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from api.problems import Problem, problem_for, problem_response
+from scf_chain.chain.codec import checksum
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant
 from scf_chain.errors import TransactionTimeout
@@ -65,7 +65,7 @@ class Caller:
     @property
     def address(self) -> str:
         """Checksummed (the store keeps addresses in lowercase)."""
-        return to_checksum_address(self.participant.address)
+        return checksum(self.participant.address)
 
     @property
     def roles(self) -> Role:

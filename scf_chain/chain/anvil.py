@@ -19,7 +19,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
 
-from scf_chain.chain.base import ChainBackend
+from scf_chain.chain.base import ChainBackend, lean_web3
 from scf_chain.errors import ChainError
 
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -119,7 +119,7 @@ class AnvilChain(ChainBackend):
             start_new_session=True,
         )
         _live.add(self)
-        self._w3 = Web3(HTTPProvider(self.rpc_url, request_kwargs={"timeout": 60}))
+        self._w3 = lean_web3(Web3(HTTPProvider(self.rpc_url, request_kwargs={"timeout": 60})))
         try:
             self._wait_ready()
         except BaseException:

@@ -14,6 +14,22 @@ from web3 import Web3
 from scf_chain.errors import ChainError
 
 
+# web3's default middleware that our own pipeline makes redundant: we sign locally with the
+# chain id read once, estimate gas ourselves and use no ENS names. 'validation' alone asked the
+# node for eth_chainId on every gas estimate (a round trip per write).
+REDUNDANT_MIDDLEWARE = ("validation", "ens_name_to_address", "gas_price_strategy", "gas_estimate")
+
+
+def lean_web3(w3: Web3) -> Web3:
+    """`w3` without the redundant default middleware (attribute dicts are kept)."""
+    for name in REDUNDANT_MIDDLEWARE:
+        try:
+            w3.middleware_onion.remove(name)
+        except ValueError:  # not present in this web3 version
+            pass
+    return w3
+
+
 @dataclass(frozen=True)
 class ChainInfo:
     """What a caller needs to know about a connected chain."""

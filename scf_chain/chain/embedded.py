@@ -10,7 +10,7 @@ from eth_tester import EthereumTester, PyEVMBackend
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 
-from scf_chain.chain.base import ChainBackend, accounts_from_keys
+from scf_chain.chain.base import ChainBackend, accounts_from_keys, lean_web3
 
 # Enough dev accounts for every role in the demo and the tests, each rich in test ether.
 DEV_ACCOUNT_COUNT = 20
@@ -46,7 +46,7 @@ class EmbeddedChain(ChainBackend):
         self._backend = PyEVMBackend(genesis_parameters=params, genesis_state=state)
         self.tester = EthereumTester(self._backend)
         self.lock = threading.RLock()
-        self._w3 = Web3(_LockedTesterProvider(self.tester, self.lock))
+        self._w3 = lean_web3(Web3(_LockedTesterProvider(self.tester, self.lock)))
         self._accounts = accounts_from_keys([k.to_bytes() for k in self._backend.account_keys])
 
     @property

@@ -144,6 +144,21 @@ def revert_data_from_exception(exc: BaseException) -> bytes | None:
         inner = data.get("data")
         if isinstance(inner, str) and inner.startswith("0x"):
             return bytes.fromhex(inner[2:])
+    rpc_response = getattr(exc, "rpc_response", None)  # web3's Web3RPCError from a raw request
+    if isinstance(rpc_response, dict) and isinstance(rpc_response.get("error"), dict):
+        err = rpc_response["error"]
+        inner = err.get("data")
+        if isinstance(inner, dict):  # some nodes nest it: {"data": {"data": "0x.."}}
+            inner = inner.get("data")
+        if isinstance(inner, str) and inner.startswith("0x"):
+            try:
+                return bytes.fromhex(inner[2:])
+            except ValueError:
+                pass
+        message = str(err.get("message", "")).lower()
+        if err.get("code") == 3 or "revert" in message:
+            return b""
+        return None
     if type(exc).__name__ == "TransactionFailed" and exc.args:
         msg = str(exc.args[0])
         prefix = "execution reverted: "

@@ -7,7 +7,7 @@ from typing import Any
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
 
-from scf_chain.chain.base import ChainBackend
+from scf_chain.chain.base import ChainBackend, lean_web3
 from scf_chain.errors import ChainError
 
 
@@ -23,7 +23,7 @@ class RpcChain(ChainBackend):
             raise ChainError("the rpc backend needs an RPC URL (SCF_RPC_URL)")
         self._url = url
         self._allow_dev = allow_dev_methods
-        self._w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout_s}))
+        self._w3 = lean_web3(Web3(HTTPProvider(url, request_kwargs={"timeout": timeout_s})))
         try:
             self._chain_id = int(self._w3.eth.chain_id)
         except Exception as exc:  # connection refused, DNS, bad JSON

@@ -49,6 +49,10 @@ def _raw(value: Any) -> bytes:
     return bytes(value)
 
 
+def _int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
 _DYNAMIC = ("string", "bytes")
 
 
@@ -126,8 +130,8 @@ class EventDecoder:
                 address=checksum(log["address"]),
                 args=layout.decode_args(list(topics), _raw(log["data"])),
                 tx_hash=_hex32(log["transactionHash"]),
-                log_index=int(log["logIndex"]),
-                block_number=int(log["blockNumber"]),
+                log_index=_int(log["logIndex"]),
+                block_number=_int(log["blockNumber"]),
                 block_hash=_hex32(block_hash) if block_hash else "",
             )
         return None

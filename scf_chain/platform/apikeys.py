@@ -56,15 +56,15 @@ def authenticate(session: Session, token: str) -> GatewayParticipant:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
         raise AuthError("malformed API key")
-    key = session.get(ApiKey, parts[1])
+    row = session.execute(
+        select(ApiKey.secret_hash, ApiKey.revoked_at, GatewayParticipant)
+        .join(GatewayParticipant, GatewayParticipant.name == ApiKey.participant)
+        .where(ApiKey.key_id == parts[1])).first()
     # compare even when the key is unknown, so timing does not reveal which key ids exist
-    expected = key.secret_hash if key is not None else _hash("")
-    if not hmac.compare_digest(expected, _hash(parts[2])) or key is None or key.revoked_at:
+    expected = row[0] if row is not None else _hash("")
+    if not hmac.compare_digest(expected, _hash(parts[2])) or row is None or row[1]:
         raise AuthError("invalid or revoked API key")
-    participant = session.get(GatewayParticipant, key.participant)
-    if participant is None:
-        raise AuthError("invalid or revoked API key")
-    return participant
+    return row[2]  # type: ignore[no-any-return]
 
 
 def keys_of(session: Session, participant: str) -> list[ApiKey]:

@@ -252,11 +252,13 @@ class Platform:
 
     def resolve(self, who: str) -> str:
         """An address for a participant name or an address (checksummed)."""
-        from eth_utils import is_address, to_checksum_address
+        from eth_utils import is_address
+
+        from scf_chain.chain.codec import checksum
 
         if is_address(who):
-            return to_checksum_address(who)
-        return to_checksum_address(self.participant(who).address)
+            return checksum(who)
+        return checksum(self.participant(who).address)
 
     def create_participant(self, name: str, display_name: str, roles: Role,
                            dev_funds: int = 0) -> tuple[GatewayParticipant, IssuedKey]:

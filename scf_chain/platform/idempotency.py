@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,10 +78,11 @@ class IdempotencyStore:
 
     def finish(self, participant: str, key: str, status_code: int, body: Any) -> None:
         with self.sessions() as s:
-            rec = s.get(IdempotencyRecord, (participant, key))
-            if rec is not None:
-                rec.state, rec.status_code, rec.body = "done", status_code, body
-                s.commit()
+            s.execute(update(IdempotencyRecord)
+                      .where(IdempotencyRecord.participant == participant,
+                             IdempotencyRecord.key == key)
+                      .values(state="done", status_code=status_code, body=body))
+            s.commit()
 
     def abandon(self, participant: str, key: str, outcome_unknown: bool = False) -> None:
         """The request failed before any effect (free the key), or with an unknown outcome."""

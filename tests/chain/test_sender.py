@@ -64,7 +64,15 @@ def test_eight_threads_use_every_nonce_exactly_once_and_every_tx_is_mined(anvil_
     assert w3.eth.get_transaction_count(acct.address) == start_nonce + total
 
 
-def test_custom_error_is_decoded_with_name_and_arguments(embedded_chain: EmbeddedChain) -> None:
+@pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
+def any_chain(request: pytest.FixtureRequest) -> Any:
+    """Both backends: JSON-RPC nodes answer with hex and Web3RPCError, eth-tester with Python
+    values and TransactionFailed."""
+    return request.getfixturevalue(f"{request.param}_chain")
+
+
+def test_custom_error_is_decoded_with_name_and_arguments(any_chain: Any) -> None:
+    embedded_chain = any_chain
     acct = embedded_chain.dev_accounts()[5]
     sender = TxSender(embedded_chain, acct)
     token = _token(embedded_chain, sender)
@@ -81,7 +89,8 @@ def test_custom_error_is_decoded_with_name_and_arguments(embedded_chain: Embedde
     assert sender.next_nonce == before
 
 
-def test_a_revert_mined_on_chain_is_replayed_and_typed(embedded_chain: EmbeddedChain) -> None:
+def test_a_revert_mined_on_chain_is_replayed_and_typed(any_chain: Any) -> None:
+    embedded_chain = any_chain
     acct = embedded_chain.dev_accounts()[9]
     sender = TxSender(embedded_chain, acct)
     token = _token(embedded_chain, sender)
@@ -104,7 +113,28 @@ def test_reason_strings_and_panics_decode() -> None:
     assert unknown.error_name == "UnknownError"
 
 
-def test_waiting_for_an_unknown_transaction_times_out(embedded_chain: EmbeddedChain) -> None:
+def test_waiting_for_an_unknown_transaction_times_out(any_chain: Any) -> None:
+    embedded_chain = any_chain
     sender = TxSender(embedded_chain, embedded_chain.dev_accounts()[5], receipt_timeout_s=0.3)
     with pytest.raises(TransactionTimeout):
         sender.wait("0x" + "ab" * 32)
+
+
+def test_fast_signing_is_byte_identical_to_eth_account() -> None:
+    from eth_account import Account
+
+    from scf_chain.chain.sender import TxSender
+
+    acct = Account.from_key("0x" + "42" * 32)
+    sender = TxSender.__new__(TxSender)
+    sender.account = acct
+    for tx in [
+        {"from": acct.address, "to": "0x" + "11" * 20, "value": 5, "data": b"\x01\x02",
+         "chainId": 31337, "gas": 100_000, "nonce": 7, "maxFeePerGas": 3 * 10**9,
+         "maxPriorityFeePerGas": 10**9},
+        {"from": acct.address, "value": 0, "data": b"\x60\x00", "chainId": 1, "gas": 90_000,
+         "nonce": 0, "gasPrice": 10**9},
+    ]:
+        expected = Account.sign_transaction({k: v for k, v in tx.items() if k != "from"},
+                                            acct.key).raw_transaction
+        assert sender._sign(tx) == bytes(expected)
