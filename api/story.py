@@ -133,14 +133,14 @@ def run_story(http: Any, operator_key: str, say: Callable[[str], None] = print,
     st.trace = call("GET", f"/audit/receivables/{st.slot}/trace", k["auditor"])
     names = {v.lower(): kk for kk, v in p.items()}
 
-    def name(address: str | None) -> str:
+    def party(address: str | None) -> str:
         return names.get((address or "").lower(), "contract")
     by_parent: dict[str | None, list[dict[str, Any]]] = {}
     for n in st.trace["lineage"]:
         by_parent.setdefault(n["parent_token_id"], []).append(n)
 
     def show(node: dict[str, Any], depth: int) -> None:
-        say(f"   {'  ' * depth}token {node['token_id']}  {name(node['holder']):<11}"
+        say(f"   {'  ' * depth}token {node['token_id']}  {party(node['holder']):<11}"
             f" redeemed {yuan(node['redeemed']):>14}")
         for child in by_parent.get(node["token_id"], []):
             show(child, depth + 1)
@@ -160,8 +160,8 @@ def run_story(http: Any, operator_key: str, say: Callable[[str], None] = print,
         for row in flows["flows"]:
             if row["direction"] == "in" or short == "core":
                 st.flows.append(row)
-                say(f"     {name(row['payer']):<11} -> "
-                    f"{name(row['payee']):<11} {yuan(row['amount']):>14}  {row['kind']}")
+                say(f"     {party(row['payer']):<11} -> "
+                    f"{party(row['payee']):<11} {yuan(row['amount']):>14}  {row['kind']}")
     st.reconcile = call("GET", "/audit/reconcile", k["auditor"])
     say(f"   reconciliation: {st.reconcile['tokens_checked']} tokens, "
         f"{st.reconcile['receivables_checked']} receivables, "
@@ -170,7 +170,7 @@ def run_story(http: Any, operator_key: str, say: Callable[[str], None] = print,
         raise StoryError(f"reconciliation found differences: {st.reconcile['differences']}")
     for row in st.flows:
         if row["kind"] == "redemption":
-            who = name(row["payee"])
+            who = party(row["payee"])
             st.paid[who] = st.paid.get(who, 0) + int(row["amount"])
     return st
 

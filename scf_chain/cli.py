@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -169,6 +170,11 @@ def _store(settings: "Settings") -> "Any":
     return db.session_factory(db.make_engine(settings.database_url))
 
 
+def _echo_report(report: "Any") -> None:
+    if report.events:
+        typer.echo(f"indexed {report.events} events up to block {report.to_block}")
+
+
 @app.command("index")
 def index(
     follow: bool = typer.Option(False, "--follow", help="Keep indexing new blocks until Ctrl-C."),
@@ -196,8 +202,7 @@ def index(
             try:
                 run_indexer(chain, sessions, manifest, stop, poll_interval_s=interval,
                             confirmations=settings.confirmations,
-                            on_report=lambda r: r.events and typer.echo(
-                                f"indexed {r.events} events up to block {r.to_block}"))
+                            on_report=_echo_report)
             except KeyboardInterrupt:
                 pass
     except ScfError as exc:
@@ -344,13 +349,19 @@ def serve(
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(issued.token + "\n", encoding="utf-8")
             key_file.chmod(0o600)
-        typer.echo(f"chain: {platform.chain.info().name} (id {platform.chain.chain_id()}); "
+        typer.echo(f"chain: {platform.chain.info().backend} (id {platform.chain.chain_id()}); "
                    f"contracts: {platform.manifest.receivable_token}")
         typer.echo(f"operator API key: {key_file}")
         keeper_obj = platform.keeper() if keeper else None
         app_ = create_app(platform, background=True, index_interval_s=index_interval,
                           keeper=keeper_obj)
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal under the
+        # handler that was there before it: make that an orderly exit, so the platform closes
+        # (a node this process started is stopped) and the exit status is 0.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run(app_, host=host, port=port, log_level="info")
+    except KeyboardInterrupt:
+        pass
     finally:
         platform.close()
 

@@ -118,7 +118,7 @@ def _deploy_one(sender: TxSender, name: str, *args: Any) -> tuple[DeployedContra
     art = artifacts.load(name)
     rcpt = sender.deploy(art.abi, art.bytecode, *args)
     assert rcpt.contract_address is not None  # TxSender.deploy raises otherwise
-    contract = sender.w3.eth.contract(address=rcpt.contract_address, abi=art.abi)
+    contract = sender.w3.eth.contract(address=to_checksum_address(rcpt.contract_address), abi=art.abi)
     return DeployedContract(name=name, address=rcpt.contract_address, tx_hash=rcpt.tx_hash,
                             code_hash=runtime_code_hash(name)), contract
 
@@ -164,7 +164,7 @@ def verify_manifest(chain: ChainBackend, manifest: Manifest) -> None:
             f"the deployment manifest is for chain id {manifest.chain_id}, but the node is chain id "
             f"{chain_id}; point SCF_DEPLOYMENT_FILE at this chain's manifest or deploy anew")
     for c in manifest.contracts.values():
-        code = bytes(chain.w3.eth.get_code(c.address))
+        code = bytes(chain.w3.eth.get_code(to_checksum_address(c.address)))
         if not code:
             raise DeploymentError(
                 f"{c.name} at {c.address} has no code on chain {chain_id}: the chain was reset "

@@ -79,7 +79,7 @@ def start_devnet(chain: ChainBackend, participants: Mapping[str, Role] = DEV_PAR
     dev = chain.dev_accounts()
     if len(dev) < len(participants):
         raise ConfigError(f"the chain has {len(dev)} dev accounts, {len(participants)} are needed")
-    accounts = dict(zip(participants, dev))
+    accounts = dict(zip(participants, dev, strict=False))  # more dev accounts than names
     operator = accounts.get("operator", dev[0])
     if manifest_path is None:
         manifest = deploy_system(chain, operator, dev_token=True)

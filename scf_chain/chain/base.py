@@ -10,9 +10,9 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.exceptions import Web3RPCError
 
 from scf_chain.errors import ChainError
-
 
 # web3's default middleware that our own pipeline makes redundant: we sign locally with the
 # chain id read once, estimate gas ourselves and use no ENS names. 'validation' alone asked the
@@ -28,6 +28,24 @@ def lean_web3(w3: Web3) -> Web3:
         except ValueError:  # not present in this web3 version
             pass
     return w3
+
+
+def raw_request(w3: Web3, method: str, params: list[Any]) -> Any:
+    """A JSON-RPC call's result as the node sent it, without web3's formatting.
+
+    Over HTTP the provider is called directly (web3's result formatters and attribute-dict
+    middleware checksum and copy every address and log; for receipts and logs that costs more
+    than the request). eth-tester's provider formats inside its own middleware, so it goes
+    through web3's request manager (values arrive as Python ints and bytes). A node's error
+    becomes `Web3RPCError` carrying the response (revert data included).
+    """
+    provider = w3.provider
+    if getattr(provider, "endpoint_uri", None):
+        resp = provider.make_request(method, params)  # type: ignore[arg-type]
+        if resp.get("error") is not None:
+            raise Web3RPCError(str(resp["error"]), rpc_response=resp)
+        return resp.get("result")
+    return w3.manager.request_blocking(method, params)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -113,7 +131,7 @@ class ChainBackend(abc.ABC):
     def mine_blocks(self, count: int = 1) -> None:
         raise ChainError(f"backend {self.name!r} cannot mine on demand")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op by default, not abstract
         """Release the connection (and stop a node this backend started)."""
 
     def __enter__(self) -> "ChainBackend":

@@ -115,7 +115,8 @@ class ErrorDecoder:
                 None, tx_hash,
             )
         values = abi_decode(list(spec.types), body)
-        args = {n: _normalise(v, t) for n, v, t in zip(spec.arg_names, values, spec.types)}
+        args = {n: _normalise(v, t) for n, v, t in zip(spec.arg_names, values, spec.types,
+                                                       strict=True)}
         return revert_class(spec.name)(spec.name, args, None, tx_hash)
 
 

@@ -12,7 +12,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
-from scf_chain.chain.base import ChainBackend
+from scf_chain.chain.base import ChainBackend, raw_request
 from scf_chain.chain.codec import ContractCall, checksum
 from scf_chain.chain.reverts import ErrorDecoder, default_decoder, revert_class, to_revert
 from scf_chain.errors import ChainError, ContractRevert, TransactionTimeout
@@ -124,7 +124,7 @@ class TxSender:
         """A JSON-RPC call without web3's per-method formatters (which checksum, and so keccak,
         every address going out and coming back). Values arrive as the provider gives them:
         hex strings from JSON-RPC nodes, Python ints and bytes from eth-tester."""
-        return self.w3.manager.request_blocking(method, params)  # type: ignore[arg-type]
+        return raw_request(self.w3, method, params)
 
     @staticmethod
     def _wire_tx(tx: dict[str, Any]) -> dict[str, Any]:

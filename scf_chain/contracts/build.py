@@ -123,7 +123,7 @@ def compile_sources(
         )
     except SolcError as exc:
         try:
-            output = json.loads(exc.stdout_data)
+            output = json.loads(exc.stdout_data or "")
         except (TypeError, ValueError):
             raise CompileError(f"compiler failed: {exc}") from exc
         errors = _compile_errors(output, sources)

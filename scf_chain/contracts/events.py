@@ -60,6 +60,59 @@ def _is_dynamic(type_str: str) -> bool:
     return type_str in _DYNAMIC or type_str.endswith("]") or type_str.startswith("(")
 
 
+class _NotCanonical(ValueError):
+    """A word the fast path will not decode (bad padding or out of range): eth_abi decides."""
+
+
+def _word_decoder(type_str: str) -> Any:
+    """A strict decoder of one 32-byte word for static elementary types (None for anything
+    else). eth_abi's general decoder (streams, pointer validation) is most of the indexer's
+    decode time; these accept exactly what eth_abi accepts and give the same values (tested
+    against web3); any other word raises `_NotCanonical` and goes to eth_abi."""
+    def uint(bits: int) -> Any:
+        def dec(w: bytes) -> int:
+            v = int.from_bytes(w[:32], "big")
+            if len(w) < 32 or v >> bits:
+                raise _NotCanonical(type_str)
+            return v
+        return dec
+
+    def sint(bits: int) -> Any:
+        def dec(w: bytes) -> int:
+            v = int.from_bytes(w[:32], "big", signed=True)
+            if len(w) < 32 or not -(1 << (bits - 1)) <= v < (1 << (bits - 1)):
+                raise _NotCanonical(type_str)
+            return v
+        return dec
+
+    if type_str == "address":
+        def address(w: bytes) -> str:
+            if len(w) < 32 or any(w[:12]):
+                raise _NotCanonical(type_str)
+            return checksum(bytes(w[12:32]))
+        return address
+    if type_str == "bool":
+        def boolean(w: bytes) -> bool:
+            v = int.from_bytes(w[:32], "big")
+            if len(w) < 32 or v > 1:
+                raise _NotCanonical(type_str)
+            return v == 1
+        return boolean
+    if type_str.startswith("uint") and type_str[4:].isdigit():
+        return uint(int(type_str[4:]))
+    if type_str.startswith("int") and type_str[3:].isdigit():
+        return sint(int(type_str[3:]))
+    if type_str.startswith("bytes") and type_str[5:].isdigit():
+        size = int(type_str[5:])
+
+        def fixed(w: bytes) -> str:
+            if len(w) < 32 or any(w[size:32]):
+                raise _NotCanonical(type_str)
+            return "0x" + bytes(w[:size]).hex()
+        return fixed
+    return None
+
+
 @dataclass(frozen=True)
 class _EventLayout:
     """One event ABI, prepared: where each argument comes from and how it decodes."""
@@ -70,22 +123,41 @@ class _EventLayout:
     data_names: tuple[str, ...]
     data_types: tuple[str, ...]
     order: tuple[str, ...]  # argument names in declaration order
+    topic_decoders: tuple[Any, ...] = ()
+    word_decoders: tuple[Any, ...] | None = None  # when every data field is one static word
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> _EventLayout:
         indexed = tuple((str(i["name"]), abi_type(i)) for i in item["inputs"] if i.get("indexed"))
         data = [(str(i["name"]), abi_type(i)) for i in item["inputs"] if not i.get("indexed")]
+        words = tuple(_word_decoder(t) for _, t in data)
         return cls(str(item["name"]), len(indexed) + 1, indexed, tuple(n for n, _ in data),
-                   tuple(t for _, t in data), tuple(str(i["name"]) for i in item["inputs"]))
+                   tuple(t for _, t in data), tuple(str(i["name"]) for i in item["inputs"]),
+                   tuple(_word_decoder(t) for _, t in indexed),
+                   words if all(w is not None for w in words) else None)
 
     def decode_args(self, topics: list[Any], data: bytes) -> dict[str, Any]:
+        try:
+            return self._decode(topics, data, fast=True)
+        except _NotCanonical:
+            return self._decode(topics, data, fast=False)
+
+    def _decode(self, topics: list[Any], data: bytes, fast: bool) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for (name, type_str), topic in zip(self.indexed, topics[1:], strict=True):
+        for (name, type_str), dec, topic in zip(self.indexed, self.topic_decoders, topics[1:],
+                                                strict=True):
             if _is_dynamic(type_str):  # the topic holds the value's hash, as in web3
                 values[name] = _hex32(topic)
+            elif fast and dec is not None:
+                values[name] = dec(_raw(topic))
             else:
                 values[name] = _plain(abi_decode([type_str], _raw(topic))[0])
-        if self.data_types:
+        if (fast and self.word_decoders is not None
+                and len(data) == 32 * len(self.word_decoders)):
+            for i, (name, dec) in enumerate(zip(self.data_names, self.word_decoders,
+                                                strict=True)):
+                values[name] = dec(data[32 * i:32 * i + 32])
+        elif self.data_types:
             for name, value in zip(self.data_names, abi_decode(list(self.data_types), data),
                                    strict=True):
                 values[name] = _plain(value)
@@ -108,7 +180,7 @@ class EventDecoder:
             for item in abi:
                 if item.get("type") != "event" or item.get("anonymous"):
                     continue
-                topic = bytes(event_abi_to_log_topic(item))
+                topic = bytes(event_abi_to_log_topic(item))  # type: ignore[arg-type]
                 layout = _EventLayout.of(item)
                 variants = self._by_topic.setdefault(topic, [])
                 if all(v.topic_count != layout.topic_count for v in variants):

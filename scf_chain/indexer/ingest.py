@@ -14,7 +14,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from scf_chain.chain.base import ChainBackend
+from scf_chain.chain.base import ChainBackend, raw_request
+from scf_chain.chain.codec import AbiContract
 from scf_chain.contracts import artifacts
 from scf_chain.contracts.events import EventDecoder, default_event_decoder
 from scf_chain.db.models import READ_MODELS, IndexedBlock, IndexerCursor, RawEvent
@@ -24,6 +25,7 @@ from scf_chain.indexer.projector import EventRecord, Projector
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_BLOCKS = 2_000
+HEADER_BATCH = 500  # block headers per JSON-RPC batch request
 REPLAY_CHUNK_EVENTS = 5_000
 _TRANSFER_TOPIC = "0x" + bytes(event_abi_to_log_topic(
     {"type": "event", "name": "Transfer", "inputs": [
@@ -68,7 +70,37 @@ class IndexReport:
 
 
 def _hex(v: Any) -> str:
+    if isinstance(v, str):
+        return v.lower() if v.startswith("0x") else "0x" + v.lower()
     return "0x" + bytes(HexBytes(v)).hex()
+
+
+def _int(v: Any) -> int:
+    return int(v, 16) if isinstance(v, str) else int(v)
+
+
+@dataclass(frozen=True)
+class _Header:
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
+
+    @classmethod
+    def of(cls, raw: Any, number: int) -> _Header:
+        if raw is None:
+            raise ChainError(f"the node has no block {number}")
+        return cls(number, _hex(raw["hash"]), _hex(raw["parentHash"]), _int(raw["timestamp"]))
+
+
+def _plain_log(lg: Any) -> dict[str, Any]:
+    """A log as plain values, whichever provider produced it (hex JSON or eth-tester values)."""
+    return {"address": str(lg["address"]) if isinstance(lg["address"], str)
+            else "0x" + bytes(lg["address"]).hex(),
+            "topics": [_hex(t) for t in lg["topics"]], "data": _hex(lg["data"]),
+            "blockNumber": _int(lg["blockNumber"]), "blockHash": _hex(lg["blockHash"]),
+            "transactionHash": _hex(lg["transactionHash"]), "logIndex": _int(lg["logIndex"]),
+            "removed": bool(lg.get("removed", False))}
 
 
 def _topic_of(address: str) -> str:
@@ -118,7 +150,7 @@ class Indexer:
         self.name = name
         self.decoder = decoder or default_event_decoder()
         abi = artifacts.load("ReceivableToken").abi
-        self._token = self.w3.eth.contract(address=self.token_address, abi=abi)
+        self._token = AbiContract(self.w3, self.token_address, abi)
         outputs = next(f for f in abi if f.get("name") == "getReceivable")["outputs"][0]["components"]
         self._settlement_index = [c["name"] for c in outputs].index("settlementToken")
 
@@ -153,23 +185,29 @@ class Indexer:
         return IndexReport(first, last, events, batches, reorg, head, caught_up)
 
     # -- fetching -----------------------------------------------------------------------------------
-    def _get_logs(self, start: int, end: int) -> list[Any]:
-        base: dict[str, Any] = {"fromBlock": start, "toBlock": end}
-        logs = list(self.w3.eth.get_logs(
-            {**base, "address": [self.token_address, self.evidence_address]}))  # type: ignore[typeddict-item]
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        # raw: web3's result formatters (checksumming every log's address, a keccak each) cost
+        # more than the request itself
+        return raw_request(self.w3, method, params)
+
+    def _get_logs(self, start: int, end: int) -> list[dict[str, Any]]:
+        base: dict[str, Any] = {"fromBlock": hex(start), "toBlock": hex(end)}
+        logs = list(self._rpc("eth_getLogs", [
+            {**base, "address": [self.token_address, self.evidence_address]}]))
         if self.settlement_tokens:
             me = _topic_of(self.token_address)
             for topics in ([_TRANSFER_TOPIC, me], [_TRANSFER_TOPIC, None, me]):
-                logs += self.w3.eth.get_logs(
-                    {**base, "address": self.settlement_tokens, "topics": topics})  # type: ignore[typeddict-item]
+                logs += self._rpc("eth_getLogs", [
+                    {**base, "address": self.settlement_tokens, "topics": topics}])
         seen: set[tuple[str, int]] = set()
         unique = []
-        for lg in logs:
-            key = (_hex(lg["transactionHash"]), int(lg["logIndex"]))
-            if key not in seen and not lg.get("removed"):
+        for raw in logs:
+            lg = _plain_log(raw)
+            key = (lg["transactionHash"], lg["logIndex"])
+            if key not in seen and not lg["removed"]:
                 seen.add(key)
                 unique.append(lg)
-        unique.sort(key=lambda lg: (int(lg["blockNumber"]), int(lg["logIndex"])))
+        unique.sort(key=lambda lg: (lg["blockNumber"], lg["logIndex"]))
         return unique
 
     def _fetch(self, start: int, end: int) -> tuple[list[Any], int]:
@@ -183,23 +221,46 @@ class Indexer:
                 end = start + (end - start) // 2
                 log.info("eth_getLogs refused %s..; retrying up to block %s", start, end)
 
-    def _block(self, number: int) -> Any:
-        return self.w3.eth.get_block(number)
+    def _block(self, number: int) -> _Header:
+        return _Header.of(self._rpc("eth_getBlockByNumber", [hex(number), False]), number)
+
+    def _blocks(self, numbers: Sequence[int]) -> dict[int, _Header]:
+        """Headers of `numbers`: batched JSON-RPC requests where the provider takes them (one
+        round trip per HEADER_BATCH blocks instead of one each), else one by one."""
+        out: dict[int, _Header] = {}
+        batch = getattr(self.w3.provider, "make_batch_request", None)
+        todo = list(numbers)
+        if batch is not None and getattr(self.w3.provider, "endpoint_uri", None):
+            for i in range(0, len(todo), HEADER_BATCH):
+                part = todo[i:i + HEADER_BATCH]
+                try:
+                    replies = batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+                except Exception as exc:  # noqa: BLE001 - a node without batch support
+                    log.info("batch request refused (%s); fetching headers one by one", exc)
+                    break
+                if not isinstance(replies, list) or len(replies) != len(part):
+                    break
+                for n, reply in zip(part, replies, strict=True):
+                    if isinstance(reply, dict) and reply.get("result"):
+                        out[n] = _Header.of(reply["result"], n)
+        for n in todo:
+            if n not in out:
+                out[n] = self._block(n)
+        return out
 
     # -- one batch ----------------------------------------------------------------------------------
     def _process(self, start: int, end: int, cur: tuple[int, str] | None) -> tuple[int, int]:
         first_block = self._block(start)
-        if cur is not None and _hex(first_block["parentHash"]) != cur[1]:
+        if cur is not None and first_block.parent_hash != cur[1]:
             raise _ReorgDuringBatch(start)
         logs, end = self._fetch(start, end)
         end_block = first_block if end == start else self._block(end)
-        headers: dict[int, Any] = {start: first_block, end: end_block}
-        for n in sorted({int(lg["blockNumber"]) for lg in logs} - headers.keys()):
-            headers[n] = self._block(n)
+        headers: dict[int, _Header] = {start: first_block, end: end_block}
+        headers.update(self._blocks(sorted({lg["blockNumber"] for lg in logs} - headers.keys())))
         records: list[EventRecord] = []
         for lg in logs:
-            n = int(lg["blockNumber"])
-            if _hex(lg["blockHash"]) != _hex(headers[n]["hash"]):
+            n = lg["blockNumber"]
+            if lg["blockHash"] != headers[n].hash:
                 raise _ReorgDuringBatch(n)
             ev = self.decoder.decode(lg)
             if ev is None:
@@ -208,15 +269,15 @@ class Indexer:
             if ev.name == "Applied" and ev.address == self.token_address:
                 fn = self._token.functions.getReceivable(int(ev.args["slot"]))
                 try:
-                    r = fn.call(block_identifier=n)
+                    r = fn.call(block=n)
                 except Exception:  # noqa: BLE001 - a pruned (non-archive) node lacks old state;
                     # a slot's settlement token never changes after applyFor, so the head agrees
-                    r = fn.call(block_identifier="latest")
+                    r = fn.call(block="latest")
                 extra = {"settlementToken": str(r[self._settlement_index]).lower()}
             records.append(EventRecord(
                 name=ev.name, address=ev.address.lower(), args=ev.args, tx_hash=ev.tx_hash,
                 log_index=ev.log_index, block_number=n, block_hash=ev.block_hash,
-                block_time=int(headers[n]["timestamp"]), extra=extra))
+                block_time=headers[n].timestamp, extra=extra))
         with self.sessions() as s, s.begin():
             c = s.get(IndexerCursor, self.name, with_for_update=True)
             if (None if c is None else (c.last_block, c.last_block_hash)) != cur:
@@ -224,9 +285,9 @@ class Indexer:
             records = self._without_applied(s, records, start, end)
             Projector(s, self.token_address, frozenset(self.settlement_tokens)).apply(records)
             s.execute(delete(IndexedBlock).where(IndexedBlock.number.between(start, end)))
-            s.add_all(IndexedBlock(number=n, hash=_hex(h["hash"]), timestamp=int(h["timestamp"]))
+            s.add_all(IndexedBlock(number=n, hash=h.hash, timestamp=h.timestamp)
                       for n, h in sorted(headers.items()))
-            end_hash = _hex(end_block["hash"])
+            end_hash = end_block.hash
             if c is None:
                 s.add(IndexerCursor(name=self.name, last_block=end, last_block_hash=end_hash))
             else:
@@ -248,7 +309,7 @@ class Indexer:
         cur = self.cursor()
         if cur is None:
             return None
-        if cur[0] <= head and _hex(self._block(cur[0])["hash"]) == cur[1]:
+        if cur[0] <= head and self._block(cur[0]).hash == cur[1]:
             return None
         return self._rollback(head, cur[0])
 
@@ -260,7 +321,7 @@ class Indexer:
                 IndexedBlock.number <= min(head, detected_at)).order_by(
                 IndexedBlock.number.desc())).tuples()
             for number, block_hash in stored:
-                if _hex(self._block(number)["hash"]) == block_hash:
+                if self._block(number).hash == block_hash:
                     fork, fork_hash = number, block_hash
                     break
             removed = s.scalar(select(func.count()).select_from(RawEvent).where(

@@ -136,7 +136,7 @@ def test_only_the_debtor_confirms_and_only_holders_move_value(world: World,
 # -- idempotency ----------------------------------------------------------------------------------------
 def test_a_retried_post_never_moves_value_twice(world: World, cast: dict[str, Any]) -> None:
     slot, token = _receivable(world, cast)
-    (b, _), (a, a_api) = cast["b"], cast["a"]
+    (b, _), (_, a_api) = cast["b"], cast["a"]
     key = str(uuid.uuid4())
     first = a_api.post(f"/tokens/{token}/split", {"to": b, "value": "1000"}, idem=key)
     again = a_api.post(f"/tokens/{token}/split", {"to": b, "value": "1000"}, idem=key)
@@ -175,7 +175,7 @@ def test_a_refused_post_is_replayed_as_the_same_problem(world: World, cast: dict
 # -- financing and settlement ------------------------------------------------------------------------------
 def test_offer_accept_cancel_and_listing(world: World, cast: dict[str, Any]) -> None:
     slot, token = _receivable(world, cast)
-    (bank, bank_api), (a, a_api) = cast["bank"], cast["a"]
+    (bank, bank_api), (_, a_api) = cast["bank"], cast["a"]
     now = world.platform.chain.now()
     offer = a_api.post("/offers", {"token_id": str(token), "value": "100000", "financier": bank,
                                    "price": "98000", "expiry": now + DAY,

@@ -133,3 +133,36 @@ def test_view_outputs_match_web3(net: DevNet) -> None:
         b = getattr(theirs.functions, name)(*args).call()
         assert (list(a) if isinstance(a, (list, tuple)) else a) == \
             (list(b) if isinstance(b, (list, tuple)) else b), name
+
+
+WORD_TYPES = ["address", "bool", "uint8", "uint64", "uint256", "int8", "int128", "int256",
+              "bytes1", "bytes4", "bytes32"]
+near_canonical = st.one_of(
+    b32,
+    st.tuples(st.integers(0, 31), st.binary(min_size=1, max_size=32)).map(
+        lambda t: bytes(32 - len(t[1])) + t[1]),                       # small unsigned values
+    st.binary(min_size=1, max_size=31).map(lambda b: b"\xff" * (32 - len(b)) + b),  # negatives
+    st.binary(min_size=1, max_size=31).map(lambda b: b + bytes(32 - len(b))),  # left-aligned
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(type_str=st.sampled_from(WORD_TYPES), word=near_canonical)
+def test_fast_word_decoders_accept_and_decode_exactly_what_eth_abi_does(
+        type_str: str, word: bytes) -> None:
+    """The indexer's one-word decoders are a shortcut, not a second ABI: a word eth_abi rejects
+    (bad padding, out of range) is refused by the shortcut too, and a word it accepts decodes
+    to the same value."""
+    from eth_abi import decode as abi_decode
+
+    from scf_chain.contracts.events import _NotCanonical, _plain, _word_decoder
+
+    dec = _word_decoder(type_str)
+    assert dec is not None
+    try:
+        expected = _plain(abi_decode([type_str], word)[0])
+    except Exception:  # noqa: BLE001 - any eth_abi refusal
+        with pytest.raises(_NotCanonical):
+            dec(word)
+        return
+    assert dec(word) == expected

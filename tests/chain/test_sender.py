@@ -10,7 +10,6 @@ import pytest
 
 from scf_chain.chain import reverts
 from scf_chain.chain.anvil import AnvilChain
-from scf_chain.chain.embedded import EmbeddedChain
 from scf_chain.chain.reverts import ErrorDecoder
 from scf_chain.chain.sender import TxSender
 from scf_chain.contracts import artifacts

@@ -27,14 +27,12 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
 
 from scf_chain.chain.anvil import AnvilChain
 from scf_chain.errors import ContractRevert
-
 from tests.contracts.harness import System, build_system
 from tests.contracts.model import Model, MOffer, MSlot, MToken
 

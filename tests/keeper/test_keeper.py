@@ -45,7 +45,7 @@ def _receivable(net: DevNet, face: int, shares: list[int], tag: str) -> tuple[in
                        fields_root, leaf, []).slot
     first = net.token("core").confirm(slot).token_id
     tokens = [first]
-    for name, value in zip(HOLDERS[1:], shares[1:]):
+    for name, value in zip(HOLDERS[1:], shares[1:], strict=True):
         if value:
             tokens.append(a.split(first, net.address(name), value).to_token_id)
     return slot, tokens
