@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform as pyplatform
+import signal
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -91,6 +94,8 @@ def main() -> int:
     ap.add_argument("--receivables", type=int, default=200)
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--trace-tokens", type=int, default=10_000)
+    ap.add_argument("--server", choices=["process", "thread"], default="process",
+                    help="`scf serve` in its own process (as deployed), or a thread of this one")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_api.md")
     args = ap.parse_args()
     n, workers = args.receivables, args.workers
@@ -101,13 +106,40 @@ def main() -> int:
                         deployment_file=tmp / "deployment.json", keystore_password="bench",
                         keystore_scrypt_n=2**12)
     plat = Platform.open(settings, chain=chain)
-    app = create_app(plat, background=True, index_interval_s=1.0)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    server: uvicorn.Server | None = None
+    thread: threading.Thread | None = None
+    proc: subprocess.Popen[str] | None = None
+    if args.server == "thread":
+        app = create_app(plat, background=True, index_interval_s=1.0)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+    else:  # `scf serve` in its own process, on the same node, store and keys, as deployed
+        env = {**os.environ, "SCF_CHAIN_BACKEND": "rpc", "SCF_RPC_URL": chain.rpc_url,
+               "SCF_RPC_DEV_METHODS": "true", "SCF_DATA_DIR": str(tmp),
+               "SCF_DATABASE_URL": settings.database_url,
+               "SCF_KEYSTORE_PATH": str(settings.keystore_path),
+               "SCF_DOCUMENT_STORE_PATH": str(settings.document_store_path),
+               "SCF_DEPLOYMENT_FILE": str(settings.deployment_file),
+               "SCF_KEYSTORE_PASSWORD": "bench", "SCF_KEYSTORE_SCRYPT_N": str(2**12)}
+        proc = subprocess.Popen([sys.executable, "-m", "scf_chain.cli", "serve", "--port",
+                                 str(port), "--no-keeper", "--index-interval", "1.0"],
+                                env=env, cwd=tmp, stdout=subprocess.DEVNULL,
+                                stderr=(tmp / "server.log").open("w"))
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start; see "
+                                       f"{tmp / 'server.log'}") from None
+                time.sleep(0.2)
     base = f"http://127.0.0.1:{port}"
     op = Client(base, plat.issue_api_key("operator").token)
     rows: list[tuple[str, int, float, list[float]]] = []
@@ -191,8 +223,13 @@ def main() -> int:
                 sender.wait(last)
         sender.wait(last)
         print(f"   {args.trace_tokens - 1} splits in {time.perf_counter() - t_split:.0f} s")
-        plat.sync()
         auditor_addr, auditor = participant("auditor", ["auditor"])
+        if proc is None:
+            plat.sync()
+        else:  # the server's own indexer catches up with the head
+            head = chain.w3.eth.block_number
+            while int(auditor.get("/health")["indexed_block"]) < head:
+                time.sleep(0.2)
         trace_lat = []
         for _ in range(5):
             t = time.perf_counter()
@@ -208,14 +245,19 @@ def main() -> int:
         report = Indexer(chain, sessions, plat.manifest, confirmations=0).index_once()
         index_s = time.perf_counter() - t
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join(timeout=20)
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
         plat.close()
         chain.close()
 
     lines = ["# API benchmark", "",
              f"{dt.date.today().isoformat()} · {pyplatform.machine()} · Python "
-             f"{pyplatform.python_version()} · anvil (automine) · uvicorn, 1 process · "
+             f"{pyplatform.python_version()} · anvil (automine) · uvicorn, 1 worker "
+             f"({'its own process' if proc is not None else 'in the client process'}) · "
              f"{workers} concurrent clients · shared 2-core machine (numbers are indicative)", "",
              "| Operation (HTTP, each answer after its transaction is mined) | Ops | Ops/s | p50 ms | "
              "p99 ms |", "|---|---:|---:|---:|---:|"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
 
@@ -23,6 +25,7 @@ class RpcChain(ChainBackend):
             raise ChainError("the rpc backend needs an RPC URL (SCF_RPC_URL)")
         self._url = url
         self._allow_dev = allow_dev_methods
+        self._dev_accounts: list[LocalAccount] | None = None
         self._w3 = lean_web3(Web3(HTTPProvider(url, request_kwargs={"timeout": timeout_s})))
         try:
             self._chain_id = int(self._w3.eth.chain_id)
@@ -61,6 +64,21 @@ class RpcChain(ChainBackend):
         self._dev("evm_increaseTime", [max(int(seconds), 1)])
         self._dev("evm_mine", [])
         return self.now()
+
+    def dev_accounts(self) -> list[LocalAccount]:
+        """With dev methods allowed, the node is taken for a dev node: if it was started with the
+        standard test mnemonic (anvil's and hardhat's default) and its first account holds ether,
+        those accounts are the dev accounts (gas for new participants, the dev faucet).
+        Otherwise, and always on production nodes, there are none."""
+        if not self._allow_dev:
+            return []
+        if self._dev_accounts is None:
+            from scf_chain.chain.anvil import anvil_dev_accounts
+
+            accounts = anvil_dev_accounts()
+            funded = int(self._w3.eth.get_balance(to_checksum_address(accounts[0].address)))
+            self._dev_accounts = accounts if funded else []
+        return list(self._dev_accounts)
 
     def mine_blocks(self, count: int = 1) -> None:
         for _ in range(count):

@@ -82,6 +82,18 @@ def test_rpc_backend_refuses_time_control_unless_allowed(anvil_chain: AnvilChain
     assert rpc.dev_accounts() == []
 
 
+def test_rpc_backend_with_dev_methods_uses_the_nodes_test_mnemonic_accounts(
+        anvil_chain: AnvilChain) -> None:
+    """An anvil the operator started (standard test mnemonic) gives the rpc backend the same
+    funded dev accounts, so `scf serve` against it can fund new participants with gas."""
+    rpc = RpcChain(anvil_chain.rpc_url, allow_dev_methods=True)
+    try:
+        assert [a.address for a in rpc.dev_accounts()] == \
+            [a.address for a in anvil_chain.dev_accounts()]
+    finally:
+        rpc.close()
+
+
 def test_rpc_backend_reports_an_unreachable_node() -> None:
     with pytest.raises(ChainError, match="cannot reach"):
         RpcChain("http://127.0.0.1:9", timeout_s=2)
