@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -10,8 +11,8 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import Web3RPCError
 
+from scf_chain.chain.jsonrpc import HttpJsonRpc
 from scf_chain.errors import ChainError
 
 # web3's default middleware that our own pipeline makes redundant: we sign locally with the
@@ -30,21 +31,38 @@ def lean_web3(w3: Web3) -> Web3:
     return w3
 
 
+_transports: weakref.WeakKeyDictionary[Any, HttpJsonRpc] = weakref.WeakKeyDictionary()
+_transports_lock = threading.Lock()
+
+
+def http_transport(w3: Web3) -> HttpJsonRpc | None:
+    """The lean JSON-RPC client for an HTTP provider's endpoint (one per provider)."""
+    provider = w3.provider
+    url = getattr(provider, "endpoint_uri", None)
+    if not url:
+        return None
+    with _transports_lock:
+        transport = _transports.get(provider)
+        if transport is None:
+            kwargs = getattr(provider, "_request_kwargs", None) or {}
+            timeout = kwargs.get("timeout", 60.0)
+            transport = HttpJsonRpc(str(url), float(timeout if timeout else 60.0))
+            _transports[provider] = transport
+        return transport
+
+
 def raw_request(w3: Web3, method: str, params: list[Any]) -> Any:
     """A JSON-RPC call's result as the node sent it, without web3's formatting.
 
-    Over HTTP the provider is called directly (web3's result formatters and attribute-dict
-    middleware checksum and copy every address and log; for receipts and logs that costs more
-    than the request). eth-tester's provider formats inside its own middleware, so it goes
-    through web3's request manager (values arrive as Python ints and bytes). A node's error
-    becomes `Web3RPCError` carrying the response (revert data included).
+    Over HTTP it goes through `HttpJsonRpc` (web3's result formatters and attribute-dict
+    middleware checksum and copy every address and log, and `requests` is heavy; for receipts
+    and logs that costs more than the request). eth-tester's provider formats inside its own
+    middleware, so it goes through web3's request manager (values arrive as Python ints and
+    bytes). A node's error becomes `Web3RPCError` carrying the response (revert data included).
     """
-    provider = w3.provider
-    if getattr(provider, "endpoint_uri", None):
-        resp = provider.make_request(method, params)  # type: ignore[arg-type]
-        if resp.get("error") is not None:
-            raise Web3RPCError(str(resp["error"]), rpc_response=resp)
-        return resp.get("result")
+    transport = http_transport(w3)
+    if transport is not None:
+        return transport.request(method, params)
     return w3.manager.request_blocking(method, params)  # type: ignore[arg-type]
 
 
