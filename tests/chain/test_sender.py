@@ -88,6 +88,23 @@ def test_custom_error_is_decoded_with_name_and_arguments(any_chain: Any) -> None
     assert sender.next_nonce == before
 
 
+def test_a_view_that_reverts_is_typed_and_views_decode(any_chain: Any) -> None:
+    """Views go through the prepared codec (raw eth_call on JSON-RPC nodes)."""
+    from scf_chain.chain.codec import AbiContract
+
+    acct = any_chain.dev_accounts()[5]
+    sender = TxSender(any_chain, acct)
+    art = artifacts.load("ReceivableToken")
+    rcpt = sender.deploy(art.abi, art.bytecode, "Receivables", "RCV", 2, acct.address)
+    token = AbiContract(any_chain.w3, rcpt.contract_address, art.abi)
+    assert sender.call(token.functions.name()) == "Receivables"
+    balance_of = token.get_function_by_signature("balanceOf(address)")
+    assert balance_of(acct.address).call(block=rcpt.block_number) == 0
+    with pytest.raises(ContractRevert) as info:
+        sender.call(token.functions.ownerOf(12345))
+    assert info.value.error_name  # decoded from the node's revert data
+
+
 def test_a_revert_mined_on_chain_is_replayed_and_typed(any_chain: Any) -> None:
     embedded_chain = any_chain
     acct = embedded_chain.dev_accounts()[9]
