@@ -82,6 +82,19 @@ class RolesIn(In):
     roles: list[RoleName] = Field(min_length=1, max_length=5)
 
 
+class KeyRotationOut(BaseModel):
+    """A participant's signing key replaced: what moved from the old address to the new."""
+
+    participant: str
+    old_address: str
+    new_address: str
+    resumed: bool = Field(description="an interrupted earlier rotation was finished")
+    tokens_moved: list[Uint]
+    money_moved: dict[str, Uint] = Field(description="settlement token address -> amount")
+    gas_moved_wei: Uint
+    tx_hashes: list[str]
+
+
 class ApiKeyOut(BaseModel):
     key_id: str
     participant: str

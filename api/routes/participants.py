@@ -10,6 +10,7 @@ from api.routes.common import tx
 from api.schemas import (
     ApiKeyOut,
     CreditLimitIn,
+    KeyRotationOut,
     ParticipantCreated,
     ParticipantIn,
     ParticipantOut,
@@ -76,6 +77,24 @@ def issue_api_key(name: str, platform: PlatformDep, idem: IdemDep):  # type: ign
         return ApiKeyOut(key_id=key.key_id, participant=name, api_key=key.token)
 
     return idem.run(effect, 201)
+
+
+@router.post("/{name}/rotate-key", response_model=KeyRotationOut)
+def rotate_key(name: str, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Replace a participant's signing key: the new address gets its roles, tokens, settlement
+    money and gas; the old loses its roles. Refused (409 rotation_blocked, with the reasons)
+    while something bound to the old address cannot move; a rotation cut off part-way is
+    finished by calling again."""
+    idem.caller.require(Role.OPERATOR)
+
+    def effect() -> KeyRotationOut:
+        r = platform.rotate_key(name)
+        return KeyRotationOut(participant=r.participant, old_address=r.old_address,
+                              new_address=r.new_address, resumed=r.resumed,
+                              tokens_moved=r.tokens_moved, money_moved=r.money_moved,
+                              gas_moved_wei=r.gas_moved_wei, tx_hashes=r.tx_hashes)
+
+    return idem.run(effect)
 
 
 @router.post("/{name}/credit-limit", response_model=Tx)

@@ -109,6 +109,11 @@ class TxSender:
         self._fees = (now, fields)
         return fields
 
+    def max_fee_per_gas(self) -> int:
+        """The most this sender currently offers to pay per gas (a fee ceiling)."""
+        fees = self._fee_fields()
+        return int(fees.get("maxFeePerGas", fees.get("gasPrice", 0)))
+
     def resync_nonce(self) -> int:
         """Forget the local nonce and read it from the chain (pending) again."""
         with self._lock:

@@ -112,7 +112,8 @@ class KeyStore:
     def rotate(self, name: str) -> tuple[str, str]:
         """Replace `name`'s key with a new one; the old stays encrypted as `<name>.<t>.retired`.
 
-        Returns (old address, new address): the holder moves roles and tokens from old to new.
+        Returns (old address, new address). On its own this only swaps the key file: for a
+        participant, `Platform.rotate_key` also moves roles, tokens and money on chain.
         """
         path = self._file(name)
         with self._lock:

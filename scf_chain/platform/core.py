@@ -39,6 +39,7 @@ from scf_chain.indexer import Indexer
 from scf_chain.indexer.ingest import IndexReport
 from scf_chain.platform.apikeys import IssuedKey, issue_key
 from scf_chain.platform.idempotency import IdempotencyStore
+from scf_chain.platform.rotation import KeyRotation
 
 log = logging.getLogger("scf_chain.platform")
 
@@ -307,6 +308,14 @@ class Platform:
             s.commit()
             p = row
         return p
+
+    def rotate_key(self, name: str) -> KeyRotation:
+        """Give participant `name` a new signing key and move its roles, tokens, settlement money
+        and gas to the new address (see `scf_chain.platform.rotation`); resumes an interrupted
+        rotation."""
+        from scf_chain.platform.rotation import rotate
+
+        return rotate(self, name)
 
     def keeper(self, batch_size: int = 50) -> Any:
         """The platform's repayment keeper (its own key, 'keeper'; funded with gas on dev chains)."""

@@ -304,3 +304,96 @@ def test_a_participant_whose_registration_failed_midway_can_be_created_again(wor
                                               "roles": ["supplier"]})
     assert r.status_code == 201, r.text
     assert r.json()["participant"]["address"] == address
+
+
+# -- key rotation -------------------------------------------------------------------------------
+def _chain_view(world: World, address: str, token: int) -> tuple[str, int, int]:
+    p = world.platform
+    op = p.token(p.operator_account)
+    money = p.money(p.operator_account)
+    return op.owner_of(token), int(op.roles_of(address)), money.balance_of(address)
+
+
+def test_a_rotated_key_takes_over_roles_tokens_and_money(world: World,
+                                                          cast: dict[str, Any]) -> None:
+    slot, token = _receivable(world, cast)
+    a_api, (b, _) = cast["a"][1], cast["b"]
+    x, x_api = world.participant("rot", ["supplier"], funds=12_345)
+    r = a_api.post(f"/tokens/{token}/split", {"to": x, "value": "70000"})
+    assert r.status_code == 201, r.text
+    part = int(r.json()["token_id"])
+    old = world.address(x)
+
+    _problem(a_api.post(f"/participants/{x}/rotate-key"), 403, "forbidden")
+    r = world.operator.post(f"/participants/{x}/rotate-key")
+    assert r.status_code == 200, r.text
+    rot = r.json()
+    new = rot["new_address"]
+    assert rot["old_address"] == old and new != old and not rot["resumed"]
+    assert [int(t) for t in rot["tokens_moved"]] == [part]
+    assert {int(v) for v in rot["money_moved"].values()} == {12_345}
+    assert world.address(x) == new
+    # on chain: the new address owns the part, holds the money and the supplier role; the old
+    # address holds nothing and has no role (value and money only changed hands)
+    owner, new_roles, new_money = _chain_view(world, new, part)
+    assert (owner.lower(), new_money) == (new, 12_345)
+    assert new_roles == int(world.platform.participant(x).roles) != 0
+    assert _chain_view(world, old, part)[1:] == (0, 0)
+    # the participant's API key still works, and its new key signs: it moves the part onward
+    r = x_api.post(f"/tokens/{part}/split", {"to": b, "value": "10000"})
+    assert r.status_code == 201, r.text
+    assert x_api.get("/participants/me").json()["address"] == new
+    # its token is listed under the new address
+    r = x_api.get(f"/tokens/{part}")
+    assert r.status_code == 200 and r.json()["owner"].lower() == new.lower(), r.text
+
+
+def test_rotation_is_refused_while_something_cannot_move(world: World,
+                                                         cast: dict[str, Any]) -> None:
+    _receivable(world, cast)  # the core enterprise owes on it
+    core = cast["core"][0]
+    body = _problem(world.operator.post(f"/participants/{core}/rotate-key"), 409,
+                    "rotation_blocked")
+    assert "debtor" in body["detail"]
+    _problem(world.operator.post("/participants/operator/rotate-key"), 422, "operator_role")
+    _problem(world.operator.post("/participants/nobody/rotate-key"), 404)
+    assert world.address(core) == world.platform.keys.address_of(core).lower()  # unchanged
+
+
+def test_a_rotation_cut_off_midway_is_finished_by_calling_again(
+        world: World, cast: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from scf_chain.clients.contracts import ReceivableTokenClient
+    from scf_chain.errors import ChainError
+
+    slot, token = _receivable(world, cast)
+    a_api = cast["a"][1]
+    x, _ = world.participant("cut", ["supplier"], funds=500)
+    parts = []
+    for _ in range(2):
+        r = a_api.post(f"/tokens/{token}/split", {"to": x, "value": "1000"})
+        assert r.status_code == 201, r.text
+        parts.append(int(r.json()["token_id"]))
+    old = world.address(x)
+    real = ReceivableTokenClient.transfer
+    calls = {"n": 0}
+
+    def node_dies_after_one_move(self: Any, token_id: int, to: str) -> Any:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise ChainError("connection to the node lost")
+        return real(self, token_id, to)
+
+    monkeypatch.setattr(ReceivableTokenClient, "transfer", node_dies_after_one_move)
+    r = world.operator.post(f"/participants/{x}/rotate-key")
+    _problem(r, 503, "chain_unavailable")
+    assert world.address(x) == old  # the row keeps the old address until the end
+    monkeypatch.setattr(ReceivableTokenClient, "transfer", real)
+    r = world.operator.post(f"/participants/{x}/rotate-key")
+    assert r.status_code == 200, r.text
+    rot = r.json()
+    assert rot["resumed"] and rot["old_address"] == old
+    new = rot["new_address"]
+    op = world.platform.token(world.platform.operator_account)
+    assert {op.owner_of(t).lower() for t in parts} == {new}
+    assert world.platform.money(world.platform.operator_account).balance_of(new) == 500
+    assert int(op.roles_of(old)) == 0
