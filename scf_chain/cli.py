@@ -283,6 +283,11 @@ def keeper(
     batch_size: int = typer.Option(50, min=1, max=500, help="Tokens per redeemBatch."),
     key: Optional[str] = typer.Option(None, help="Keystore name of the keeper's account."),
     dev_account: Optional[int] = typer.Option(None, help="Index of a dev-mnemonic account."),
+    keeper_id: Optional[str] = typer.Option(
+        None, help="This keeper's name in leases (default: host-pid). A keeper restarted with "
+                   "its old id takes its receivables back at once; any other waits for the lease."),
+    lease: float = typer.Option(120.0, min=1.0, help="Seconds a receivable stays leased to a "
+                                                     "keeper that stops renewing it (killed)."),
 ) -> None:
     """Collect matured, authorized repayments and pay every holder pro rata, batch by batch."""
     import logging
@@ -307,8 +312,8 @@ def keeper(
             account = _deployer(chain, key, dev_account)
             indexer = Indexer(chain, sessions, manifest, confirmations=settings.confirmations)
             k = Keeper(ScfSystem(chain, manifest).token(account), sessions,
-                       f"{socket.gethostname()}-{os.getpid()}", batch_size=batch_size,
-                       before_index=indexer.index_once)
+                       keeper_id or f"{socket.gethostname()}-{os.getpid()}",
+                       batch_size=batch_size, lease_s=lease, before_index=indexer.index_once)
             while True:
                 report = k.run_once()
                 typer.echo(f"collected {sum(report.collected.values())}, paid out "
