@@ -113,6 +113,7 @@ def test_trace_of_split_financed_repaid_redeemed_receivable(store, deployed) -> 
     assert calls == [(t.evidence.root, t.evidence.invoice_key)]
     doc = json.loads(t.to_json())
     assert doc["paid_out"] == "800000" and len(doc["lineage"]) == 6
+    assert t.to_json() == json.dumps(t.to_dict(), separators=(",", ":"))  # the fast writer
     with store.sessions() as s:
         assert trace_receivable(s, facts.slot, rate_ceiling=Fraction(1, 10)).financings[0].above_ceiling is False
         with pytest.raises(AuditError):
@@ -168,3 +169,21 @@ def test_revoked_evidence_and_unexplained_transfers_show_up(store, deployed) -> 
         assert (other.amount, other.payee, other.slot) == (123, system.token.address.lower(), None)
         diffs = reconcile(s, system.chain, dep).differences
     assert [(d.kind, d.db, d.chain) for d in diffs] == [("settlement_balance", 400_000, 400_123)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(token_id=st.integers(0, 2**256 - 1), parent=st.none() | st.integers(0, 2**256 - 1),
+       holder=st.one_of(st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex()),
+                        st.text(max_size=12)),
+       value=st.integers(0, 2**256 - 1), burned=st.booleans(),
+       redeemed=st.integers(0, 2**256 - 1), children=st.lists(st.integers(0, 2**64), max_size=3))
+def test_fast_lineage_json_is_json_dumps(token_id: int, parent: int | None, holder: str,
+                                         value: int, burned: bool, redeemed: int,
+                                         children: list[int]) -> None:
+    """The trace writes its lineage nodes without json.dumps: byte for byte the same text, for
+    any holder text the store could hold (quotes, controls, non-ASCII go through json)."""
+    from scf_chain.audit.trace import TokenNode, _node_dict, _node_json
+
+    kids = [TokenNode(c, "0x" + "00" * 20, 0, False, 0, token_id, 1, "0x") for c in children]
+    node = TokenNode(token_id, holder, value, burned, redeemed, parent, 1, "0x", kids)
+    assert _node_json(node) == json.dumps(_node_dict(node), separators=(",", ":"))
