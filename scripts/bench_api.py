@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.client
+import json
 import os
 import platform as pyplatform
 import signal
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,21 +52,48 @@ def _free_port() -> int:
 
 
 class Client:
+    """A light HTTP client (one keep-alive connection per thread): the load generator shares the
+    machine with the server and the node, so it should cost as little CPU as possible."""
+
     def __init__(self, base: str, key: str) -> None:
-        self.http = httpx.Client(base_url=base, timeout=120,
-                                 headers={"Authorization": f"Bearer {key}"})
+        parts = urllib.parse.urlsplit(base)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.auth = f"Bearer {key}"
+        self.local = threading.local()
+
+    def _request(self, method: str, path: str, body: Any = None,
+                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        h = {"Authorization": self.auth, **(headers or {})}
+        if data is not None:
+            h["Content-Type"] = "application/json"
+        for attempt in (0, 1):
+            conn = getattr(self.local, "conn", None)
+            if conn is None:
+                conn = self.local.conn = http.client.HTTPConnection(self.host, self.port,
+                                                                    timeout=120)
+            try:
+                conn.request(method, path, data, h)
+                r = conn.getresponse()
+                return r.status, r.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                self.local.conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
 
     def post(self, path: str, body: Any = None, expect: int = 200) -> Any:
-        r = self.http.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
-        if r.status_code != expect:
-            raise RuntimeError(f"POST {path} -> {r.status_code}: {r.text}")
-        return r.json()
+        status, data = self._request("POST", path, body, {"Idempotency-Key": str(uuid.uuid4())})
+        if status != expect:
+            raise RuntimeError(f"POST {path} -> {status}: {data[:500]!r}")
+        return json.loads(data)
 
     def get(self, path: str) -> Any:
-        r = self.http.get(path)
-        if r.status_code != 200:
-            raise RuntimeError(f"GET {path} -> {r.status_code}: {r.text}")
-        return r.json()
+        status, data = self._request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"GET {path} -> {status}: {data[:500]!r}")
+        return json.loads(data)
 
 
 def timed(jobs: list[Callable[[], Any]], workers: int) -> tuple[float, list[float], list[Any]]:

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
+POOL_SIZE = 20
+POOL_OVERFLOW = 30
+
+
 def make_engine(url: str | None = None, echo: bool = False) -> Engine:
     """An engine for `url` (default: Settings.database_url). SQLite files get their folder made."""
     if url is None:
@@ -22,7 +26,11 @@ def make_engine(url: str | None = None, echo: bool = False) -> Engine:
         url = get_settings().database_url
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, future=True)
+    # A gateway runs up to 40 request threads beside the indexer and keeper: a pool that small
+    # (SQLAlchemy's default is 5 + 10 overflow) opened and closed connections under load.
+    pool: dict[str, int] = {} if ":memory:" in url else {"pool_size": POOL_SIZE,
+                                                          "max_overflow": POOL_OVERFLOW}
+    engine = create_engine(url, echo=echo, future=True, **pool)  # type: ignore[arg-type]
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
