@@ -114,6 +114,17 @@ def timed(jobs: list[Callable[[], Any]], workers: int) -> tuple[float, list[floa
     return time.perf_counter() - start, lat, results
 
 
+def proc_cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -172,7 +183,20 @@ def main() -> int:
                 time.sleep(0.2)
     base = f"http://127.0.0.1:{port}"
     op = Client(base, plat.issue_api_key("operator").token)
-    rows: list[tuple[str, int, float, list[float]]] = []
+    rows: list[tuple[str, int, float, list[float], dict[str, float]]] = []
+    pids = {"gateway": proc.pid if proc is not None else None, "node": chain.pid}
+
+    def cpu() -> dict[str, float]:
+        out = {k: proc_cpu_s(pid) for k, pid in pids.items()}
+        out["load"] = time.process_time()
+        return out
+
+    def measured(label: str, jobs: list[Callable[[], Any]]) -> list[Any]:
+        before = cpu()
+        wall, lat, results = timed(jobs, workers)
+        after = cpu()
+        rows.append((label, len(jobs), wall, lat, {k: after[k] - before[k] for k in after}))
+        return results
     try:
         def participant(name: str, roles: list[str], funds: int = 0) -> tuple[str, Client]:
             out = op.post("/participants", {"name": name, "display_name": name, "roles": roles,
@@ -216,8 +240,8 @@ def main() -> int:
             return int(core.post(f"/receivables/{slot}/confirm")["token_id"])
 
         print("issue (apply + confirm) ...")
-        wall, lat, tokens = timed([lambda i=i: issue(i) for i in range(n)], workers)
-        rows.append(("issue (apply + confirm: 2 requests)", n, wall, lat))
+        tokens = measured("issue (apply + confirm: 2 requests)",
+                          [lambda i=i: issue(i) for i in range(n)])
 
         def split(i: int) -> int:
             _, c = suppliers[i % workers]
@@ -226,16 +250,14 @@ def main() -> int:
                               201)["token_id"])
 
         print("split ...")
-        wall, lat, parts = timed([lambda i=i: split(i) for i in range(n)], workers)
-        rows.append(("split", n, wall, lat))
+        parts = measured("split", [lambda i=i: split(i) for i in range(n)])
 
         def transfer(i: int) -> None:
             _, c = suppliers[(i + 1) % workers]
             c.post(f"/tokens/{parts[i]}/transfer", {"to": suppliers[(i + 2) % workers][0]})
 
         print("transfer ...")
-        wall, lat, _ = timed([lambda i=i: transfer(i) for i in range(n)], workers)
-        rows.append(("transfer (whole token)", n, wall, lat))
+        measured("transfer (whole token)", [lambda i=i: transfer(i) for i in range(n)])
 
         # A receivable split into --trace-tokens tokens, sent straight to the node (pipelined)
         print(f"{args.trace_tokens} tokens for the trace ...")
@@ -290,10 +312,16 @@ def main() -> int:
              f"({'its own process' if proc is not None else 'in the client process'}) · "
              f"{workers} concurrent clients · shared 2-core machine (numbers are indicative)", "",
              "| Operation (HTTP, each answer after its transaction is mined) | Ops | Ops/s | p50 ms | "
-             "p99 ms |", "|---|---:|---:|---:|---:|"]
-    for name, count, wall, lat in rows:
+             "p99 ms | CPU ms/op: gateway | node | load generator |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, count, wall, lat, used in rows:
         lines.append(f"| {name} | {count} | {count / wall:,.0f} | {pct(lat, 50) * 1000:,.0f} | "
-                     f"{pct(lat, 99) * 1000:,.0f} |")
+                     f"{pct(lat, 99) * 1000:,.0f} | {used['gateway'] * 1000 / count:,.1f} | "
+                     f"{used['node'] * 1000 / count:,.1f} | {used['load'] * 1000 / count:,.1f} |")
+    lines += ["", "CPU ms/op is the CPU time each process used during the phase, per operation: "
+              "with all three on 2 cores, ops/s can be at most about 2,000 / (their sum). "
+              + ("" if proc is not None else "(the gateway runs in the load generator's process: "
+                 "its CPU is counted there)")]
     lines += ["", f"Indexer from block 0 (real chain, {report.events:,} events, SQLite): "
               f"{report.events / index_s:,.0f} events/s ({index_s:.1f} s).", "",
               f"Trace of a receivable with {trace_tokens:,} tokens, GET /audit/receivables/{{slot}}"

@@ -13,6 +13,9 @@ strand them is refused before anything changes:
 - a holder of tokens of a matured receivable (matured tokens cannot move; redemption pays their
   holder).
 
+Evidence roots the old address anchored stay valid; revoking them is then the operator's (the
+registry lets the anchorer or the operator revoke).
+
 A rotation interrupted part-way (a crash, the node gone) is resumed by calling it again: the
 participant row keeps the old address until the end, and the keystore's retired key finishes
 the moves. Every step is idempotent: what has moved is not moved again.
@@ -78,7 +81,7 @@ def blockers(platform: Platform, address: str) -> list[str]:
                        "first")
         matured = s.scalars(select(Token.token_id).join(Receivable, Receivable.slot == Token.slot)
                             .where(Token.owner == addr, Token.burned.is_(False),
-                                   Receivable.maturity <= now)).all()
+                                   Token.value > 0, Receivable.maturity <= now)).all()
         if matured:
             out.append(f"holds tokens of matured receivables ({_ids(matured)}): they are "
                        "redeemed to this address, not moved")
@@ -147,8 +150,10 @@ def _hand_over(platform: Platform, p: GatewayParticipant, old: LocalAccount, new
         result.tx_hashes.append(op.set_roles(new.address, roles).tx_hash)
     as_old = platform.token(old)
     with platform.sessions() as s:
+        # tokens with value (an emptied token is worth nothing and may be past maturity)
         held = s.scalars(select(Token.token_id).where(Token.owner == old.address.lower(),
-                                                      Token.burned.is_(False))).all()
+                                                      Token.burned.is_(False),
+                                                      Token.value > 0)).all()
     for token_id in held:
         if checksum(as_old.owner_of(int(token_id))) != checksum(old.address):
             continue  # moved by an interrupted earlier run (the store had not caught up)

@@ -355,6 +355,20 @@ def test_rotation_is_refused_while_something_cannot_move(world: World,
     body = _problem(world.operator.post(f"/participants/{core}/rotate-key"), 409,
                     "rotation_blocked")
     assert "debtor" in body["detail"]
+    # a holder with an open offer: the escrowed value would come back to the old address
+    x, x_api = world.participant("offering", ["supplier"])
+    slot, token = _receivable(world, cast)
+    part = int(cast["a"][1].post(f"/tokens/{token}/split", {"to": x, "value": "5000"})
+               .json()["token_id"])
+    offer = x_api.post("/offers", {"token_id": str(part), "value": "5000",
+                                   "financier": cast["bank"][0], "price": "4900",
+                                   "expiry": world.platform.chain.now() + DAY})
+    assert offer.status_code == 201, offer.text
+    body = _problem(world.operator.post(f"/participants/{x}/rotate-key"), 409, "rotation_blocked")
+    assert "open financing offers" in body["detail"] and "debtor" not in body["detail"]
+    assert x_api.post(f"/offers/{offer.json()['offer_id']}/cancel").status_code == 200
+    r = world.operator.post(f"/participants/{x}/rotate-key")
+    assert r.status_code == 200, r.text  # once the offer is cancelled, the key rotates
     _problem(world.operator.post("/participants/operator/rotate-key"), 422, "operator_role")
     _problem(world.operator.post("/participants/nobody/rotate-key"), 404)
     assert world.address(core) == world.platform.keys.address_of(core).lower()  # unchanged
