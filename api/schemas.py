@@ -95,6 +95,13 @@ class KeyRotationOut(BaseModel):
     tx_hashes: list[str]
 
 
+class ApiKeyInfo(BaseModel):
+    key_id: str
+    participant: str
+    created_at: int
+    revoked_at: int | None
+
+
 class ApiKeyOut(BaseModel):
     key_id: str
     participant: str

@@ -312,7 +312,8 @@ def keeper(
         with connect(settings) as chain:
             account = _deployer(chain, key, dev_account)
             indexer = Indexer(chain, sessions, manifest, confirmations=settings.confirmations)
-            k = Keeper(ScfSystem(chain, manifest).token(account), sessions,
+            system = ScfSystem(chain, manifest, receipt_timeout_s=settings.receipt_timeout_s)
+            k = Keeper(system.token(account), sessions,
                        keeper_id or f"{socket.gethostname()}-{os.getpid()}",
                        batch_size=batch_size, lease_s=lease, before_index=indexer.index_once)
             while True:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from api.deps import CallerDep, IdemDep, PlatformDep
 from api.problems import Problem
 from api.routes.common import tx
 from api.schemas import (
+    ApiKeyInfo,
     ApiKeyOut,
     CreditLimitIn,
     KeyRotationOut,
@@ -77,6 +80,33 @@ def issue_api_key(name: str, platform: PlatformDep, idem: IdemDep):  # type: ign
         return ApiKeyOut(key_id=key.key_id, participant=name, api_key=key.token)
 
     return idem.run(effect, 201)
+
+
+def _own_or_operator(caller: Any, name: str) -> None:
+    if not (caller.has(Role.OPERATOR) or caller.name == name):
+        raise Problem(403, "forbidden", "Not allowed", "only the operator or the participant")
+
+
+def _key_info(k: Any) -> ApiKeyInfo:
+    return ApiKeyInfo(key_id=k.key_id, participant=k.participant, created_at=k.created_at,
+                      revoked_at=k.revoked_at)
+
+
+@router.get("/{name}/api-keys", response_model=list[ApiKeyInfo])
+def list_api_keys(name: str, platform: PlatformDep, caller: CallerDep) -> list[ApiKeyInfo]:
+    """A participant's API keys: ids and times only (secrets are never kept)."""
+    _own_or_operator(caller, name)
+    return [_key_info(k) for k in platform.api_keys(name)]
+
+
+@router.delete("/{name}/api-keys/{key_id}", response_model=ApiKeyInfo)
+def revoke_api_key(name: str, key_id: str, platform: PlatformDep,
+                   caller: CallerDep) -> ApiKeyInfo:
+    """Revoke an API key at once (a leaked key; the old key after switching to a new one). The
+    operator or the participant itself (auditors too: it changes no business state). Revoking
+    a revoked key changes nothing, so a retry is safe without an Idempotency-Key."""
+    _own_or_operator(caller, name)
+    return _key_info(platform.revoke_api_key(name, key_id))
 
 
 @router.post("/{name}/rotate-key", response_model=KeyRotationOut)

@@ -102,7 +102,10 @@ class Platform:
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.idempotency = IdempotencyStore(self.sessions)
+        # a request claims its key for at most its transactions' receipt timeouts and some
+        # margin; a claim older than that is a request the gateway never finished
+        self.idempotency = IdempotencyStore(
+            self.sessions, stale_after_s=max(300.0, 2 * self.settings.receipt_timeout_s + 60))
         self.indexer = Indexer(self.chain, self.sessions, self.manifest,
                                confirmations=self.settings.confirmations)
 
@@ -151,7 +154,7 @@ class Platform:
             master = (MasterKey.from_file(master_file) if master_file.exists()
                       else MasterKey.generate(master_file))
             documents = DocumentStore(settings.document_store_path, master)
-            platform = cls(settings, chain, ScfSystem(chain, manifest), sessions, keys, documents,
+            platform = cls(settings, chain, ScfSystem(chain, manifest, settings.receipt_timeout_s), sessions, keys, documents,
                            operator, owns_chain=owns)
             platform._tmp = tmp
             platform._ensure_operator_participant()
@@ -331,6 +334,28 @@ class Platform:
         return Keeper(self.token(self.keys.account("keeper")), self.sessions,
                       f"{socket.gethostname()}-{os.getpid()}", batch_size=batch_size,
                       before_index=self.sync)
+
+    def api_keys(self, name: str) -> list[Any]:
+        """A participant's API keys (ids, issue and revocation times; never secrets)."""
+        from scf_chain.platform.apikeys import keys_of
+
+        self.participant(name)
+        with self.sessions() as s:
+            return keys_of(s, name)
+
+    def revoke_api_key(self, name: str, key_id: str) -> Any:
+        """Revoke one of `name`'s API keys (again: no change). NotFound for another's key."""
+        from scf_chain.db.models import ApiKey
+        from scf_chain.platform.apikeys import revoke_key
+
+        self.participant(name)
+        with self.sessions() as s:
+            key = s.get(ApiKey, key_id)
+            if key is None or key.participant != name:
+                raise NotFound(f"{name} has no API key {key_id!r}")
+            revoke_key(s, key_id)
+            s.commit()
+            return key
 
     def issue_api_key(self, name: str) -> IssuedKey:
         self.participant(name)

@@ -15,6 +15,9 @@ from scf_chain.db.models import IdempotencyRecord
 from scf_chain.errors import ScfError
 
 MAX_KEY_LENGTH = 255
+# A request still "pending" after this long did not finish: the gateway stopped (restart, crash)
+# between claiming the key and recording the answer. It may have sent transactions.
+DEFAULT_STALE_AFTER_S = 300.0
 
 
 class IdempotencyConflict(ScfError, RuntimeError):
@@ -44,8 +47,10 @@ class IdempotencyStore:
     key blocked, so a blind retry cannot pay twice.
     """
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session],
+                 stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
         self.sessions = sessions
+        self.stale_after_s = stale_after_s
 
     def begin(self, participant: str, key: str, request_hash: str) -> StoredResponse | None:
         if not key or len(key) > MAX_KEY_LENGTH:
@@ -68,6 +73,15 @@ class IdempotencyStore:
                     "this Idempotency-Key was used for a different request; use a new key")
             if rec.state == "done":
                 return StoredResponse(int(rec.status_code or 200), rec.body)
+            if rec.state == "pending" and rec.created_at < time.time() - self.stale_after_s:
+                # never run again (it may have reached the chain): its outcome is unknown
+                s.execute(update(IdempotencyRecord)
+                          .where(IdempotencyRecord.participant == participant,
+                                 IdempotencyRecord.key == key,
+                                 IdempotencyRecord.state == "pending")
+                          .values(state="unknown"))
+                s.commit()
+                rec.state = "unknown"
             if rec.state == "unknown":
                 raise IdempotencyConflict(
                     "outcome_unknown",

@@ -32,6 +32,9 @@ class Api:
     def get(self, path: str, **kw: Any) -> Any:
         return self.client.get(path, headers=self.headers(), **kw)
 
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.client.delete(path, headers=self.headers(), **kw)
+
     def post(self, path: str, json: Any = None, idem: str | None = None, **kw: Any) -> Any:
         return self.client.post(path, json=json, headers=self.headers(idem or str(uuid.uuid4())),
                                 **kw)

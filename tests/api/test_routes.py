@@ -96,6 +96,31 @@ def test_api_keys_are_stored_hashed(world: World, cast: dict[str, Any]) -> None:
     assert rows and not any(sec in stored for sec in secrets)
 
 
+def test_a_participant_switches_api_keys_and_revokes_the_old_one(world: World,
+                                                                  cast: dict[str, Any]) -> None:
+    name, old_api = world.participant("keys", ["supplier"])
+    r = old_api.post(f"/participants/{name}/api-keys")
+    assert r.status_code == 201, r.text
+    new_api = Api(world.client, r.json()["api_key"])
+    old_id = (old_api.key or "").split("_")[1]
+    listed = new_api.get(f"/participants/{name}/api-keys").json()
+    assert [k["key_id"] for k in listed][0] == old_id and len(listed) == 2
+    assert all("secret" not in str(k) and k["revoked_at"] is None for k in listed)
+    _problem(cast["b"][1].get(f"/participants/{name}/api-keys"), 403, "forbidden")
+    _problem(cast["b"][1].delete(f"/participants/{name}/api-keys/{old_id}"), 403, "forbidden")
+    _problem(new_api.delete(f"/participants/{name}/api-keys/nosuchkey"), 404)
+    other_id = (cast["b"][1].key or "").split("_")[1]  # someone else's key is not found here
+    _problem(new_api.delete(f"/participants/{name}/api-keys/{other_id}"), 404)
+
+    r = new_api.delete(f"/participants/{name}/api-keys/{old_id}")
+    assert r.status_code == 200 and r.json()["revoked_at"] is not None, r.text
+    _problem(old_api.get("/participants/me"), 401, "unauthorized")  # at once
+    again = new_api.delete(f"/participants/{name}/api-keys/{old_id}")
+    assert again.status_code == 200 and again.json()["revoked_at"] == r.json()["revoked_at"]
+    assert new_api.get("/participants/me").json()["name"] == name
+    assert len(world.operator.get(f"/participants/{name}/api-keys").json()) == 2
+
+
 def test_only_the_operator_registers_participants(world: World, cast: dict[str, Any]) -> None:
     body = {"name": "intruder", "display_name": "X", "roles": ["supplier"]}
     _problem(cast["a"][1].post("/participants", body), 403, "forbidden")
