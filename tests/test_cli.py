@@ -31,9 +31,16 @@ def test_deploy_index_keeper_and_reconcile_commands(anvil_chain, tmp_path: Path)
     assert bad.exit_code == 1 and "no receivable" in bad.output
 
 
-def test_serve_runs_the_gateway_on_the_embedded_chain(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
+def test_serve_runs_the_gateway_on_a_node_it_starts(tmp_path: Path, backend: str) -> None:
     """`scf serve` as an operator starts it: a real process and port, the operator's key file,
-    an authenticated request, and a clean stop on SIGTERM."""
+    a clean stop on SIGTERM; and again (a node it starts is new each time: nothing of the last
+    one may be reused)."""
+    for _ in range(2):
+        _serve_once(tmp_path, backend)
+
+
+def _serve_once(tmp_path: Path, backend: str) -> None:
     import json
     import os
     import re
@@ -41,6 +48,7 @@ def test_serve_runs_the_gateway_on_the_embedded_chain(tmp_path: Path) -> None:
     import socket
     import subprocess
     import sys
+    import threading
     import time
     import urllib.request
 
@@ -48,11 +56,14 @@ def test_serve_runs_the_gateway_on_the_embedded_chain(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "SCF_KEYSTORE_PASSWORD": "pw", "SCF_KEYSTORE_SCRYPT_N": "1024",
-           "SCF_DATA_DIR": str(tmp_path / "var"),
-           "SCF_DATABASE_URL": f"sqlite:///{tmp_path}/s.db"}
+           "SCF_CHAIN_BACKEND": backend}
     proc = subprocess.Popen([sys.executable, "-m", "scf_chain.cli", "serve", "--port", str(port),
                              "--no-keeper"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
+                              daemon=True)  # type: ignore[union-attr]
+    reader.start()
     try:
         health = None
         deadline = time.monotonic() + 90
@@ -63,15 +74,25 @@ def test_serve_runs_the_gateway_on_the_embedded_chain(tmp_path: Path) -> None:
                 break
             except OSError:
                 time.sleep(0.3)
-        assert health is not None, proc.stdout.read() if proc.poll() is not None else "no answer"
+        assert health is not None, "".join(lines)
         assert health["status"] == "ok" and health["receivable_token"].startswith("0x")
+        # the operator's key, in the file the server named, works while it runs
+        found = re.search(r"operator API key: (\S+)", "".join(lines))
+        assert found, "".join(lines)
+        key_file = Path(found.group(1))
+        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/participants/me", headers={
+            "Authorization": f"Bearer {key_file.read_text().strip()}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert json.load(r)["name"] == "operator"
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        reader.join(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
+    out = "".join(lines)
     assert proc.returncode == 0, out
-    assert "chain: embedded" in out
-    key_file = Path(re.search(r"operator API key: (\S+)", out).group(1))  # type: ignore[union-attr]
-    assert key_file.read_text().strip() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert f"chain: {backend}" in out
+    assert not key_file.exists()  # a node that is gone takes its throw-away state with it

@@ -114,8 +114,11 @@ class Platform:
     def open(cls, settings: Settings | None = None, chain: ChainBackend | None = None) -> Platform:
         """Connect, deploy or reuse the deployment, migrate the store, load keys and documents.
 
-        The embedded chain lives and dies with this process, so with it everything else (store,
-        keys, documents, manifest) goes to a temporary folder unless configured explicitly.
+        The embedded chain, and an anvil node this backend starts, live and die with this
+        process, so with them everything else (store, keys, documents, manifest) goes to a
+        temporary folder unless configured explicitly (state left from an earlier node would
+        point at contracts and blocks that no longer exist). A node started separately (`scf
+        chain up`, then the rpc backend) keeps its state, and so does the data folder.
         """
         from scf_chain.evidence.store import DocumentStore, MasterKey
         from scf_chain.keys import KeyStore
@@ -125,8 +128,8 @@ class Platform:
         chain = chain or connect(settings)
         tmp: tempfile.TemporaryDirectory[str] | None = None
         try:
-            if chain.name == "embedded":
-                tmp = tempfile.TemporaryDirectory(prefix="scf-embedded-")
+            if chain.name in ("embedded", "anvil"):
+                tmp = tempfile.TemporaryDirectory(prefix=f"scf-{chain.name}-")
                 base = Path(tmp.name)
                 ephemeral: dict[str, Any] = {
                     "data_dir": base, "database_url": f"sqlite:///{base}/scf.db",
@@ -154,8 +157,8 @@ class Platform:
             master = (MasterKey.from_file(master_file) if master_file.exists()
                       else MasterKey.generate(master_file))
             documents = DocumentStore(settings.document_store_path, master)
-            platform = cls(settings, chain, ScfSystem(chain, manifest, settings.receipt_timeout_s), sessions, keys, documents,
-                           operator, owns_chain=owns)
+            platform = cls(settings, chain, ScfSystem(chain, manifest, settings.receipt_timeout_s),
+                           sessions, keys, documents, operator, owns_chain=owns)
             platform._tmp = tmp
             platform._ensure_operator_participant()
             platform.sync()
