@@ -98,6 +98,7 @@ class Platform:
     owns_chain: bool = True
     idempotency: IdempotencyStore = field(init=False)
     _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _rotation_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _indexed_to: int = field(default=-1, init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
 
@@ -321,7 +322,8 @@ class Platform:
         rotation."""
         from scf_chain.platform.rotation import rotate
 
-        return rotate(self, name)
+        with self._rotation_lock:  # two rotations at once would each make a new key
+            return rotate(self, name)
 
     def keeper(self, batch_size: int = 50) -> Any:
         """The platform's repayment keeper (its own key, 'keeper'; funded with gas on dev chains)."""

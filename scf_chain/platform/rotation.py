@@ -160,11 +160,7 @@ def _hand_over(platform: Platform, p: GatewayParticipant, old: LocalAccount, new
         moved = as_old.transfer(int(token_id), new.address)
         result.tokens_moved.append(int(token_id))
         result.tx_hashes.append(moved.tx.tx_hash)
-    tokens = list(platform.manifest.settlement_tokens)
-    if platform.manifest.dev_settlement_token and \
-            platform.manifest.dev_settlement_token not in tokens:
-        tokens.append(platform.manifest.dev_settlement_token)
-    for address in tokens:
+    for address in platform.manifest.settlement_tokens:  # the dev token is among them
         money = platform.money(old, address)
         balance = money.balance_of(old.address)
         if balance:
