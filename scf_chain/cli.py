@@ -291,6 +291,9 @@ def keeper(
                                                      "keeper that stops renewing it (killed)."),
 ) -> None:
     """Collect matured, authorized repayments and pay every holder pro rata, batch by batch."""
+    if keeper_id is not None and not 0 < len(keeper_id) <= 64:
+        _fail(ConfigError("--keeper-id must be 1 to 64 characters"))
+        return
     import logging
     import os
     import socket
@@ -314,7 +317,7 @@ def keeper(
             indexer = Indexer(chain, sessions, manifest, confirmations=settings.confirmations)
             system = ScfSystem(chain, manifest, receipt_timeout_s=settings.receipt_timeout_s)
             k = Keeper(system.token(account), sessions,
-                       keeper_id or f"{socket.gethostname()}-{os.getpid()}",
+                       keeper_id or f"{socket.gethostname()[:50]}-{os.getpid()}",
                        batch_size=batch_size, lease_s=lease, before_index=indexer.index_once)
             while True:
                 report = k.run_once()

@@ -96,3 +96,8 @@ def _serve_once(tmp_path: Path, backend: str) -> None:
     assert proc.returncode == 0, out
     assert f"chain: {backend}" in out
     assert not key_file.exists()  # a node that is gone takes its throw-away state with it
+
+
+def test_keeper_refuses_an_id_that_does_not_fit_a_lease() -> None:
+    result = CliRunner().invoke(app, ["keeper", "--once", "--keeper-id", "k" * 65])
+    assert result.exit_code == 1 and "1 to 64 characters" in result.output

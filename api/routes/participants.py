@@ -69,22 +69,21 @@ def set_roles(name: str, body: RolesIn, platform: PlatformDep, idem: IdemDep):  
     return idem.run(lambda: out(platform.set_roles(name, roles_from_names(list(body.roles)))))
 
 
+def _own_or_operator(caller: Any, name: str) -> None:
+    if not (caller.has(Role.OPERATOR) or caller.name == name):
+        raise Problem(403, "forbidden", "Not allowed", "only the operator or the participant")
+
+
 @router.post("/{name}/api-keys", status_code=201, response_model=ApiKeyOut)
 def issue_api_key(name: str, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
     """Another API key for a participant (e.g. to rotate: issue, switch, revoke the old)."""
-    if not (idem.caller.has(Role.OPERATOR) or idem.caller.name == name):
-        raise Problem(403, "forbidden", "Not allowed", "only the operator or the participant")
+    _own_or_operator(idem.caller, name)
 
     def effect() -> ApiKeyOut:
         key = platform.issue_api_key(name)
         return ApiKeyOut(key_id=key.key_id, participant=name, api_key=key.token)
 
     return idem.run(effect, 201)
-
-
-def _own_or_operator(caller: Any, name: str) -> None:
-    if not (caller.has(Role.OPERATOR) or caller.name == name):
-        raise Problem(403, "forbidden", "Not allowed", "only the operator or the participant")
 
 
 def _key_info(k: Any) -> ApiKeyInfo:

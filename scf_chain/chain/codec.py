@@ -23,7 +23,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from hexbytes import HexBytes
 
-from scf_chain.chain.base import http_transport, raw_request
+from scf_chain.chain.base import http_transport
 from scf_chain.errors import ChainError
 
 
@@ -180,12 +180,13 @@ class ContractCall:
 
     def call(self, params: dict[str, Any] | None = None, block: Any = "latest") -> Any:
         w3 = self._contract.w3
-        if http_transport(w3) is not None:  # straight to the node, without web3's formatters
+        transport = http_transport(w3)
+        if transport is not None:  # straight to the node, without web3's formatters
             wire: dict[str, Any] = {"to": self.address, "data": "0x" + self.data.hex()}
             if params and params.get("from"):
                 wire["from"] = params["from"]
             tag = hex(block) if isinstance(block, int) else block
-            out = raw_request(w3, "eth_call", [wire, tag])
+            out = transport.request("eth_call", [wire, tag])
             return self.fn.decode_output(bytes.fromhex(str(out)[2:]))
         tx = dict(params or {})
         tx["to"] = self.address

@@ -17,6 +17,7 @@ import itertools
 import json
 import threading
 import urllib.parse
+import weakref
 from typing import Any
 
 from web3.exceptions import Web3RPCError
@@ -48,7 +49,9 @@ class HttpJsonRpc:
         self._local = threading.local()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._all: list[http.client.HTTPConnection] = []
+        # every open connection, for close(); a connection goes when its thread or replacement
+        # drops it
+        self._all: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
 
     def _connection(self, fresh: bool) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
@@ -60,7 +63,7 @@ class HttpJsonRpc:
         conn = cls(self._host, self._port, timeout=self._timeout)
         self._local.conn = conn
         with self._lock:
-            self._all.append(conn)
+            self._all.add(conn)
         return conn
 
     def _post(self, body: bytes, retry: bool) -> tuple[int, bytes]:
@@ -103,6 +106,7 @@ class HttpJsonRpc:
 
     def close(self) -> None:
         with self._lock:
-            conns, self._all = self._all, []
+            conns = list(self._all)
+            self._all.clear()
         for conn in conns:
             conn.close()

@@ -34,6 +34,8 @@ class Document(BaseModel, abc.ABC):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    kind: str  # each document type fixes it to a literal (the union's discriminator)
+
     @abc.abstractmethod
     def doc_key(self) -> bytes:
         """keccak256 of the RFC 8785 JSON of the fields that identify the document."""

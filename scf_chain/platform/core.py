@@ -337,7 +337,7 @@ class Platform:
             if self.is_dev_chain:
                 self.system.sender(self.chain.dev_accounts()[0]).send(address, b"", DEV_GAS_WEI)
         return Keeper(self.token(self.keys.account("keeper")), self.sessions,
-                      f"{socket.gethostname()}-{os.getpid()}", batch_size=batch_size,
+                      f"{socket.gethostname()[:50]}-{os.getpid()}", batch_size=batch_size,
                       before_index=self.sync)
 
     def api_keys(self, name: str) -> list[Any]:

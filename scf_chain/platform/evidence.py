@@ -83,8 +83,7 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
             s.flush()
         except IntegrityError:
             s.rollback()
-            raise EvidenceRequestError("document_exists", f"this {getattr(doc, 'kind', 'document')} "
-                                       f"({_number(doc)}) was "
+            raise EvidenceRequestError("document_exists", f"this {doc.kind} ({_number(doc)}) was "
                                        "submitted already", 409) from None
         if not platform.documents.exists(doc_id):
             platform.documents.put(doc_id, json.dumps(salted.to_json()).encode(), caller.name,
@@ -173,8 +172,7 @@ def prepare_application(platform: Platform, creditor: GatewayParticipant, debtor
         row, salted = document(platform, creditor, doc_id, False)
         if not isinstance(salted.document, kind):
             raise EvidenceRequestError("wrong_document_type",
-                                       f"{doc_id!r} is a {getattr(salted.document, 'kind', 'document')}, "
-                                       "not a "
+                                       f"{doc_id!r} is a {salted.document.kind}, not a "
                                        f"{kind.model_fields['kind'].default}")
         if row.batch_root is None or row.proof is None:
             raise EvidenceRequestError("document_not_anchored",

@@ -71,17 +71,18 @@ class IdempotencyStore:
                 raise IdempotencyConflict(
                     "idempotency_key_reused",
                     "this Idempotency-Key was used for a different request; use a new key")
-            if rec.state == "done":
-                return StoredResponse(int(rec.status_code or 200), rec.body)
             if rec.state == "pending" and rec.created_at < time.time() - self.stale_after_s:
-                # never run again (it may have reached the chain): its outcome is unknown
+                # never run again (it may have reached the chain): its outcome is unknown,
+                # unless it finished just now (the update then changes nothing: read it again)
                 s.execute(update(IdempotencyRecord)
                           .where(IdempotencyRecord.participant == participant,
                                  IdempotencyRecord.key == key,
                                  IdempotencyRecord.state == "pending")
                           .values(state="unknown"))
                 s.commit()
-                rec.state = "unknown"
+                s.refresh(rec)
+            if rec.state == "done":
+                return StoredResponse(int(rec.status_code or 200), rec.body)
             if rec.state == "unknown":
                 raise IdempotencyConflict(
                     "outcome_unknown",
