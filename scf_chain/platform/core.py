@@ -39,6 +39,7 @@ from scf_chain.indexer import Indexer
 from scf_chain.indexer.ingest import IndexReport
 from scf_chain.platform.apikeys import IssuedKey, issue_key
 from scf_chain.platform.idempotency import IdempotencyStore
+from scf_chain.platform.locks import AccountLocks
 from scf_chain.platform.rotation import KeyRotation
 
 log = logging.getLogger("scf_chain.platform")
@@ -97,6 +98,8 @@ class Platform:
     operator_account: LocalAccount
     owns_chain: bool = True
     idempotency: IdempotencyStore = field(init=False)
+    # one allowance-using operation per account at a time (scf_chain.platform.locks)
+    account_locks: AccountLocks = field(init=False)
     _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _rotation_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _indexed_to: int = field(default=-1, init=False)
@@ -107,6 +110,7 @@ class Platform:
         # margin; a claim older than that is a request the gateway never finished
         self.idempotency = IdempotencyStore(
             self.sessions, stale_after_s=max(300.0, 2 * self.settings.receipt_timeout_s + 60))
+        self.account_locks = AccountLocks(self.sessions.kw.get("bind"))
         self.indexer = Indexer(self.chain, self.sessions, self.manifest,
                                confirmations=self.settings.confirmations)
 
