@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scf_chain.errors import (
     AuditError,
@@ -39,6 +41,30 @@ CONFLICT_REVERTS = {
 }
 
 
+# Problems a client should retry after a pause, with the pause (seconds) sent as Retry-After.
+RETRY_AFTER_S = {"store_unavailable": 2}
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """Whether `exc` says the store could not be reached or dropped the connection (a restart,
+    a failover, an administrator's pg_terminate_backend, an exhausted pool), rather than a bug
+    in a statement."""
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is only needed for PostgreSQL
+        return False
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    """A pooled connection died under a statement: a new connection may well succeed."""
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
 class Problem(Exception):
     """Raise from a route to answer with a problem document."""
 
@@ -58,7 +84,10 @@ def problem_response(status: int, code: str, title: str, detail: str | None = No
     if instance:
         body["instance"] = instance
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    response = JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    if code in RETRY_AFTER_S:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S[code])
+    return response
 
 
 def _jsonable(v: Any) -> Any:
@@ -116,9 +145,67 @@ def problem_for(exc: BaseException) -> tuple[int, str, str, str, dict[str, Any]]
                 f"{exc}; the transaction may still be mined: check state before retrying", {})
     if isinstance(exc, (ChainError, DeploymentError)):
         return 503, "chain_unavailable", "The chain is unavailable", str(exc), {}
+    if is_store_outage(exc):
+        return (503, "store_unavailable", "The store is unavailable",
+                "the database cannot be reached right now; retry after the Retry-After delay",
+                {})
     if isinstance(exc, KeyStoreError):
         return 500, "keystore_error", "Signing key unavailable", "see the server log", {}
     return 500, "internal_error", "Internal server error", "see the server log", {}
+
+
+class StoreOutageMiddleware:
+    """Answers a store outage with 503 `store_unavailable` and Retry-After, never 500.
+
+    A GET or HEAD whose database connection died under it (the pool hands out a tested
+    connection, but a restart can cut it mid-request) is run once more on a fresh connection
+    before the outage is reported: reads are idempotent. Writes are not retried here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+        received: list[Message] = []  # the request body, replayed to a second attempt
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        attempts = 2 if scope["method"] in ("GET", "HEAD") else 1
+        for attempt in range(1, attempts + 1):
+            replay = list(received)
+
+            async def replaying_receive(replay: list[Message] = replay) -> Message:
+                if replay:
+                    return replay.pop(0)
+                message = await receive()
+                if message["type"] == "http.request":
+                    received.append(message)
+                return message
+
+            try:
+                await self.app(scope, replaying_receive, tracking_send)
+                return
+            except Exception as exc:
+                if started or not is_store_outage(exc):
+                    raise
+                if attempt < attempts and _is_disconnect(exc):
+                    log.warning("%s %s: the store dropped its connection (%s); retrying once",
+                                scope["method"], scope["path"], exc.__class__.__name__)
+                    continue
+                log.warning("%s %s: store unavailable: %s", scope["method"], scope["path"],
+                            str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+                status, code, title, detail, extra = problem_for(exc)
+                await problem_response(status, code, title, detail, scope["path"],
+                                       **extra)(scope, receive, send)
+                return
 
 
 def install(app: FastAPI) -> None:
@@ -149,3 +236,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ScfError, _any)  # type: ignore[arg-type]
     app.add_exception_handler(Problem, _any)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _any)  # type: ignore[arg-type]
+    # outside the routes' exception handlers, so a read can be retried whole
+    app.add_middleware(StoreOutageMiddleware)

@@ -16,6 +16,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 POOL_SIZE = 20
 POOL_OVERFLOW = 30
+POOL_RECYCLE_S = 1800
+CONNECT_TIMEOUT_S = 10
 
 
 def make_engine(url: str | None = None, echo: bool = False) -> Engine:
@@ -30,7 +32,15 @@ def make_engine(url: str | None = None, echo: bool = False) -> Engine:
     # (SQLAlchemy's default is 5 + 10 overflow) opened and closed connections under load.
     pool: dict[str, int] = {} if ":memory:" in url else {"pool_size": POOL_SIZE,
                                                           "max_overflow": POOL_OVERFLOW}
-    engine = create_engine(url, echo=echo, future=True, **pool)  # type: ignore[arg-type]
+    # A pooled connection can die while it sits idle (a PostgreSQL restart or failover, an
+    # administrator's pg_terminate_backend, a firewall's idle timeout): test each one as it is
+    # checked out (a dead one invalidates the pool and a fresh one is opened) and replace
+    # connections before idle limits typically cut them.
+    # A server that does not answer (a failover in progress) fails a connect after a bound
+    # time instead of holding the request until the operating system gives up.
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
+    engine = create_engine(url, echo=echo, future=True, pool_pre_ping=True,  # type: ignore[arg-type]
+                           pool_recycle=POOL_RECYCLE_S, connect_args=connect_args, **pool)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
