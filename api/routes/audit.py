@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from api.deps import CallerDep, FreshDep, PlatformDep
 from api.problems import Problem
 from api.routes.common import SlotPath, party, uint
-from api.routes.receivables import load_visible
-from scf_chain.audit import participant_flows, reconcile, trace_receivable
+from api.routes.receivables import load_visible, viewer
+from scf_chain.audit import participant_flows, reconcile, trace_receivable, trace_seen
 from scf_chain.platform import evidence as evidence_ops
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -22,11 +22,16 @@ RATE_CEILING = Fraction(24, 100)  # implied annual financing rates above this ar
 @router.get("/receivables/{slot}/trace")
 def trace(slot: SlotPath, platform: FreshDep, caller: CallerDep) -> Any:
     """Lineage from confirmation to every holder, every fund movement with implied financing
-    rates, and the evidence's on-chain verification status."""
+    rates, and the evidence's on-chain verification status.
+
+    Auditors and the operator get all of it; the debtor every holding and payout but no
+    financing terms; any other party its own branch, payouts and financings (docs/visibility.md).
+    """
     load_visible(platform, caller, uint(slot))
     with platform.sessions() as s:
-        t = trace_receivable(s, uint(slot), rate_ceiling=RATE_CEILING,
-                             verifier=evidence_ops.verifier(platform))
+        t = trace_seen(trace_receivable(s, uint(slot), rate_ceiling=RATE_CEILING,
+                                        verifier=evidence_ops.verifier(platform)),
+                       viewer(caller))
     # already deterministic JSON: sent as is (a 10,000-token tree costs more to re-encode
     # than to build)
     return Response(t.to_json(), media_type="application/json")

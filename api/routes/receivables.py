@@ -18,6 +18,7 @@ from api.schemas import (
     RejectIn,
     Tx,
 )
+from scf_chain.audit.visibility import Viewer
 from scf_chain.clients import Role
 from scf_chain.db.models import Receivable, Token
 from scf_chain.platform import evidence as evidence_ops
@@ -34,6 +35,11 @@ def out(r: Receivable) -> ReceivableOut:
         repaid=r.repaid, paid_out=r.paid_out, invoice_key=r.invoice_key,
         evidence_root=r.evidence_root, first_token_id=r.first_token_id,
         collect_enabled=r.collect_enabled)
+
+
+def viewer(caller: Caller) -> Viewer:
+    """The caller as the visibility matrix sees it (scf_chain.audit.visibility)."""
+    return Viewer(caller.address, caller.reads_everything)
 
 
 def load_visible(platform: Platform, caller: Caller, slot: int) -> Receivable:

@@ -7,9 +7,10 @@ from fastapi import APIRouter
 from api.deps import Caller, CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import Limit, Offset, TokenPath, party, tx, uint
 from api.schemas import MergeIn, MovedOut, Page, SplitIn, TokenOut, TransferIn, TransferredOut
-from scf_chain.db.models import Token
+from scf_chain.audit.visibility import Viewer, sees_holding
+from scf_chain.db.models import Receivable, Token
 from scf_chain.platform.core import NotFound, Platform
-from scf_chain.platform.operations import tokens_of, visible_slot
+from scf_chain.platform.operations import tokens_of
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -23,8 +24,11 @@ def load_visible(platform: Platform, caller: Caller, token_id: int) -> Token:
     platform.sync()
     with platform.sessions() as s:
         t = s.get(Token, token_id)
-    if t is None or not (caller.reads_everything or t.owner == caller.address.lower()
-                         or visible_slot(platform, caller.address, t.slot)):
+        r = s.get(Receivable, t.slot) if t is not None else None
+    # a token is its holder's: others see it as the debtor, an auditor, the operator
+    # (docs/visibility.md)
+    if t is None or r is None or not sees_holding(Viewer(caller.address, caller.reads_everything),
+                                                  r.debtor, t.owner):
         raise NotFound(f"no token {token_id} visible to {caller.name}")
     return t
 

@@ -12,7 +12,9 @@ from scf_chain.audit.trace import (
     implied_annual_rate,
     trace_receivable,
 )
+from scf_chain.audit.visibility import View, Viewer, trace_seen, view_of
 
 __all__ = ["FLOW_COLUMNS", "Difference", "EvidenceStatus", "Financing", "FlowRow",
            "ParticipantFlows", "Payment", "ReceivableTrace", "ReconcileReport", "TokenNode",
-           "Verifier", "implied_annual_rate", "participant_flows", "reconcile", "trace_receivable"]
+           "Verifier", "View", "Viewer", "implied_annual_rate", "participant_flows", "reconcile",
+           "trace_receivable", "trace_seen", "view_of"]

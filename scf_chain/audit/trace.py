@@ -59,7 +59,12 @@ def gc_paused() -> Iterator[None]:
 
 @dataclass
 class TokenNode:
-    """A token in the lineage tree. `children` are the tokens split off it, oldest first."""
+    """A token in the lineage tree. `children` are the tokens split off it, oldest first.
+
+    A `withheld` node is another participant's token on the path to the viewer's own: its id
+    and place in the tree are shown, its holder, value and redemptions are not (see
+    `scf_chain.audit.visibility`).
+    """
 
     token_id: int
     holder: str
@@ -70,10 +75,14 @@ class TokenNode:
     minted_block: int
     minted_tx: str
     children: list[TokenNode] = field(default_factory=list)
+    withheld: bool = False
 
     @property
     def state(self) -> str:
-        """live, redeemed (burned by full redemption) or emptied (burned or left with no value)."""
+        """live, redeemed (burned by full redemption) or emptied (burned or left with no value);
+        withheld for a node whose holder and value the viewer may not see."""
+        if self.withheld:
+            return "withheld"
         if not self.burned:
             return "live" if self.value > 0 else "emptied"
         return "redeemed" if self.redeemed > 0 else "emptied"
@@ -284,6 +293,10 @@ def _s(v: Any) -> Any:
 
 
 def _node_dict(n: TokenNode) -> dict[str, Any]:
+    if n.withheld:
+        return {"token_id": _s(n.token_id), "parent_token_id": _s(n.parent_token_id),
+                "holder": None, "value": None, "burned": None, "redeemed": None,
+                "state": n.state, "children": [_s(c.token_id) for c in n.children]}
     return {"token_id": _s(n.token_id), "parent_token_id": _s(n.parent_token_id),
             "holder": n.holder, "value": _s(n.value), "burned": n.burned,
             "redeemed": _s(n.redeemed), "state": n.state,
@@ -296,6 +309,8 @@ _PLAIN = re.compile(r"^[0-9A-Za-z]*$")
 def _node_json(n: TokenNode) -> str:
     """`json.dumps(_node_dict(n), separators=(",", ":"))`, written directly. Only the holder is
     text from the store: anything but an address's letters and digits goes through json."""
+    if n.withheld:
+        return json.dumps(_node_dict(n), separators=(",", ":"))
     holder = n.holder
     holder_json = f'"{holder}"' if holder.startswith("0x") and _PLAIN.match(holder[2:]) \
         else json.dumps(holder)
