@@ -264,6 +264,23 @@ class HoldingOut(BaseModel):
     due: Uint
 
 
+class CollectionOut(BaseModel):
+    """Automatic collection by the keeper: authorized or not, and how far it got."""
+
+    enabled: bool
+    status: Literal["not_authorized", "waiting_maturity", "due", "collected", "stalled"] = Field(
+        description="not_authorized: the debtor has not authorized collection; "
+                    "waiting_maturity; due: matured and owed, no keeper attempt since; "
+                    "collected: nothing is owed any more; stalled: the last keeper attempt "
+                    "could not collect everything (see reason, shortfall)")
+    reason: Literal["balance_short", "allowance_short", "reverted"] | None = Field(
+        None, description="why a stalled collection stalled")
+    detail: str | None = Field(None, description="the keeper's explanation, with amounts")
+    last_attempt_at: int | None = Field(
+        None, description="unix seconds of the keeper's last collection attempt, if any")
+    shortfall: Uint = Field(0, description="what the last attempt could not pull")
+
+
 class SettlementOut(BaseModel):
     slot: Uint
     status: str
@@ -274,6 +291,7 @@ class SettlementOut(BaseModel):
     maturity: int
     collect_enabled: bool
     holdings: list[HoldingOut]
+    collection: CollectionOut
 
 
 class RedemptionOut(BaseModel):

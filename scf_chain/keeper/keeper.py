@@ -5,6 +5,12 @@ keeper killed mid-batch simply finds the rest still due on its next run, and the
 checkpoints make a second payment impossible. Keepers running at once divide slots with leases
 in the store so they do not spend gas on each other's work. Every action is recorded in
 `keeper_actions` with its transaction hash.
+
+A matured, authorized receivable the keeper cannot collect in full (the debtor's balance or
+allowance is short, or `collect` reverts) is a `collect_stalled` action: its detail starts with
+a reason code (`balance_short`, `allowance_short`, `reverted`) and its amount is the shortfall.
+While the reason stays the same, later passes refresh that row's time (the last attempt) instead
+of adding a row every pass; the warning is logged when a stall starts or its reason changes.
 """
 
 from __future__ import annotations
@@ -18,13 +24,15 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scf_chain.clients import ReceivableState, ReceivableTokenClient
+from scf_chain.clients import Receivable as ChainReceivable
+from scf_chain.clients import ReceivableState, ReceivableTokenClient, SettlementTokenClient
 from scf_chain.db.models import KeeperAction, KeeperLease, Receivable, Token
-from scf_chain.errors import ChainError, ContractRevert
+from scf_chain.errors import ChainError, ContractRevert, ReorgTooDeep
 
 log = logging.getLogger("scf_chain.keeper")
 GAS_PER_TOKEN = 60_000  # generous: measured ~20k per token in a batch, plus a first write
 GAS_BASE = 80_000
+COLLECTION_ACTIONS = ("collect", "collect_stalled")
 
 
 def due_of(value: int, repaid: int, checkpoint: int, face: int) -> int:
@@ -40,6 +48,7 @@ class KeeperReport:
     redeemed: dict[int, int] = field(default_factory=dict)
     tx_hashes: list[str] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
+    stalled: dict[int, str] = field(default_factory=dict)  # slot -> why it could not be collected
 
     @property
     def idle(self) -> bool:
@@ -60,6 +69,8 @@ class Keeper:
         self.clock = clock
         self.before_index = before_index
         self.after_batch: Callable[[int, list[int]], None] | None = None  # test hook
+        # counters over this keeper's life (the per-pass figures are in each KeeperReport)
+        self.collections_stalled_total = 0
 
     # -- leases ----------------------------------------------------------------------------------------
     def _take_lease(self, slot: int) -> bool:
@@ -118,6 +129,8 @@ class Keeper:
         if self.before_index is not None:
             try:
                 self.before_index()
+            except ReorgTooDeep:  # the node is not the chain the store follows: stop
+                raise
             except Exception as exc:  # e.g. another keeper's indexer wrote the same batch first
                 log.warning("keeper %s: indexing failed (%s); working from the store as it is",
                             self.keeper_id, exc)
@@ -145,13 +158,15 @@ class Keeper:
         if rec.collect_enabled and rec.repaid < rec.face_value:
             try:
                 got = c.collect(slot)
-            except ContractRevert as exc:  # no allowance or balance left: pay what there is
-                self._record("collect_skipped", slot, [], 0, None, str(exc))
+            except ContractRevert as exc:  # nothing could be pulled: pay out what there is
+                self._stalled(rec, report, exc)
             else:
                 report.collected[slot] = got.amount
                 report.tx_hashes.append(got.tx.tx_hash)
                 self._record("collect", slot, [], got.amount, got.tx.tx_hash)
                 rec = c.get_receivable(slot)
+                if rec.repaid < rec.face_value:  # pulled what the balance or allowance allowed
+                    self._stalled(rec, report, None)
         if rec.repaid <= rec.paid_out:
             return
         due = [t for t in self._tokens(slot)
@@ -164,3 +179,54 @@ class Keeper:
             self._record("redeem_batch", slot, batch, res.amount, res.tx.tx_hash)
             if self.after_batch is not None:
                 self.after_batch(slot, batch)
+
+    # -- collections that cannot complete ----------------------------------------------------------------
+    def _stalled(self, rec: ChainReceivable, report: KeeperReport,
+                 error: ContractRevert | None) -> None:
+        code, shortfall, why = self.stall_reason(rec, error)
+        detail = f"{code}: {why}"
+        report.stalled[rec.slot] = detail
+        self.collections_stalled_total += 1
+        now = int(self.clock())
+        with self.sessions() as s:
+            last = s.scalars(select(KeeperAction)
+                             .where(KeeperAction.slot == rec.slot,
+                                    KeeperAction.action.in_(COLLECTION_ACTIONS))
+                             .order_by(KeeperAction.id.desc()).limit(1)).first()
+            repeated = (last is not None and last.action == "collect_stalled"
+                        and last.detail == detail[:500] and last.amount == shortfall)
+            if repeated:
+                assert last is not None
+                last.at, last.keeper = now, self.client.account
+                s.commit()
+        if repeated:
+            log.info("keeper %s: collection of slot %s still stalled: %s", self.keeper_id,
+                     rec.slot, detail)
+            return
+        self._record("collect_stalled", rec.slot, [], shortfall, None, detail)
+        log.warning("keeper %s: cannot collect receivable %s (debtor %s, %s outstanding): %s",
+                    self.keeper_id, rec.slot, rec.debtor, rec.outstanding, detail)
+
+    def stall_reason(self, rec: ChainReceivable,
+                     error: ContractRevert | None) -> tuple[str, int, str]:
+        """(reason code, shortfall, explanation) for a collection that could not complete, from
+        the debtor's ERC-20 balance and allowance to the contract as they are now."""
+        owed = rec.outstanding
+        money = SettlementTokenClient(self.client.sender, rec.settlement_token)
+        try:
+            allowance = money.allowance(rec.debtor, self.client.address)
+            balance = money.balance_of(rec.debtor)
+        except (ContractRevert, ChainError) as exc:
+            return "reverted", owed, f"{error or 'collect did not complete'}; the debtor's " \
+                                     f"balance and allowance could not be read ({exc})"
+        shortfall = owed - min(owed, allowance, balance)
+        if shortfall and allowance <= balance:
+            return ("allowance_short", shortfall,
+                    f"the debtor's allowance to the contract ({allowance}) is short of the "
+                    f"{owed} outstanding by {shortfall} (balance {balance})")
+        if shortfall:
+            return ("balance_short", shortfall,
+                    f"the debtor's balance ({balance}) is short of the {owed} outstanding by "
+                    f"{shortfall} (allowance {allowance})")
+        return "reverted", owed, f"collect reverted: {error}" if error else \
+            "collect pulled less than outstanding"

@@ -8,48 +8,118 @@ from sqlalchemy import func, select
 
 from scf_chain.chain import reverts
 from scf_chain.clients import Financed, OfferStatus, ReceivableState, Redeemed, Repaid, TxResult
-from scf_chain.db.models import GatewayParticipant, Receivable, Token
-from scf_chain.keeper.keeper import due_of
+from scf_chain.clients import Receivable as ChainReceivable
+from scf_chain.db.models import GatewayParticipant, KeeperAction, Receivable, Token
+from scf_chain.keeper.keeper import COLLECTION_ACTIONS, due_of
 from scf_chain.platform.core import Conflict, NotFound, Platform
 
+# Receivables whose face value counts in the contract's `outstandingOf(debtor)`.
+CONFIRMED = (ReceivableState.ACTIVE, ReceivableState.MATURED, ReceivableState.OVERDUE,
+             ReceivableState.SETTLED)
 
-def _ensure_allowance(platform: Platform, payer: GatewayParticipant, token: str,
-                      amount: int) -> None:
+
+def collection_reserve(platform: Platform, account: str, token: str,
+                       authorizing: int | None = None) -> int:
+    """What keepers may still pull from `account` in `token`: Σ (face − repaid) over its confirmed
+    receivables in `token` whose collection is authorized (`authorizing`: a slot to count as
+    authorized already), read from the chain; plus any part of the account's outstanding debt
+    that the store does not list yet (a store behind the chain counts as owed in every token).
+
+    The store only says which slots to read; every amount and flag comes from the chain. The
+    total `outstandingOf(account)` is read first: amounts only fall between reads (payments and
+    collections; a flag changes only under the account's lock), so a later read can only make
+    the listed part smaller and the unlisted remainder larger, never the sum too small.
+    """
+    client = platform.token(platform.operator_account)
+    owed = client.outstanding_of(account)
+    if owed == 0:
+        return 0
+    platform.sync()
+    with platform.sessions() as s:
+        slots = set(s.scalars(select(Receivable.slot).where(
+            Receivable.debtor == account, Receivable.status.in_(("pending", "active")),
+            Receivable.repaid < Receivable.face_value)))
+    if authorizing is not None:
+        slots.add(authorizing)
+    listed = reserve = 0
+    for slot in sorted(slots):
+        rec = client.get_receivable(slot)
+        if rec.status not in CONFIRMED or rec.debtor.lower() != account.lower():
+            continue
+        listed += rec.outstanding
+        if ((rec.collect_enabled or slot == authorizing)
+                and rec.settlement_token.lower() == token.lower()):
+            reserve += rec.outstanding
+    return reserve + max(0, owed - listed)
+
+
+def _set_allowance(platform: Platform, payer: GatewayParticipant, token: str,
+                   target: int) -> None:
+    """Set the payer's allowance to the contract to exactly `target` (`approve` is absolute).
+
+    Callers hold the payer's account lock, compute `target` as the collection reserve plus what
+    the call they are about to make pulls, and make that call before releasing the lock. Why the
+    allowance is then never too small: the contract pulls from an account only in `collect` (a
+    slot the debtor authorized, at most its face − repaid), `repay` and `acceptOffer` (from the
+    caller, the exact amount); each pull lowers the allowance and what is still to be pulled by
+    the same amount, so the allowance stays ≥ the reserve plus the pending call. Why a larger
+    allowance is harmless: the same rules bound every pull by what is owed on authorized
+    receivables or what the account itself pays, whatever the allowance says; the surplus (a
+    paying call that failed, a store behind the chain) is set right by the account's next
+    allowance-using operation.
+    """
     money = platform.money(payer, token)
     spender = platform.manifest.receivable_token
-    if money.allowance(payer.address, spender) < amount:
-        money.approve(spender, amount)
+    if money.allowance(payer.address, spender) != target:
+        money.approve(spender, target)
 
 
 def accept_offer(platform: Platform, financier: GatewayParticipant, offer_id: int) -> Financed:
-    """Approve exactly the price (if the allowance is short), then accept: delivery vs payment."""
+    """Approve the price on top of the financier's collection reserve, then accept (DvP)."""
     client = platform.token(financier)
-    offer = client.get_offer(offer_id)
-    if offer.status == OfferStatus.OPEN:
-        rec = client.get_receivable(client.slot_of(offer.escrow_token_id))
-        _ensure_allowance(platform, financier, rec.settlement_token, offer.price)
-    result = client.accept_offer(offer_id)
-    return result
+    with platform.account_locks.hold(financier.address):
+        offer = client.get_offer(offer_id)
+        if offer.status == OfferStatus.OPEN:
+            rec = client.get_receivable(client.slot_of(offer.escrow_token_id))
+            reserve = collection_reserve(platform, financier.address, rec.settlement_token)
+            _set_allowance(platform, financier, rec.settlement_token, reserve + offer.price)
+        return client.accept_offer(offer_id)
 
 
-def repay(platform: Platform, debtor: GatewayParticipant, slot: int, amount: int) -> Repaid:
-    client = platform.token(debtor)
-    rec = client.get_receivable(slot)
-    if rec.debtor.lower() == debtor.address.lower() and 0 < amount <= rec.outstanding:
-        _ensure_allowance(platform, debtor, rec.settlement_token, amount)
-    result = client.repay(slot, amount)
-    return result
+def repay(platform: Platform, payer: GatewayParticipant, slot: int, amount: int) -> Repaid:
+    """Pay `amount` towards a receivable with an allowance that keeps the payer's collection
+    reserve whole (an amount above what is outstanding goes to the contract, which refuses it)."""
+    client = platform.token(payer)
+    with platform.account_locks.hold(payer.address):
+        rec = client.get_receivable(slot)
+        if rec.status in CONFIRMED and 0 < amount <= rec.outstanding:
+            token = rec.settlement_token
+            reserve = collection_reserve(platform, payer.address, token)
+            # the debtor repaying a slot it authorized pays out of that slot's part of the
+            # reserve (amount ≤ its outstanding); anything else pulls on top of the reserve
+            own = rec.collect_enabled and rec.debtor.lower() == payer.address.lower()
+            _set_allowance(platform, payer, token, reserve if own else reserve + amount)
+        return client.repay(slot, amount)
 
 
 def authorize_collection(platform: Platform, debtor: GatewayParticipant, slot: int,
                          enabled: bool) -> TxResult:
-    """Let the keeper pull what is owed at maturity: the flag, plus an allowance for it."""
+    """Let keepers pull what is owed at maturity (or stop them): the flag, and the debtor's
+    allowance reset to everything owed on its collection-authorized receivables."""
     client = platform.token(debtor)
-    rec = client.get_receivable(slot)
-    result = client.authorize_collection(slot, enabled)
-    if enabled and rec.outstanding > 0:
-        _ensure_allowance(platform, debtor, rec.settlement_token, rec.outstanding)
-    return result
+    with platform.account_locks.hold(debtor.address):
+        rec = client.get_receivable(slot)
+        if rec.debtor.lower() != debtor.address.lower() or rec.status not in CONFIRMED:
+            return client.authorize_collection(slot, enabled)  # the contract says why not
+        token = rec.settlement_token
+        if enabled:  # the allowance first: a keeper never finds the flag without it
+            reserve = collection_reserve(platform, debtor.address, token, authorizing=slot)
+            _set_allowance(platform, debtor, token, reserve)
+            return client.authorize_collection(slot, True)
+        result = client.authorize_collection(slot, False)
+        _set_allowance(platform, debtor, token,
+                       collection_reserve(platform, debtor.address, token))
+        return result
 
 
 @dataclass(frozen=True)
@@ -58,6 +128,43 @@ class Holding:
     owner: str
     value: int
     due: int
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Automatic collection of one receivable, as far as the keeper got.
+
+    status: `not_authorized` (the debtor has not authorized it), `collected` (nothing is owed any
+    more), `waiting_maturity`, `due` (matured and owed; no keeper has tried since), `stalled` (the
+    last keeper attempt could not collect everything: `reason` is `balance_short`,
+    `allowance_short` or `reverted`, `shortfall` what it could not pull).
+    """
+
+    enabled: bool
+    status: str
+    reason: str | None = None
+    detail: str | None = None
+    last_attempt_at: int | None = None
+    shortfall: int = 0
+
+
+def collection_status(platform: Platform, rec: ChainReceivable) -> Collection:
+    with platform.sessions() as s:
+        last = s.scalars(select(KeeperAction)
+                         .where(KeeperAction.slot == rec.slot,
+                                KeeperAction.action.in_(COLLECTION_ACTIONS))
+                         .order_by(KeeperAction.id.desc()).limit(1)).first()
+    at = last.at if last is not None else None
+    if not rec.collect_enabled:
+        return Collection(False, "not_authorized", last_attempt_at=at)
+    if rec.outstanding == 0:
+        return Collection(True, "collected", last_attempt_at=at)
+    if rec.status not in (ReceivableState.MATURED, ReceivableState.OVERDUE):
+        return Collection(True, "waiting_maturity", last_attempt_at=at)
+    if last is not None and last.action == "collect_stalled":
+        code, _, why = (last.detail or "reverted").partition(": ")
+        return Collection(True, "stalled", code, why or None, at, int(last.amount))
+    return Collection(True, "due", last_attempt_at=at)
 
 
 @dataclass(frozen=True)
@@ -71,6 +178,7 @@ class Settlement:
     maturity: int
     collect_enabled: bool
     holdings: list[Holding]
+    collection: Collection
 
     @property
     def due_total(self) -> int:
@@ -107,7 +215,8 @@ def settlement(platform: Platform, slot: int) -> Settlement:
                if redeemable else 0)
         holdings.append(Holding(t.token_id, owner, value, due))
     return Settlement(slot, rec.status.name.lower(), rec.face_value, rec.repaid, rec.paid_out,
-                      rec.outstanding, rec.maturity, rec.collect_enabled, holdings)
+                      rec.outstanding, rec.maturity, rec.collect_enabled, holdings,
+                      collection_status(platform, rec))
 
 
 def redeem_slot(platform: Platform, caller: GatewayParticipant, slot: int,

@@ -1,0 +1,143 @@
+"""Automatic collection and allowance-using payments through HTTP: several receivables of one
+debtor, manual repayments in between, concurrent requests of one account, stalled collections."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api, World
+from tests.api.test_routes import _trade
+
+pytestmark = pytest.mark.xdist_group("embedded")
+DAY = 86_400
+
+
+class Cast:
+    """A debtor with its own suppliers, a bank and an anchorer (fresh per test: allowances and
+    balances are the debtor's, so tests must not share one)."""
+
+    def __init__(self, world: World, debtor_funds: int = 10**9) -> None:
+        self.world = world
+        self.core, self.core_api = world.participant("core", ["debtor"], debtor_funds)
+        r = world.operator.post(f"/participants/{self.core}/credit-limit", {"limit": str(10**12)})
+        assert r.status_code == 200, r.text
+        self.s1, self.s1_api = world.participant("s1", ["supplier"])
+        self.s2, self.s2_api = world.participant("s2", ["supplier"])
+        self.bank, self.bank_api = world.participant("bank", ["financier"], 10**9)
+        self.log, self.log_api = world.participant("log", ["anchorer"])
+
+    def receivable(self, supplier: str, supplier_api: Api, face: int,
+                   maturity_in: int = 30 * DAY) -> tuple[int, int]:
+        """A confirmed receivable of `face` on this debtor: (slot, the supplier's token)."""
+        ids = {}
+        for kind, doc in _trade(self.world, self.core, supplier, uuid.uuid4().hex[:10],
+                                amount=face).items():
+            r = supplier_api.post("/evidence/documents", doc)
+            assert r.status_code == 201, r.text
+            ids[kind] = r.json()["doc_id"]
+        assert self.log_api.post("/evidence/batches").status_code == 201
+        r = supplier_api.post("/receivables", {
+            "debtor": self.core, "face_value": str(face),
+            "maturity": self.world.platform.chain.now() + maturity_in,
+            "invoice_doc_id": ids["invoice"], "order_doc_id": ids["order"],
+            "delivery_doc_id": ids["delivery"]})
+        assert r.status_code == 201, r.text
+        slot = int(r.json()["slot"])
+        r = self.core_api.post(f"/receivables/{slot}/confirm")
+        assert r.status_code == 200, r.text
+        return slot, int(r.json()["token_id"])
+
+    def authorize(self, slot: int, enabled: bool = True) -> None:
+        r = self.core_api.post(f"/receivables/{slot}/collection", {"enabled": enabled})
+        assert r.status_code == 200, r.text
+
+    def settlement(self, slot: int) -> dict[str, Any]:
+        r = self.core_api.get(f"/receivables/{slot}/settlement")
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def balance(self, name: str) -> int:
+        p = self.world.platform
+        return p.money(p.operator_account).balance_of(self.world.address(name))
+
+
+def _keeper_pass(world: World) -> Any:
+    return world.platform.keeper().run_once()
+
+
+def test_two_authorized_receivables_of_one_debtor_are_both_collected(world: World) -> None:
+    c = Cast(world)
+    a, _ = c.receivable(c.s1, c.s1_api, 1_000)
+    b, _ = c.receivable(c.s2, c.s2_api, 1_000)
+    c.authorize(a)
+    c.authorize(b)
+    before = c.balance(c.core)
+    world.operator.post("/dev/time-travel", {"seconds": 31 * DAY})
+    report = _keeper_pass(world)
+    assert report.collected.get(a) == 1_000 and report.collected.get(b) == 1_000, report
+    for slot in (a, b):
+        st = c.settlement(slot)
+        assert st["repaid"] == st["paid_out"] == "1000", st
+        assert st["collection"]["status"] == "collected", st
+    assert before - c.balance(c.core) == 2_000
+    assert c.balance(c.s1) == c.balance(c.s2) == 1_000
+
+
+def _concurrently(calls: list[Any]) -> list[Any]:
+    """Run the calls in threads released together; their results in order."""
+    results: list[Any] = [None] * len(calls)
+    start = threading.Barrier(len(calls))
+
+    def run(i: int) -> None:
+        start.wait()
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+def test_concurrent_repayments_of_one_debtor_never_undo_each_other(world: World) -> None:
+    c = Cast(world)
+    slot, _ = c.receivable(c.s1, c.s1_api, 1_000_000)
+    before = c.balance(c.core)
+    answers = _concurrently([
+        (lambda: c.core_api.post(f"/receivables/{slot}/repayments", {"amount": "300000"}))
+        for _ in range(5)])
+    ok = [r for r in answers if r.status_code == 200]
+    refused = [r for r in answers if r.status_code != 200]
+    assert len(ok) == 3, [r.text for r in answers]
+    for r in refused:  # the 4th and 5th exceed what is left: a clear Overpayment, nothing else
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == "contract_Overpayment", r.text
+    assert sorted(int(r.json()["total_repaid"]) for r in ok) == [300_000, 600_000, 900_000]
+    st = c.settlement(slot)
+    assert st["repaid"] == "900000" and st["outstanding"] == "100000"
+    assert before - c.balance(c.core) == 900_000
+
+
+def test_concurrent_offer_accepts_of_one_bank_all_succeed(world: World) -> None:
+    c = Cast(world)
+    slot, token = c.receivable(c.s1, c.s1_api, 1_000_000)
+    now = world.platform.chain.now()
+    offers = []
+    for i in range(4):
+        r = c.s1_api.post("/offers", {"token_id": str(token), "value": "100000",
+                                      "financier": c.bank, "price": str(97_000 + i),
+                                      "expiry": now + DAY})
+        assert r.status_code == 201, r.text
+        offers.append(r.json()["offer_id"])
+    bank_before, s1_before = c.balance(c.bank), c.balance(c.s1)
+    answers = _concurrently([(lambda oid=oid: c.bank_api.post(f"/offers/{oid}/accept"))
+                             for oid in offers])
+    assert [r.status_code for r in answers] == [200] * 4, [r.text for r in answers]
+    paid = sum(97_000 + i for i in range(4))
+    assert bank_before - c.balance(c.bank) == paid == c.balance(c.s1) - s1_before
