@@ -8,7 +8,9 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from scf_chain.db.models import KeeperAction
 from tests.api.conftest import Api, World
 from tests.api.test_routes import _trade
 
@@ -141,3 +143,98 @@ def test_concurrent_offer_accepts_of_one_bank_all_succeed(world: World) -> None:
     assert [r.status_code for r in answers] == [200] * 4, [r.text for r in answers]
     paid = sum(97_000 + i for i in range(4))
     assert bank_before - c.balance(c.bank) == paid == c.balance(c.s1) - s1_before
+
+
+def _allowance(world: World, name: str) -> int:
+    p = world.platform
+    return p.money(p.operator_account).allowance(world.address(name), p.manifest.receivable_token)
+
+
+def test_manual_repayments_and_stopped_collection_keep_the_allowance_whole(world: World) -> None:
+    c = Cast(world)
+    a, _ = c.receivable(c.s1, c.s1_api, 1_000)
+    b, _ = c.receivable(c.s2, c.s2_api, 2_000)
+    d, _ = c.receivable(c.s2, c.s2_api, 4_000)  # never authorized: paid by hand only
+    c.authorize(a)
+    c.authorize(b)
+    c.authorize(d)
+    assert _allowance(world, c.core) == 7_000
+    c.authorize(d, enabled=False)  # stopping collection takes its part out of the allowance
+    assert _allowance(world, c.core) == 3_000
+    for slot, amount in ((a, 400), (d, 1_500), (b, 2_000)):
+        r = c.core_api.post(f"/receivables/{slot}/repayments", {"amount": str(amount)})
+        assert r.status_code == 200, r.text
+        assert _allowance(world, c.core) == 3_000 - 400 - (2_000 if slot == b else 0)
+    assert c.settlement(a)["collection"]["status"] == "waiting_maturity"
+    assert c.settlement(b)["collection"]["status"] == "collected"  # repaid by hand
+    assert c.settlement(d)["collection"] == {"enabled": False, "status": "not_authorized",
+                                             "reason": None, "detail": None,
+                                             "last_attempt_at": None, "shortfall": "0"}
+    before = c.balance(c.core)
+    world.operator.post("/dev/time-travel", {"seconds": 31 * DAY})
+    report = _keeper_pass(world)
+    assert report.collected.get(a) == 600 and d not in report.collected and b not in report.stalled
+    assert before - c.balance(c.core) == 600 and _allowance(world, c.core) == 0
+    assert c.settlement(a)["collection"]["status"] == "collected"
+    assert c.settlement(d)["outstanding"] == "2500"
+
+
+def test_a_debtor_that_also_finances_keeps_its_collection_allowance(world: World) -> None:
+    c = Cast(world)
+    r = world.operator.post(f"/participants/{c.core}/roles", {"roles": ["debtor", "financier"]})
+    assert r.status_code == 200, r.text
+    slot, _ = c.receivable(c.s1, c.s1_api, 5_000)
+    c.authorize(slot)
+    # the debtor, as a financier, buys part of another debtor's receivable: the price is
+    # approved on top of what it owes on its own authorized receivable
+    other = Cast(world)
+    _, token = other.receivable(other.s1, other.s1_api, 10_000, maturity_in=60 * DAY)
+    offer = other.s1_api.post("/offers", {"token_id": str(token), "value": "3000",
+                                          "financier": c.core, "price": "2900",
+                                          "expiry": world.platform.chain.now() + DAY})
+    assert offer.status_code == 201, offer.text
+    r = c.core_api.post(f"/offers/{offer.json()['offer_id']}/accept")
+    assert r.status_code == 200, r.text
+    assert _allowance(world, c.core) == 5_000
+    world.operator.post("/dev/time-travel", {"seconds": 31 * DAY})
+    assert _keeper_pass(world).collected.get(slot) == 5_000
+
+
+def test_a_debtor_short_of_money_shows_a_stalled_collection_until_it_pays(world: World) -> None:
+    c = Cast(world, debtor_funds=1_500)
+    a, _ = c.receivable(c.s1, c.s1_api, 1_000)
+    b, _ = c.receivable(c.s2, c.s2_api, 1_000, maturity_in=31 * DAY)
+    c.authorize(a)
+    c.authorize(b)
+    world.operator.post("/dev/time-travel", {"seconds": 32 * DAY})
+    assert c.settlement(b)["collection"]["status"] == "due"
+    report = _keeper_pass(world)
+    assert report.collected.get(a) == 1_000 and report.collected.get(b) == 500, report
+    assert b in report.stalled and a not in report.stalled
+    st = c.settlement(b)
+    col = st["collection"]
+    assert col["status"] == "stalled" and col["reason"] == "balance_short", col
+    assert col["shortfall"] == "500" and "balance (0)" in col["detail"], col
+    assert col["last_attempt_at"] is not None
+    assert st["repaid"] == st["paid_out"] == "500"  # holders got what there was
+    # the creditor, who is owed the rest, sees the same status
+    assert c.s2_api.get(f"/receivables/{b}/settlement").json()["collection"] == col
+
+    def stalled_rows() -> list[KeeperAction]:
+        with world.platform.sessions() as s:
+            return list(s.scalars(select(KeeperAction).where(
+                KeeperAction.slot == b, KeeperAction.action == "collect_stalled")))
+
+    assert len(stalled_rows()) == 1
+    again = _keeper_pass(world)  # nothing could be pulled this time: NothingToCollect
+    assert again.stalled.get(b) == report.stalled[b] and not again.collected
+    assert len(stalled_rows()) == 1  # the same stall is one row, its time refreshed
+    assert c.settlement(b)["collection"]["status"] == "stalled"
+
+    p = world.platform
+    p.money(p.operator_account).mint(world.address(c.core), 500)
+    final = _keeper_pass(world)
+    assert final.collected.get(b) == 500 and not final.stalled
+    st = c.settlement(b)
+    assert st["collection"]["status"] == "collected" and st["paid_out"] == "1000"
+    assert c.balance(c.s2) == 1_000
