@@ -5,9 +5,12 @@ import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 
 /// @title Participants, roles, the operator and the pause switch of the receivable platform.
 /// @notice Only registered (KYC'd) participants take part; the operator registers them.
-/// @dev Abstract and inherited by ReceivableToken, so a participant's roles and its ERC-721
-/// token count share one storage word: every value move reads that word anyway (policy), and
-/// counting a new holder's token then costs a warm SSTORE instead of a fresh 22,100-gas one.
+/// @dev Abstract and inherited by ReceivableToken, so a participant's roles, its ERC-721 token
+/// count and its participant id share one storage word: every value move reads that word anyway
+/// (policy), and counting a new holder's token then costs a warm SSTORE instead of a fresh
+/// 22,100-gas one. The id (assigned once, at first registration, never reused) lets a token's
+/// storage word name its owner in 32 bits instead of 160, which leaves room there for the
+/// token's redemption checkpoint and approval epoch.
 abstract contract ParticipantRegistry is IParticipantRegistry {
     uint8 public constant ROLE_OPERATOR = 1;
     uint8 public constant ROLE_DEBTOR = 2;
@@ -16,15 +19,20 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
     uint8 public constant ROLE_ANCHORER = 16;
     uint8 public constant ROLE_AUDITOR = 32;
 
-    /// Layout of an account word: roles in bits 0..7, ERC-721 token count in bits 8..71.
+    /// Layout of an account word: roles in bits 0..7, ERC-721 token count in bits 8..71,
+    /// participant id in bits 72..103 (0: never registered).
     uint256 internal constant _ROLE_MASK = 0xff;
     uint256 internal constant _COUNT_SHIFT = 8;
+    uint256 internal constant _ID_SHIFT = 72;
+    uint256 internal constant _ID_MASK = 0xffffffff;
 
     mapping(address account => uint256 packed) internal _accounts;
+    mapping(uint256 id => address account) internal _participantAt;
 
     address private _operator;
     address private _pendingOperator;
     bool private _paused;
+    uint32 private _lastId; // ids handed out so far; 2**32 - 1 registrations at most
 
     event RolesSet(address indexed account, uint8 roles);
     event OperatorTransferStarted(address indexed from, address indexed to);
@@ -51,7 +59,7 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
     constructor(address operator_) {
         if (operator_ == address(0)) revert ZeroAddress();
         _operator = operator_;
-        _accounts[operator_] = ROLE_OPERATOR;
+        _accounts[operator_] = _withId(operator_, 0) | ROLE_OPERATOR;
         emit OperatorTransferred(address(0), operator_);
         emit RolesSet(operator_, ROLE_OPERATOR);
     }
@@ -86,6 +94,7 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
     function setRoles(address account, uint8 roles) external onlyOperator {
         if (account == address(0)) revert ZeroAddress();
         uint256 word = _accounts[account];
+        if (roles != 0) word = _withId(account, word);
         _accounts[account] = (word & ~_ROLE_MASK) | roles;
         emit RolesSet(account, roles);
     }
@@ -116,6 +125,19 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
     function unpause() external onlyOperator {
         _paused = false;
         emit Unpaused(msg.sender);
+    }
+
+    /// @dev `word` (the account word of `account`) with a participant id, a new one if it had none.
+    function _withId(address account, uint256 word) internal returns (uint256) {
+        if ((word >> _ID_SHIFT) & _ID_MASK != 0) return word;
+        uint256 id = ++_lastId; // checked: a 2**32-th registration reverts instead of wrapping
+        _participantAt[id] = account;
+        return word | (id << _ID_SHIFT);
+    }
+
+    /// @dev The participant id of `account` (0: never registered).
+    function _idOf(address account) internal view returns (uint256) {
+        return (_accounts[account] >> _ID_SHIFT) & _ID_MASK;
     }
 
     function _requireRole(address account, uint8 role) internal view {

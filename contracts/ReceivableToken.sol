@@ -28,8 +28,9 @@ import {IEvidenceRegistry} from "./interfaces/IEvidenceRegistry.sol";
 /// Σ(repaid − paid out) over all receivables.
 /// @dev Not upgradeable, on purpose: a receivable is a claim on a debtor, and an admin able to
 /// swap the code could rewrite every holder's claim. A new version is a new deployment.
-/// Storage is laid out for gas: a token is one word (owner | value << 160) and its slot is in
-/// its id (slot << 64 | serial); the hot policy data of a receivable is one word.
+/// Storage is laid out for gas: a token is one word (owner id | approval epoch | value |
+/// redemption checkpoint) and its slot is in its id (slot << 64 | serial); the hot policy data
+/// of a receivable is one word.
 contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -93,13 +94,24 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         uint64 nextSerial; // token serial counter, kept here because every split reads this word
     }
 
-    uint256 private constant _VALUE_SHIFT = 160;
-    uint256 private constant _ADDRESS_MASK = (1 << 160) - 1;
+    // A token word: owner's participant id (bits 0..31) | approval epoch (32..63) | value
+    // (64..159) | checkpoint, the repaid total at the token's last partial redemption (160..255).
+    // Values and checkpoints are below 2**96 because face values are. The low 64 bits (owner,
+    // epoch) are the token's approval key: every approval is stored under it, and the epoch
+    // moves on at every change of owner, so no approval outlives its owner's holding.
+    uint256 private constant _EPOCH_SHIFT = 32;
+    uint256 private constant _VALUE_SHIFT = 64;
+    uint256 private constant _CHECKPOINT_SHIFT = 160;
+    uint256 private constant _KEY_MASK = (1 << 64) - 1;
+    uint256 private constant _UINT96_MASK = (1 << 96) - 1;
+    uint256 private constant _ADDRESS_BITS = 160;
     uint32 public constant MAX_TENOR_CEILING = 365 days;
     uint32 public constant DEFAULT_MAX_TENOR = 180 days;
     bytes4 private constant _ERC3525_RECEIVED = IERC3525Receiver.onERC3525Received.selector;
 
     uint8 private immutable _valueDecimals;
+    /// The participant id of this contract, owner of every token in escrow.
+    uint256 private immutable _escrowId;
     string private _name;
     string private _symbol;
     string private _baseURI;
@@ -110,12 +122,13 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     uint256 public offerCount;
 
     mapping(uint256 tokenId => uint256 packed) private _tokens;
-    mapping(uint256 tokenId => uint256 repaidAtLastRedemption) private _checkpoints;
-    mapping(uint256 tokenId => address) private _tokenApprovals;
+    /// ERC-721 approved address (bits 0..159) | the token's approval key when it was set (160..223):
+    /// it counts only while the key is still the token's, so a change of owner voids it for good.
+    mapping(uint256 tokenId => uint256 packed) private _tokenApprovals;
     mapping(address owner => mapping(address operator => bool)) private _operatorApprovals;
-    /// Value allowances are keyed by the token's owner at approval time, so a transfer of the
-    /// token leaves the previous owner's approvals without effect (the EIP's clearing).
-    mapping(uint256 tokenId => mapping(address owner => mapping(address operator => uint256))) private _allowances;
+    /// Value allowances are keyed by the token's approval key (owner id | epoch): once the token
+    /// changes owner the key never comes back, even if the token does (the EIP's clearing).
+    mapping(uint256 tokenId => mapping(uint256 approvalKey => mapping(address operator => uint256))) private _allowances;
     mapping(uint256 slot => Receivable) private _receivables;
     mapping(uint256 offerId => Offer) private _offers;
     /// 0 unused, 1 reserved by a pending application, 2 consumed by a confirmed receivable.
@@ -175,6 +188,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     error NotTokenOwner(uint256 tokenId, address caller);
     error NotAuthorized(uint256 tokenId, address caller);
     error InsufficientAllowance(uint256 tokenId, address operator, uint256 allowance, uint256 value);
+    error ApprovalEpochExhausted(uint256 tokenId);
     error InsufficientValue(uint256 tokenId, uint256 balance, uint256 value);
     error SlotMismatch(uint256 fromTokenId, uint256 toTokenId);
     error SameToken(uint256 tokenId);
@@ -226,6 +240,9 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         _name = name_;
         _symbol = symbol_;
         _valueDecimals = valueDecimals_;
+        uint256 self = _withId(address(this), 0); // an id, no roles: it holds escrow only
+        _accounts[address(this)] = self;
+        _escrowId = (self >> _ID_SHIFT) & _ID_MASK;
         _policy = Policy({minUnit: 1, maxTenor: DEFAULT_MAX_TENOR, splitAllowed: true, transferAllowed: true, nextSerial: 0});
         emit PolicyChanged(1, DEFAULT_MAX_TENOR, true, true);
     }
@@ -380,7 +397,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         r.issuedAt = uint40(block.timestamp);
         address creditor = r.creditor;
         if (rolesOf(creditor) == 0) revert NotRegistered(creditor);
-        tokenId = _mint(creditor, slot, face);
+        (tokenId,) = _mint(creditor, _idOf(creditor), slot, face);
         emit TransferValue(0, tokenId, face);
         emit Confirmed(slot, debtor, creditor, tokenId, face);
     }
@@ -419,41 +436,46 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     // ================================================================ ERC-3525 value moves
     /// @notice Move `value` from `fromTokenId` into a new token of the same slot owned by `to`.
     function transferFrom(uint256 fromTokenId, address to, uint256 value) external whenNotPaused returns (uint256 newTokenId) {
-        (address owner, uint256 balance) = _token(fromTokenId);
-        _spendAllowance(fromTokenId, owner, value);
+        uint256 word = _token(fromTokenId);
+        address owner = _spendAllowance(fromTokenId, word, value);
         uint256 slot = fromTokenId >> 64;
-        _checkMove(fromTokenId, slot, owner, to, value, balance);
-        newTokenId = _mint(to, slot, 0);
-        _moveValue(fromTokenId, owner, balance, newTokenId, to, 0, value);
+        uint256 toId = _checkMove(fromTokenId, slot, owner, to, value, _valueOf(word));
+        uint256 newWord;
+        (newTokenId, newWord) = _mint(to, toId, slot, 0);
+        _moveValue(fromTokenId, word, newTokenId, newWord, value);
         _checkOnReceived(fromTokenId, newTokenId, to, value, "");
     }
 
     /// @notice Move `value` from `fromTokenId` into the existing token `toTokenId` of the same slot.
     function transferFrom(uint256 fromTokenId, uint256 toTokenId, uint256 value) external whenNotPaused {
         if (fromTokenId == toTokenId) revert SameToken(fromTokenId);
-        (address owner, uint256 balance) = _token(fromTokenId);
-        (address toOwner, uint256 toBalance) = _token(toTokenId);
+        uint256 word = _token(fromTokenId);
+        uint256 toWord = _token(toTokenId);
         if (fromTokenId >> 64 != toTokenId >> 64) revert SlotMismatch(fromTokenId, toTokenId);
-        if (toOwner == address(this)) revert TokenInEscrow(toTokenId);
-        _spendAllowance(fromTokenId, owner, value);
-        _checkMove(fromTokenId, fromTokenId >> 64, owner, toOwner, value, balance);
-        _moveValue(fromTokenId, owner, balance, toTokenId, toOwner, toBalance, value);
+        uint256 toOwnerId = uint32(toWord);
+        if (toOwnerId == _escrowId) revert TokenInEscrow(toTokenId);
+        address owner = _spendAllowance(fromTokenId, word, value);
+        address toOwner = toOwnerId == uint32(word) ? owner : _participantAt[toOwnerId];
+        _checkMove(fromTokenId, fromTokenId >> 64, owner, toOwner, value, _valueOf(word));
+        _moveValue(fromTokenId, word, toTokenId, toWord, value);
         _checkOnReceived(fromTokenId, toTokenId, toOwner, value, "");
     }
 
     /// @notice Let `operator_` move up to `value` of `tokenId` (owner, approved or operator only).
+    /// The allowance lasts while the token stays with its current owner: once the token changes
+    /// owner it reads 0 for good, even if the token comes back.
     function approve(uint256 tokenId, address operator_, uint256 value) external whenNotPaused {
-        (address owner,) = _token(tokenId);
+        uint256 word = _token(tokenId);
+        address owner = _participantAt[uint32(word)];
         if (operator_ == owner) revert ApproveToOwner(tokenId, operator_);
-        if (!_isApprovedOrOwner(tokenId, owner, msg.sender)) revert NotAuthorized(tokenId, msg.sender);
-        _allowances[tokenId][owner][operator_] = value;
+        if (!_isApprovedOrOwner(tokenId, word, owner, msg.sender)) revert NotAuthorized(tokenId, msg.sender);
+        _allowances[tokenId][word & _KEY_MASK][operator_] = value;
         emit ApprovalValue(tokenId, operator_, value);
     }
 
     /// @inheritdoc IERC3525
     function allowance(uint256 tokenId, address operator_) external view returns (uint256) {
-        (address owner,) = _token(tokenId);
-        return _allowances[tokenId][owner][operator_];
+        return _allowances[tokenId][_token(tokenId) & _KEY_MASK][operator_];
     }
 
     /// @inheritdoc IERC3525
@@ -463,8 +485,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
 
     /// @inheritdoc IERC3525
     function balanceOf(uint256 tokenId) external view returns (uint256) {
-        (, uint256 value) = _token(tokenId);
-        return value;
+        return _valueOf(_token(tokenId));
     }
 
     /// @inheritdoc IERC3525
@@ -477,21 +498,21 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     /// @inheritdoc IERC721
     function balanceOf(address owner) external view returns (uint256) {
         if (owner == address(0)) revert ZeroAddress();
-        return _accounts[owner] >> _COUNT_SHIFT;
+        return (_accounts[owner] >> _COUNT_SHIFT) & type(uint64).max;
     }
 
     /// @inheritdoc IERC721
-    function ownerOf(uint256 tokenId) external view returns (address owner) {
-        (owner,) = _token(tokenId);
+    function ownerOf(uint256 tokenId) external view returns (address) {
+        return _participantAt[uint32(_token(tokenId))];
     }
 
     /// @inheritdoc IERC721
     function transferFrom(address from, address to, uint256 tokenId) public whenNotPaused {
-        (address owner, uint256 value) = _token(tokenId);
-        if (owner != from) revert WrongFrom(tokenId, from, owner);
-        if (!_isApprovedOrOwner(tokenId, owner, msg.sender)) revert NotAuthorized(tokenId, msg.sender);
-        _checkWholeMove(tokenId, tokenId >> 64, owner, to);
-        _transferToken(tokenId, owner, to, value);
+        uint256 word = _token(tokenId);
+        if (_idOf(from) != uint32(word)) revert WrongFrom(tokenId, from, _participantAt[uint32(word)]);
+        if (!_isApprovedOrOwner(tokenId, word, from, msg.sender)) revert NotAuthorized(tokenId, msg.sender);
+        uint256 toId = _checkWholeMove(tokenId, tokenId >> 64, from, to);
+        _transferToken(tokenId, word, from, to, toId);
     }
 
     /// @inheritdoc IERC721
@@ -506,10 +527,12 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     }
 
     /// @inheritdoc IERC721
+    /// @dev The approval lasts while the token stays with its current owner (see `approve` above).
     function approve(address to, uint256 tokenId) external whenNotPaused {
-        (address owner,) = _token(tokenId);
+        uint256 word = _token(tokenId);
+        address owner = _participantAt[uint32(word)];
         if (msg.sender != owner && !_operatorApprovals[owner][msg.sender]) revert NotAuthorized(tokenId, msg.sender);
-        _tokenApprovals[tokenId] = to;
+        _tokenApprovals[tokenId] = uint256(uint160(to)) | ((word & _KEY_MASK) << _ADDRESS_BITS);
         emit Approval(owner, to, tokenId);
     }
 
@@ -522,8 +545,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
 
     /// @inheritdoc IERC721
     function getApproved(uint256 tokenId) external view returns (address) {
-        _token(tokenId);
-        return _tokenApprovals[tokenId];
+        return _approvedOf(tokenId, _token(tokenId));
     }
 
     /// @inheritdoc IERC721
@@ -595,19 +617,21 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         private
         returns (uint256 escrowId)
     {
-        (address owner, uint256 balance) = _token(tokenId);
-        if (msg.sender != owner) revert NotTokenOwner(tokenId, msg.sender);
+        uint256 word = _token(tokenId);
+        if (_idOf(msg.sender) != uint32(word)) revert NotTokenOwner(tokenId, msg.sender);
         if (price == 0 || price > value) revert InvalidPrice(price, value);
         uint256 slot = tokenId >> 64;
         if (expiry <= block.timestamp || expiry > _receivables[slot].maturity) revert InvalidExpiry(expiry);
         if (financier != address(0)) _requireRole(financier, ROLE_FINANCIER);
-        _checkSender(tokenId, slot, owner, value, balance);
+        uint256 balance = _valueOf(word);
+        _checkSender(tokenId, slot, msg.sender, value, balance);
         if (value == balance) {
             escrowId = tokenId;
-            _transferToken(tokenId, owner, address(this), value);
+            _transferToken(tokenId, word, msg.sender, address(this), _escrowId);
         } else {
-            escrowId = _mint(address(this), slot, 0);
-            _moveValue(tokenId, owner, balance, escrowId, address(this), 0, value);
+            uint256 escrowWord;
+            (escrowId, escrowWord) = _mint(address(this), _escrowId, slot, 0);
+            _moveValue(tokenId, word, escrowId, escrowWord, value);
         }
     }
 
@@ -620,17 +644,21 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         if (named != address(0) ? msg.sender != named : !hasRole(msg.sender, ROLE_FINANCIER)) {
             revert NotOfferFinancier(offerId, msg.sender);
         }
-        if (rolesOf(msg.sender) == 0) revert NotRegistered(msg.sender);
+        uint256 financierId;
+        {
+            uint256 account = _accounts[msg.sender];
+            if (account & _ROLE_MASK == 0) revert NotRegistered(msg.sender);
+            financierId = (account >> _ID_SHIFT) & _ID_MASK;
+        }
         uint256 escrowId = o.escrowTokenId;
         uint256 slot = escrowId >> 64;
         Receivable storage r = _receivables[slot];
         if (block.timestamp >= r.maturity) revert SlotMatured(slot, r.maturity);
         o.status = OfferStatus.Accepted;
+        _transferToken(escrowId, _tokens[escrowId], address(this), msg.sender, financierId);
         address holder = o.holder;
         uint256 price = o.price;
-        uint256 value = o.value;
-        _transferToken(escrowId, address(this), msg.sender, value);
-        emit Financed(offerId, slot, msg.sender, escrowId, holder, value, price, o.registrationRef);
+        emit Financed(offerId, slot, msg.sender, escrowId, holder, o.value, price, o.registrationRef);
         IERC20(r.settlementToken).safeTransferFrom(msg.sender, holder, price);
     }
 
@@ -648,13 +676,17 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         uint256 value = o.value;
         uint256 source = o.sourceTokenId;
         uint256 sourceWord = _tokens[source];
-        if (source != escrowId && address(uint160(sourceWord)) == holder) {
+        uint256 escrowWord = _tokens[escrowId];
+        uint256 holderId = _idOf(holder);
+        // Merge back only into a source token still the holder's and never partly redeemed: a
+        // checkpoint would apply to the returned value too and underpay it.
+        if (source != escrowId && uint32(sourceWord) == holderId && sourceWord >> _CHECKPOINT_SHIFT == 0) {
             // merge back and burn the escrow token
-            _moveValue(escrowId, address(this), value, source, holder, sourceWord >> _VALUE_SHIFT, value);
+            _moveValue(escrowId, escrowWord, source, sourceWord, value);
             _burnToken(escrowId, address(this));
             returnedTo = source;
         } else {
-            _transferToken(escrowId, address(this), holder, value);
+            _transferToken(escrowId, escrowWord, address(this), holder, holderId);
             returnedTo = escrowId;
         }
         emit OfferCancelled(offerId, holder, escrowId, returnedTo);
@@ -740,12 +772,12 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
 
     function _redeem(uint256 tokenId, bool strict) private returns (uint256 paid) {
         uint256 word = _tokens[tokenId];
-        address owner = address(uint160(word));
-        if (owner == address(0)) {
+        uint256 ownerId = uint32(word);
+        if (ownerId == 0) {
             if (strict) revert NonexistentToken(tokenId);
             return 0;
         }
-        if (owner == address(this)) {
+        if (ownerId == _escrowId) {
             if (strict) revert TokenInEscrow(tokenId);
             return 0;
         }
@@ -757,8 +789,8 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
             if (strict) revert NotMatured(slot, r.maturity);
             return 0;
         }
-        uint256 value = word >> _VALUE_SHIFT;
-        uint256 checkpoint = _checkpoints[tokenId];
+        uint256 value = _valueOf(word);
+        uint256 checkpoint = word >> _CHECKPOINT_SHIFT;
         // checkpoint <= repaid <= face; checkpoint < face while the token has value, because a
         // redemption at repaid == face pays the whole value and burns the token.
         paid = value * (repaid - checkpoint) / (face - checkpoint);
@@ -768,12 +800,12 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         }
         r.paidOut += uint128(paid); // paidOut + paid <= repaid < 2**96
         uint256 remaining = value - paid;
+        address owner = _participantAt[ownerId];
         if (remaining == 0) {
             _burnToken(tokenId, owner);
-            if (checkpoint != 0) delete _checkpoints[tokenId];
         } else {
-            _tokens[tokenId] = uint256(uint160(owner)) | (remaining << _VALUE_SHIFT);
-            _checkpoints[tokenId] = repaid;
+            // the checkpoint shares the token's word: no fresh storage slot for it (repaid < 2**96)
+            _tokens[tokenId] = (word & _KEY_MASK) | (remaining << _VALUE_SHIFT) | (repaid << _CHECKPOINT_SHIFT);
         }
         emit TransferValue(tokenId, 0, paid);
         emit Redeemed(slot, tokenId, owner, paid, remaining);
@@ -831,51 +863,53 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
 
     /// @notice The repaid total at the token's last partial redemption.
     function checkpointOf(uint256 tokenId) external view returns (uint256) {
-        return _checkpoints[tokenId];
+        return _tokens[tokenId] >> _CHECKPOINT_SHIFT;
     }
 
     // ================================================================ the value hooks
-    /// @dev Every value move between tokens passes here (split, merge, escrow, return).
-    function _moveValue(
-        uint256 fromId,
-        address fromOwner,
-        uint256 fromBalance,
-        uint256 toId,
-        address toOwner,
-        uint256 toBalance,
-        uint256 value
-    ) private {
-        // fromBalance >= value was checked by the caller; the sum of a slot's token values is
-        // its face value minus redemptions, below 2**96, so toBalance + value cannot overflow.
+    /// @dev Every value move between tokens passes here (split, merge, escrow, return); the
+    /// words are the tokens' words as read by the caller, owners and checkpoints untouched.
+    function _moveValue(uint256 fromId, uint256 fromWord, uint256 toId, uint256 toWord, uint256 value) private {
+        // The caller checked value <= the from-token's value, so subtracting it at the value's
+        // bit position borrows nothing from the checkpoint bits; the sum of a slot's token values
+        // is its face value minus redemptions, below 2**96, so adding it carries nothing out.
         unchecked {
-            _tokens[fromId] = uint256(uint160(fromOwner)) | ((fromBalance - value) << _VALUE_SHIFT);
-            _tokens[toId] = uint256(uint160(toOwner)) | ((toBalance + value) << _VALUE_SHIFT);
+            _tokens[fromId] = fromWord - (value << _VALUE_SHIFT);
+            _tokens[toId] = toWord + (value << _VALUE_SHIFT);
         }
         emit TransferValue(fromId, toId, value);
     }
 
-    /// @dev Creates a token (value set by the caller's move) and counts it for its owner.
-    function _mint(address to, uint256 slot, uint256 value) private returns (uint256 tokenId) {
+    /// @dev Creates a token of `value` for `to` (participant id `toId`) and counts it for its owner.
+    function _mint(address to, uint256 toId, uint256 slot, uint256 value) private returns (uint256 tokenId, uint256 word) {
         uint64 serial = ++_policy.nextSerial;
         tokenId = (slot << 64) | serial;
-        _tokens[tokenId] = uint256(uint160(to)) | (value << _VALUE_SHIFT);
+        word = toId | (value << _VALUE_SHIFT);
+        _tokens[tokenId] = word;
         _accounts[to] += 1 << _COUNT_SHIFT;
         emit Transfer(address(0), to, tokenId);
         emit SlotChanged(tokenId, 0, slot);
     }
 
+    /// @dev Token ids are never reused (one serial counter), so the approvals of a burned token
+    /// can never be reached again.
     function _burnToken(uint256 tokenId, address owner) private {
         delete _tokens[tokenId];
         _accounts[owner] -= 1 << _COUNT_SHIFT;
-        if (_tokenApprovals[tokenId] != address(0)) delete _tokenApprovals[tokenId];
         emit Transfer(owner, address(0), tokenId);
     }
 
-    function _transferToken(uint256 tokenId, address from, address to, uint256 value) private {
-        _tokens[tokenId] = uint256(uint160(to)) | (value << _VALUE_SHIFT);
+    /// @dev Every change of owner passes here: the new owner and a new approval epoch in one
+    /// write, which voids every approval given under the old key.
+    function _transferToken(uint256 tokenId, uint256 word, address from, address to, uint256 toId) private {
+        // At most one epoch per change of owner, and a token changes owner only before its
+        // maturity (at most 365 days): 2**32 changes would take more gas than any chain mines
+        // in that time. Checked anyway, so a wrap could never revive an approval.
+        uint256 epoch = uint32(word >> _EPOCH_SHIFT) + 1;
+        if (epoch > type(uint32).max) revert ApprovalEpochExhausted(tokenId);
+        _tokens[tokenId] = (word & ~_KEY_MASK) | toId | (epoch << _EPOCH_SHIFT);
         _accounts[from] -= 1 << _COUNT_SHIFT;
         _accounts[to] += 1 << _COUNT_SHIFT;
-        if (_tokenApprovals[tokenId] != address(0)) delete _tokenApprovals[tokenId];
         emit Transfer(from, to, tokenId);
     }
 
@@ -883,17 +917,27 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     /// @dev The policy of a value move by a participant: both parties registered, before
     /// maturity, a positive multiple of the minimum unit, within the balance, the split and
     /// transfer switches. Escrow (offers) and redemption have their own rules.
-    function _checkMove(uint256 tokenId, uint256 slot, address from, address to, uint256 value, uint256 balance) private view {
+    /// Returns the receiver's participant id.
+    function _checkMove(uint256 tokenId, uint256 slot, address from, address to, uint256 value, uint256 balance)
+        private
+        view
+        returns (uint256 toId)
+    {
         if (to == address(0)) revert ZeroAddress();
-        if (_accounts[to] & _ROLE_MASK == 0) revert NotRegistered(to);
+        uint256 account = _accounts[to];
+        if (account & _ROLE_MASK == 0) revert NotRegistered(to);
         _checkSender(tokenId, slot, from, value, balance);
+        toId = (account >> _ID_SHIFT) & _ID_MASK;
     }
 
     /// @dev An ERC-721 transfer moves the whole token, whatever its value (even an emptied
     /// one): parties, maturity and the transfer switch apply; unit and split rules do not.
-    function _checkWholeMove(uint256 tokenId, uint256 slot, address from, address to) private view {
+    /// Returns the receiver's participant id.
+    function _checkWholeMove(uint256 tokenId, uint256 slot, address from, address to) private view returns (uint256 toId) {
         if (to == address(0)) revert ZeroAddress();
-        if (_accounts[to] & _ROLE_MASK == 0) revert NotRegistered(to);
+        uint256 account = _accounts[to];
+        if (account & _ROLE_MASK == 0) revert NotRegistered(to);
+        toId = (account >> _ID_SHIFT) & _ID_MASK;
         if (_accounts[from] & _ROLE_MASK == 0) revert NotRegistered(from);
         uint256 maturity = _receivables[slot].maturity;
         if (block.timestamp >= maturity) revert SlotMatured(slot, maturity);
@@ -913,25 +957,40 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     }
 
     // ================================================================ internals
-    function _token(uint256 tokenId) private view returns (address owner, uint256 value) {
-        uint256 word = _tokens[tokenId];
-        owner = address(uint160(word));
-        if (owner == address(0)) revert NonexistentToken(tokenId);
-        value = word >> _VALUE_SHIFT;
+    /// @dev The token's word; reverts for a token that does not exist (no owner).
+    function _token(uint256 tokenId) private view returns (uint256 word) {
+        word = _tokens[tokenId];
+        if (uint32(word) == 0) revert NonexistentToken(tokenId);
     }
 
-    function _isApprovedOrOwner(uint256 tokenId, address owner, address spender) private view returns (bool) {
-        return spender == owner || _operatorApprovals[owner][spender] || _tokenApprovals[tokenId] == spender;
+    function _valueOf(uint256 word) private pure returns (uint256) {
+        return (word >> _VALUE_SHIFT) & _UINT96_MASK;
     }
 
-    function _spendAllowance(uint256 tokenId, address owner, uint256 value) private {
-        if (_isApprovedOrOwner(tokenId, owner, msg.sender)) return;
-        uint256 current = _allowances[tokenId][owner][msg.sender];
+    /// @dev The ERC-721 approved address, if it was approved under the token's current key.
+    function _approvedOf(uint256 tokenId, uint256 word) private view returns (address) {
+        uint256 approval = _tokenApprovals[tokenId];
+        return (approval >> _ADDRESS_BITS) == (word & _KEY_MASK) ? address(uint160(approval)) : address(0);
+    }
+
+    function _isApprovedOrOwner(uint256 tokenId, uint256 word, address owner, address spender) private view returns (bool) {
+        return spender == owner || _operatorApprovals[owner][spender] || _approvedOf(tokenId, word) == spender;
+    }
+
+    /// @dev Authorizes the caller to move `value` of the token (spending its value allowance
+    /// unless it is the owner, an operator or the approved address) and returns the owner.
+    function _spendAllowance(uint256 tokenId, uint256 word, uint256 value) private returns (address owner) {
+        // the owner's own move, the common case, needs no lookup: its account word is read anyway
+        if (_idOf(msg.sender) == uint32(word)) return msg.sender;
+        owner = _participantAt[uint32(word)];
+        if (_operatorApprovals[owner][msg.sender] || _approvedOf(tokenId, word) == msg.sender) return owner;
+        uint256 key = word & _KEY_MASK;
+        uint256 current = _allowances[tokenId][key][msg.sender];
         if (current < value) revert InsufficientAllowance(tokenId, msg.sender, current, value);
         if (current != type(uint256).max) {
             // current >= value was just checked
             unchecked {
-                _allowances[tokenId][owner][msg.sender] = current - value;
+                _allowances[tokenId][key][msg.sender] = current - value;
             }
         }
     }

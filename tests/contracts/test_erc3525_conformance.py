@@ -7,7 +7,7 @@ import pytest
 from scf_chain.chain import reverts
 from scf_chain.contracts import artifacts
 from scf_chain.contracts.events import default_event_decoder
-from tests.contracts.harness import SUPPLIER, System
+from tests.contracts.harness import FINANCIER, SUPPLIER, System
 
 DAY = 86_400
 
@@ -138,3 +138,82 @@ def test_metadata(sys_: System) -> None:
     assert t.tokenURI(token).call() == f"https://scf.example/meta/token/{token}"
     assert t.slotURI(1).call() == "https://scf.example/meta/slot/1"
     assert t.contractURI().call() == "https://scf.example/meta/contract"
+
+
+# -- approvals die with the holding (EIP-3525: value approvals are cleared when the token moves) --
+def _approve_both(s: System, owner: str, token: int, operator: str, value: int) -> None:
+    s.sender(owner).transact(s.token.functions.approve(token, operator, value))
+    s.sender(owner).transact(s.token.get_function_by_signature("approve(address,uint256)")(operator, token))
+
+
+def _assert_no_approval_left(s: System, token: int, operator: str) -> None:
+    assert s.token.functions.allowance(token, operator).call() == 0
+    assert s.token.functions.getApproved(token).call() == "0x" + "0" * 40
+    split = s.token.get_function_by_signature("transferFrom(uint256,address,uint256)")
+    with pytest.raises(reverts.InsufficientAllowance):
+        s.sender(operator).transact(split(token, operator, 1))
+    whole = s.token.get_function_by_signature("transferFrom(address,address,uint256)")
+    with pytest.raises(reverts.NotAuthorized):
+        s.sender(operator).transact(whole(s.owner_of(token), operator, token))
+
+
+def test_approvals_do_not_revive_when_the_token_is_bought_back(sys_: System) -> None:
+    _, token = _token(sys_)
+    a, b, x = sys_.holders
+    _approve_both(sys_, a, token, x, 900)
+    assert sys_.token.functions.allowance(token, x).call() == 900
+    sys_.transfer_token(a, b, token)
+    _assert_no_approval_left(sys_, token, x)
+    sys_.transfer_token(b, a, token)  # back to the owner who approved
+    _assert_no_approval_left(sys_, token, x)
+    assert sys_.value_of(token) == 10_000 and sys_.owner_of(token) == a
+
+
+def test_approvals_do_not_revive_after_escrow_and_cancellation(sys_: System) -> None:
+    _, token = _token(sys_)
+    a, _, x = sys_.holders
+    _approve_both(sys_, a, token, x, 900)
+    offer_id, escrow = sys_.offer(a, token, 10_000, 9_000, sys_.chain.now() + DAY)
+    assert escrow == token  # the whole token went into escrow: a change of owner
+    assert sys_.cancel(a, offer_id) == token
+    assert sys_.owner_of(token) == a
+    _assert_no_approval_left(sys_, token, x)
+
+
+def test_approvals_do_not_revive_when_a_financed_token_comes_back(sys_: System) -> None:
+    _, token = _token(sys_)
+    a, _, x = sys_.holders
+    _approve_both(sys_, a, token, x, 900)
+    offer_id, _ = sys_.offer(a, token, 10_000, 9_000, sys_.chain.now() + DAY)
+    sys_.accept(offer_id)
+    sys_.operator.transact(sys_.token.functions.setRoles(sys_.bank, FINANCIER | SUPPLIER))
+    sys_.transfer_token(sys_.bank, a, token)
+    _assert_no_approval_left(sys_, token, x)
+
+
+def test_approvals_outlive_value_moves_that_keep_the_owner(sys_: System) -> None:
+    _, token = _token(sys_)
+    a, b, x = sys_.holders
+    _approve_both(sys_, a, token, x, 900)
+    sys_.split(a, token, b, 1_000)
+    offer_id, escrow = sys_.offer(a, token, 2_000, 1_900, sys_.chain.now() + DAY)
+    assert escrow != token
+    assert sys_.cancel(a, offer_id) == token  # merged back: the token never left its owner
+    assert sys_.token.functions.allowance(token, x).call() == 900
+    assert sys_.token.functions.getApproved(token).call() == x
+    split = sys_.token.get_function_by_signature("transferFrom(uint256,address,uint256)")
+    sys_.sender(x).transact(split(token, b, 100))  # the approved address moves without allowance
+    assert sys_.token.functions.allowance(token, x).call() == 900
+
+
+def test_a_new_approval_after_the_return_counts(sys_: System) -> None:
+    _, token = _token(sys_)
+    a, b, x = sys_.holders
+    _approve_both(sys_, a, token, x, 900)
+    sys_.transfer_token(a, b, token)
+    sys_.sender(b).transact(sys_.token.functions.approve(token, x, 50))
+    assert sys_.token.functions.allowance(token, x).call() == 50
+    sys_.transfer_token(b, a, token)
+    assert sys_.token.functions.allowance(token, x).call() == 0
+    sys_.sender(a).transact(sys_.token.functions.approve(token, x, 70))
+    assert sys_.token.functions.allowance(token, x).call() == 70

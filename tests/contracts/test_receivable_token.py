@@ -218,6 +218,40 @@ def test_cancel_returns_value_and_expiry_unlocks_for_anyone(sys_: System) -> Non
     assert sys_.value_of(token) == FACE
 
 
+def test_cancel_after_a_partial_redemption_returns_the_escrow_as_its_own_token(sys_: System) -> None:
+    """Merged into a partly redeemed source, the escrowed value would take the source's checkpoint
+    and be paid (R - R0)/(F - R0) of it instead of R/F."""
+    slot, token = _slot(sys_, face=1000, days=30)
+    a = sys_.holders[0]
+    offer_id, escrow = sys_.offer(a, token, 300, 290, sys_.chain.now() + 20 * DAY)
+    sys_.repay(slot, 500)
+    sys_.chain.time_travel(31 * DAY)
+    assert sys_.redeem(token) == 350  # 700 * 500 / 1000
+    assert sys_.token.functions.checkpointOf(token).call() == 500
+    assert sys_.cancel(a, offer_id) == escrow
+    assert (sys_.owner_of(escrow), sys_.value_of(escrow), sys_.value_of(token)) == (a, 300, 350)
+    assert sys_.redeem(escrow) == 150  # 300 * 500 / 1000, its fair share so far
+    sys_.repay(slot, 500)
+    assert sys_.redeem_batch([token, escrow]) == 500
+    assert sys_.token.functions.statusOf(slot).call() == 7  # Settled
+
+
+def test_partial_redemptions_keep_a_checkpoint_per_token(sys_: System) -> None:
+    slot, token = _slot(sys_, face=1000, days=30)
+    a, b, _ = sys_.holders
+    tb = _split(sys_, a, token, b, 400)
+    sys_.repay(slot, 100)
+    sys_.chain.time_travel(31 * DAY)
+    assert sys_.redeem(token) == 60
+    sys_.repay(slot, 300)
+    assert sys_.redeem(tb) == 160  # 400 * 400 / 1000: b's checkpoint is still 0
+    assert sys_.redeem(token) == 180  # 540 * (400 - 100) / (1000 - 100)
+    checkpoints = [sys_.token.functions.checkpointOf(t).call() for t in (token, tb)]
+    assert checkpoints == [400, 400]
+    assert [sys_.value_of(t) for t in (token, tb)] == [360, 240]
+    assert sys_.owner_of(token) == a and sys_.owner_of(tb) == b
+
+
 # -- repayment -------------------------------------------------------------------------------------
 def test_partial_then_late_repayment_pays_every_holder_pro_rata(sys_: System) -> None:
     slot, token = _slot(sys_, face=1000, days=30)
