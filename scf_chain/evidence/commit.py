@@ -50,10 +50,13 @@ class SaltedDocument:
     document: Document
     salts: dict[str, str]
 
+    submitter: str | None = None  # whose number space the key is in (Document.doc_key)
+
     @classmethod
-    def create(cls, document: Document) -> SaltedDocument:
+    def create(cls, document: Document, submitter: str | None = None) -> SaltedDocument:
         fields = document.model_dump(mode="json")
-        return cls(document, {f: "0x" + secrets.token_bytes(32).hex() for f in fields})
+        return cls(document, {f: "0x" + secrets.token_bytes(32).hex() for f in fields},
+                   submitter)
 
     @cached_property
     def fields(self) -> dict[str, Any]:
@@ -67,7 +70,7 @@ class SaltedDocument:
 
     @cached_property
     def doc_key(self) -> bytes:
-        return self.document.doc_key()
+        return self.document.doc_key(self.submitter)
 
     @cached_property
     def fields_root(self) -> bytes:
@@ -82,7 +85,10 @@ class SaltedDocument:
         return leaf_of(self.doc_hash)
 
     def to_json(self) -> dict[str, Any]:
-        return {"document": dict(self.fields), "salts": dict(self.salts)}
+        out: dict[str, Any] = {"document": dict(self.fields), "salts": dict(self.salts)}
+        if self.submitter is not None:
+            out["submitter"] = self.submitter
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SaltedDocument:
@@ -90,7 +96,10 @@ class SaltedDocument:
         salts = dict(data["salts"])
         if set(salts) != set(doc.model_dump(mode="json")):
             raise EvidenceError("salts do not cover exactly the document's fields")
-        return cls(doc, salts)
+        submitter = data.get("submitter")  # absent in documents stored before keys were scoped
+        if submitter is not None and not isinstance(submitter, str):
+            raise EvidenceError("the submitter is an address")
+        return cls(doc, salts, submitter)
 
     def disclose(self, fields: list[str]) -> Disclosure:
         """The chosen fields with values and salts, and every field's commitment."""

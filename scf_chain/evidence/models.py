@@ -37,13 +37,24 @@ class Document(BaseModel, abc.ABC):
     kind: str  # each document type fixes it to a literal (the union's discriminator)
 
     @abc.abstractmethod
-    def doc_key(self) -> bytes:
-        """keccak256 of the RFC 8785 JSON of the fields that identify the document."""
+    def doc_key(self, submitter: str | None = None) -> bytes:
+        """keccak256 of the RFC 8785 JSON of the fields that identify the document.
+
+        `submitter` (an address) scopes the key to whoever submitted the document, so nobody
+        can take another party's numbers: two submitters of "PO-17" of one buyer hold two
+        documents. None gives the unscoped key of documents stored before keys were scoped.
+        """
 
     @property
     @abc.abstractmethod
     def doc_type(self) -> int:
         """The EvidenceRegistry document type."""
+
+
+def _key(identity: dict[str, str], submitter: str | None) -> bytes:
+    if submitter is not None:
+        identity = {**identity, "submitter": _address(submitter)}
+    return keccak(canonical.dumps(identity))
 
 
 class OrderLine(BaseModel):
@@ -76,9 +87,9 @@ class PurchaseOrder(Document):
     def doc_type(self) -> int:
         return DOC_PURCHASE_ORDER
 
-    def doc_key(self) -> bytes:
-        return keccak(canonical.dumps({"type": "purchase_order", "buyer": self.buyer,
-                                     "number": self.number}))
+    def doc_key(self, submitter: str | None = None) -> bytes:
+        return _key({"type": "purchase_order", "buyer": self.buyer, "number": self.number},
+                    submitter)
 
 
 class LogisticsEvent(Document):
@@ -105,9 +116,10 @@ class LogisticsEvent(Document):
     def doc_type(self) -> int:
         return DOC_LOGISTICS
 
-    def doc_key(self) -> bytes:
-        return keccak(canonical.dumps({"type": "logistics", "carrier": self.carrier,
-                                     "waybill": self.waybill, "event": self.event}))
+    def doc_key(self, submitter: str | None = None) -> bytes:
+        # `carrier` is free text: only the submitter's address makes the waybill someone's
+        return _key({"type": "logistics", "carrier": self.carrier, "waybill": self.waybill,
+                     "event": self.event}, submitter)
 
 
 class Invoice(Document):
@@ -125,8 +137,10 @@ class Invoice(Document):
     def doc_type(self) -> int:
         return DOC_INVOICE
 
-    def doc_key(self) -> bytes:
-        # The key the receivable contract consumes forever: one invoice backs one receivable.
+    def doc_key(self, submitter: str | None = None) -> bytes:
+        # The key the receivable contract consumes forever: one invoice backs one receivable,
+        # so it stays (seller, number) whoever submits. It is already scoped: only the seller
+        # may submit an invoice (scf_chain.platform.evidence.submit).
         return keccak(canonical.dumps({"type": "invoice", "seller": self.seller,
                                      "number": self.number}))
 

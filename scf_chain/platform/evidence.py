@@ -27,6 +27,7 @@ from scf_chain.evidence.proofs import (
     make_bundle,
     verify_bundle,
 )
+from scf_chain.evidence.store import DocumentAccessDenied, DocumentNotFound
 from scf_chain.platform.core import Platform
 
 MAX_BATCH = 10_000
@@ -58,7 +59,10 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
     """Validate, salt and store a document encrypted; it waits for the next anchored batch.
 
     The submitter must be a party (buyer, seller, shipper, consignee) or an anchorer (a logistics
-    provider); the parties may read it, auditors read everything.
+    provider), and an invoice's submitter its seller; the parties may read it, auditors read
+    everything. A document's key, and so its id, is scoped to its submitter's address: nobody can
+    take another party's order or waybill numbers (an invoice's key is the seller's, whose
+    number it is). Submitting the same document twice is a 409 only to its submitter.
     """
     from scf_chain.clients import Role
 
@@ -70,7 +74,11 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
     if caller.address.lower() not in {a.lower() for a in parties} and not caller.roles & Role.ANCHORER:
         raise EvidenceRequestError("not_a_party", "only a party to the document or an anchorer "
                                    "may submit it", 403)
-    salted = SaltedDocument.create(doc)
+    if isinstance(doc, Invoice) and caller.address.lower() != doc.seller.lower():
+        raise EvidenceRequestError("not_the_issuer", "an invoice is submitted by its seller: its "
+                                   "number and its key (which a receivable consumes) are the "
+                                   "seller's", 403)
+    salted = SaltedDocument.create(doc, submitter=to_checksum_address(caller.address))
     doc_id = "doc-" + salted.doc_key.hex()[:24]
     readers = {p.name for p in (platform.participant_by_address(a) for a in parties) if p}
     row = EvidenceDocument(doc_id=doc_id, owner=caller.name, doc_type=doc.doc_type,
@@ -83,8 +91,8 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
             s.flush()
         except IntegrityError:
             s.rollback()
-            raise EvidenceRequestError("document_exists", f"this {doc.kind} ({_number(doc)}) was "
-                                       "submitted already", 409) from None
+            raise EvidenceRequestError("document_exists", f"you submitted this {doc.kind} "
+                                       f"({_number(doc)}) already", 409) from None
         if not platform.documents.exists(doc_id):
             platform.documents.put(doc_id, json.dumps(salted.to_json()).encode(), caller.name,
                                    readers)
@@ -94,12 +102,21 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
 
 def document(platform: Platform, caller: GatewayParticipant, doc_id: str,
              reads_everything: bool) -> tuple[EvidenceDocument, SaltedDocument]:
-    """The row and the decrypted document, for someone allowed to read it."""
+    """The row and the decrypted document, for someone allowed to read it.
+
+    A document the caller may not read is answered exactly as one that does not exist (the same
+    404 problem): an id says nothing about whether someone else's document exists.
+    """
     with platform.sessions() as s:
         row = s.get(EvidenceDocument, doc_id)
-    if row is None:
-        raise EvidenceRequestError("document_not_found", f"no document {doc_id!r}", 404)
-    content = platform.documents.get(doc_id, caller.name, is_auditor=reads_everything)
+    try:
+        if row is None:
+            raise DocumentNotFound(doc_id)
+        content = platform.documents.get(doc_id, caller.name, is_auditor=reads_everything)
+    except (DocumentNotFound, DocumentAccessDenied):
+        raise EvidenceRequestError("document_not_found", f"no document {doc_id!r}",
+                                   404) from None
+    assert row is not None
     return row, SaltedDocument.from_json(json.loads(content))
 
 
