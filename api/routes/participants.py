@@ -34,6 +34,14 @@ def out(p: GatewayParticipant) -> ParticipantOut:
                           roles=role_names(p.roles), created_at=p.created_at)
 
 
+def _without_secret(body: dict[str, Any]) -> dict[str, Any]:
+    """A key-issuing answer as it is kept for replays: the secret is never stored anywhere."""
+    return {**body, "api_key": None, "detail": (
+        "this answer is replayed for a retried Idempotency-Key: the API key's secret was "
+        f"returned once, in the first answer, and is not kept. If it was lost, issue a new key "
+        f"(POST /participants/{{name}}/api-keys) and revoke key {body.get('key_id')}")}
+
+
 @router.post("", status_code=201, response_model=ParticipantCreated)
 def create_participant(body: ParticipantIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
     """Create a participant: a signing key in the keystore, its roles on chain, an API key."""
@@ -44,7 +52,7 @@ def create_participant(body: ParticipantIn, platform: PlatformDep, idem: IdemDep
                                              roles_from_names(list(body.roles)), body.dev_funds)
         return ParticipantCreated(participant=out(p), key_id=key.key_id, api_key=key.token)
 
-    return idem.run(effect, 201)
+    return idem.run(effect, 201, stored_as=_without_secret)
 
 
 @router.get("", response_model=list[ParticipantOut])
@@ -83,7 +91,7 @@ def issue_api_key(name: str, platform: PlatformDep, idem: IdemDep):  # type: ign
         key = platform.issue_api_key(name)
         return ApiKeyOut(key_id=key.key_id, participant=name, api_key=key.token)
 
-    return idem.run(effect, 201)
+    return idem.run(effect, 201, stored_as=_without_secret)
 
 
 def _key_info(k: Any) -> ApiKeyInfo:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from eth_account._utils.signing import sign_transaction_dict
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
 from scf_chain.chain.base import ChainBackend, raw_request
@@ -44,6 +47,71 @@ def _hash_hex(value: Any) -> str:
     if isinstance(value, str):
         return value.lower() if value.startswith("0x") else "0x" + value.lower()
     return "0x" + bytes(value).hex()
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed transaction about to be broadcast."""
+
+    sender: str
+    nonce: int
+    tx_hash: str
+    raw: bytes = field(repr=False)
+    call_hash: str
+
+
+def call_hash(sender: str, to: str | None, value: int, data: bytes | str) -> str:
+    """What a transaction does, without nonce, gas and fees: sender, recipient, value and data."""
+    return "0x" + keccak(bytes(HexBytes(sender)) + (bytes(HexBytes(to)) if to else b"\0" * 20)
+                         + int(value).to_bytes(32, "big") + bytes(HexBytes(data))).hex()
+
+
+class TxJournal(Protocol):
+    """Where the transactions of one unit of work (an idempotent request) are written down
+    before they leave the process, so that a crash or an error after a broadcast can be resolved
+    from the chain instead of sending again. Installed with `journaling`; every `TxSender` in
+    the same context calls it, without the layers between knowing."""
+
+    def match(self, sender: str, call_hash: str) -> str | None:
+        """On a replay, the hash of the journaled transaction this send is (the sender waits
+        for it instead of signing anew); None to send. May raise to refuse the send."""
+
+    def record(self, tx: SignedTx) -> None:
+        """Persist `tx` before it is broadcast; raising stops the broadcast."""
+
+    def refused(self, tx: SignedTx) -> None:
+        """The node refused `tx` for certain (it never happened). Must not raise."""
+
+    def read_block(self) -> int | str:
+        """The block views are read at ('latest', or the state a replayed send saw)."""
+
+
+_journal: ContextVar[TxJournal | None] = ContextVar("scf_tx_journal", default=None)
+
+
+@contextmanager
+def journaling(journal: TxJournal) -> Iterator[TxJournal]:
+    """Journal every transaction signed in this context (thread and task) through `journal`."""
+    token = _journal.set(journal)
+    try:
+        yield journal
+    finally:
+        _journal.reset(token)
+
+
+def current_journal() -> TxJournal | None:
+    return _journal.get()
+
+
+def broadcast_signed(chain: ChainBackend, tx: SignedTx) -> str:
+    """Send an already signed transaction again (recovery: the node may never have seen it, or
+    dropped it); senders of its account in this process skip its nonce. Raises what the node
+    answers (already known, nonce too low) for the caller to judge."""
+    tx_hash = _hash_hex(raw_request(chain.w3, "eth_sendRawTransaction", ["0x" + tx.raw.hex()]))
+    for holder in list(chain._nonce_holders):
+        if isinstance(holder, TxSender) and holder.address.lower() == tx.sender.lower():
+            holder.skip_nonce(tx.nonce)
+    return tx_hash
 
 
 def _is_nonce_error(exc: BaseException) -> bool:
@@ -81,6 +149,12 @@ class TxSender:
         self._fees: tuple[float, dict[str, int]] | None = None
         self._chain_id = chain.chain_id()
         chain.register_nonce_holder(self)
+
+    def skip_nonce(self, nonce: int) -> None:
+        """`nonce` was used outside this sender (a recovered transaction): never hand it out."""
+        with self._lock:
+            if self._nonce is not None and self._nonce <= nonce:
+                self._nonce = nonce + 1
 
     def forget_nonce(self) -> None:
         """Re-read the nonce from the chain before the next send (after a snapshot revert)."""
@@ -163,11 +237,22 @@ class TxSender:
 
     def send_raw(self, to: str | None, data: bytes | str = b"", value: int = 0,
                  gas: int | None = None) -> str:
-        """Sign and broadcast; returns the transaction hash (does not wait)."""
+        """Sign and broadcast; returns the transaction hash (does not wait).
+
+        Inside `journaling`, the signed transaction is recorded before it is broadcast, and on a
+        replay a send the journal already holds returns that transaction's hash instead.
+        """
         tx: dict[str, Any] = {"from": self.address, "value": int(value), "data": HexBytes(data),
                               "chainId": self._chain_id}
         if to is not None:
             tx["to"] = checksum(to)
+        journal = _journal.get()
+        what = ""
+        if journal is not None:
+            what = call_hash(self.address, to, value, data)
+            journaled = journal.match(self.address, what)
+            if journaled is not None:
+                return journaled
         if gas is None:
             gas = int(self.estimate_gas(tx) * GAS_HEADROOM) + 10_000
         tx["gas"] = gas
@@ -178,15 +263,23 @@ class TxSender:
                     self._nonce = int(self.w3.eth.get_transaction_count(self.address, "pending"))
                 tx["nonce"] = self._nonce
                 raw = self._sign(tx)
+                signed = SignedTx(self.address, self._nonce, "0x" + keccak(raw).hex(), raw, what)
+                if journal is not None:
+                    journal.record(signed)  # written down before it can leave the process
                 try:
                     tx_hash = self._rpc("eth_sendRawTransaction", ["0x" + raw.hex()])
                 except Exception as exc:
                     revert = to_revert(exc, self.decoder)
                     if revert is not None:  # eth-tester executes on submission
+                        if journal is not None:
+                            journal.refused(signed)
                         raise revert from None
                     if attempt == 1 and _is_nonce_error(exc):
+                        if journal is not None:
+                            journal.refused(signed)
                         self._nonce = None  # someone else used this account: read it again
                         continue
+                    # the node may have received it all the same: it stays journaled
                     raise ChainError(f"node refused transaction: {exc}") from exc
                 self._nonce += 1
                 return _hash_hex(tx_hash)
@@ -257,8 +350,10 @@ class TxSender:
 
     def call(self, fn: Any) -> Any:
         """Run a view function, turning a revert into its typed exception."""
+        journal = _journal.get()
+        block = journal.read_block() if journal is not None else "latest"
         try:
-            return fn.call({"from": self.address})
+            return fn.call({"from": self.address}, block)
         except Exception as exc:
             revert = to_revert(exc, self.decoder)
             if revert is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
 )
@@ -291,16 +292,56 @@ class ApiKey(Base):
 
 
 class IdempotencyRecord(Base):
-    """A POST seen under an Idempotency-Key: its request fingerprint and the response it got."""
+    """A POST seen under an Idempotency-Key: its request fingerprint and the response it got.
+
+    state: `pending` (claimed by the run whose token is `owner`), `interrupted` (a run ended
+    without an answer after a transaction may have left the process: resolved from the chain by
+    a retry or at start), `done` (`status_code` and `body` are the answer; a secret in it is
+    never stored), `unknown` (written by releases before the journal; no longer written).
+    """
 
     __tablename__ = "idempotency_records"
+    __table_args__ = (Index("ix_idempotency_records_expires", "expires_at"),)
 
     participant: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))  # pending, done
+    state: Mapped[str] = mapped_column(String(16))
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     body: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    # the run working on the record (a token per claim; see IdempotencyStore)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # purged after this time (unless unfinished with journaled transactions)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class TxJournalEntry(Base):
+    """A transaction signed while an idempotent request ran, written before it was broadcast.
+
+    `raw` is the signed transaction, kept until the request is answered so that an unfinished
+    request can be resolved from the chain (mined, rebroadcast, or impossible); `call_hash`
+    identifies what it does (sender, to, value, data) for matching on replay. status: `signed`
+    (it may have reached the node), `refused` (the node refused it for certain: it never
+    happened).
+    """
+
+    __tablename__ = "tx_journal"
+    __table_args__ = (
+        UniqueConstraint("participant", "key", "seq", name="uq_tx_journal_request_seq"),
+        Index("ix_tx_journal_sender_nonce", "sender", "nonce"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    participant: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    seq: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(Address)
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(Hex32)
+    call_hash: Mapped[str] = mapped_column(Hex32)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[float] = mapped_column(Float)
 
 

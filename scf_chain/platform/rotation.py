@@ -135,13 +135,21 @@ def _retired_account(platform: Platform, key_name: str, address: str) -> LocalAc
                    f"the keystore holds no key for {key_name}'s recorded address {address}")
 
 
+def _read_block() -> int | str:
+    """The block balances are read at: a replayed request reads what its first attempt read."""
+    from scf_chain.chain.sender import current_journal
+
+    journal = current_journal()
+    return journal.read_block() if journal is not None else "latest"
+
+
 def _hand_over(platform: Platform, p: GatewayParticipant, old: LocalAccount, new: LocalAccount,
                result: KeyRotation) -> None:
     w3 = platform.chain.w3
     op = platform.token(platform.operator_account)
     roles = Role(p.roles)
     # gas for the old key's last transactions and the new key's first ones
-    if platform.is_dev_chain and int(w3.eth.get_balance(new.address)) == 0:
+    if platform.is_dev_chain and int(w3.eth.get_balance(new.address, _read_block())) == 0:
         from scf_chain.platform.core import DEV_GAS_WEI
 
         platform.system.sender(platform.chain.dev_accounts()[0]).send(new.address, b"",
@@ -150,10 +158,13 @@ def _hand_over(platform: Platform, p: GatewayParticipant, old: LocalAccount, new
         result.tx_hashes.append(op.set_roles(new.address, roles).tx_hash)
     as_old = platform.token(old)
     with platform.sessions() as s:
-        # tokens with value (an emptied token is worth nothing and may be past maturity)
-        held = s.scalars(select(Token.token_id).where(Token.owner == old.address.lower(),
+        # tokens with value (an emptied token is worth nothing and may be past maturity); those
+        # the store shows at the new address too: a replayed request reads owners as they were
+        held = s.scalars(select(Token.token_id).where(Token.owner.in_((old.address.lower(),
+                                                                        new.address.lower())),
                                                       Token.burned.is_(False),
-                                                      Token.value > 0)).all()
+                                                      Token.value > 0)
+                          .order_by(Token.token_id)).all()
     for token_id in held:
         if checksum(as_old.owner_of(int(token_id))) != checksum(old.address):
             continue  # moved by an interrupted earlier run (the store had not caught up)
@@ -170,7 +181,7 @@ def _hand_over(platform: Platform, p: GatewayParticipant, old: LocalAccount, new
         result.tx_hashes.append(op.set_roles(old.address, Role.NONE).tx_hash)
     # the old key's remaining ether, less the fee of sending it
     sender = platform.system.sender(old)
-    balance = int(w3.eth.get_balance(old.address))
+    balance = int(w3.eth.get_balance(old.address, _read_block()))
     value = balance - sender.max_fee_per_gas() * ETH_TRANSFER_GAS
     if value > 0:
         rcpt = sender.send(new.address, b"", value, gas=ETH_TRANSFER_GAS)
