@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +21,7 @@ from scf_chain.errors import (
     DeploymentError,
     EvidenceError,
     KeyStoreError,
+    ReorgTooDeep,
     ScfError,
     TransactionTimeout,
 )
@@ -75,8 +78,22 @@ class Problem(Exception):
                                                                        detail, extra)
 
 
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem document; `code` is stable, other members depend on the problem."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(description="a URI naming the problem type (TYPE_BASE + code)")
+    title: str
+    status: int = Field(ge=400, le=599)
+    code: str = Field(description="stable, machine-readable: switch on this")
+    detail: str | None = None
+    instance: str | None = None
+
+
 def problem_response(status: int, code: str, title: str, detail: str | None = None,
-                     instance: str | None = None, **extra: Any) -> JSONResponse:
+                     instance: str | None = None, headers: Mapping[str, str] | None = None,
+                     **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status,
                             "code": code}
     if detail:
@@ -84,10 +101,25 @@ def problem_response(status: int, code: str, title: str, detail: str | None = No
     if instance:
         body["instance"] = instance
     body.update(extra)
-    response = JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    response = JSONResponse(body, status_code=status, media_type=PROBLEM_JSON,
+                            headers=dict(headers or {}))
     if code in RETRY_AFTER_S:
         response.headers["Retry-After"] = str(RETRY_AFTER_S[code])
+    if status == 401 and "www-authenticate" not in response.headers:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="scf-chain"'
     return response
+
+
+def allowed_methods(app: Any, scope: Any) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _jsonable(v: Any) -> Any:
@@ -143,7 +175,7 @@ def problem_for(exc: BaseException) -> tuple[int, str, str, str, dict[str, Any]]
     if isinstance(exc, TransactionTimeout):
         return (504, "outcome_unknown", "The chain did not confirm in time",
                 f"{exc}; the transaction may still be mined: check state before retrying", {})
-    if isinstance(exc, (ChainError, DeploymentError)):
+    if isinstance(exc, (ChainError, DeploymentError, ReorgTooDeep)):
         return 503, "chain_unavailable", "The chain is unavailable", str(exc), {}
     if is_store_outage(exc):
         return (503, "store_unavailable", "The store is unavailable",
@@ -219,11 +251,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
-                 403: "forbidden"}
-        code = codes.get(exc.status_code, f"http_{exc.status_code}")
-        return problem_response(exc.status_code, code, str(exc.detail), None,
-                                str(request.url.path))
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+                 401: "unauthorized", 403: "forbidden", 413: "content_too_large"}
+        code = str(getattr(exc, "code", "") or codes.get(exc.status_code,
+                                                          f"http_{exc.status_code}"))
+        headers = dict(exc.headers or {})
+        title, detail = str(exc.detail), getattr(exc, "problem_detail", None)
+        if exc.status_code == 405:
+            # RFC 9110: a 405 names the methods the resource has
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+            title, detail = "Method not allowed", f"this resource allows {headers['Allow']}"
+        return problem_response(exc.status_code, code, title, detail, str(request.url.path),
+                                headers=headers, **getattr(exc, "extra", {}))
 
     async def _any(request: Request, exc: Exception) -> JSONResponse:
         status, code, title, detail, extra = problem_for(exc)

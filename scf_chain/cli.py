@@ -171,6 +171,16 @@ def _store(settings: "Settings") -> "Any":
     return db.session_factory(db.make_engine(settings.database_url))
 
 
+def _verified(chain: "ChainBackend", manifest: "Any") -> "Any":
+    """`manifest`, once the node proves to hold its contracts (the check `deploy` and `serve`
+    make): a reset node or another chain behind the same URL is refused before the store is
+    touched."""
+    from scf_chain.deploy import verify_manifest
+
+    verify_manifest(chain, manifest)
+    return manifest
+
+
 def _echo_report(report: "Any") -> None:
     if report.events:
         typer.echo(f"indexed {report.events} events up to block {report.to_block}")
@@ -190,11 +200,12 @@ def index(
     settings = Settings()
     try:
         manifest = Manifest.load(settings.manifest_path)
-        sessions = _store(settings)
         with connect(settings) as chain:
+            _verified(chain, manifest)
+            sessions = _store(settings)
             if not follow:
-                r = Indexer(chain, sessions, manifest,
-                            confirmations=settings.confirmations).index_once()
+                r = Indexer(chain, sessions, manifest, confirmations=settings.confirmations,
+                            max_reorg_depth=settings.max_reorg_depth).index_once()
                 typer.echo(f"indexed {r.events} events in blocks {r.from_block}..{r.to_block} "
                            f"(head {r.head}){'; reorg rolled back' if r.reorg else ''}")
                 return
@@ -203,7 +214,7 @@ def index(
             try:
                 run_indexer(chain, sessions, manifest, stop, poll_interval_s=interval,
                             confirmations=settings.confirmations,
-                            on_report=_echo_report)
+                            max_reorg_depth=settings.max_reorg_depth, on_report=_echo_report)
             except KeyboardInterrupt:
                 pass
     except ScfError as exc:
@@ -264,8 +275,10 @@ def audit_reconcile() -> None:
     settings = Settings()
     try:
         manifest = Manifest.load(settings.manifest_path)
-        with connect(settings) as chain, _store(settings)() as s:
-            report = reconcile(s, chain, manifest)
+        with connect(settings) as chain:
+            _verified(chain, manifest)
+            with _store(settings)() as s:
+                report = reconcile(s, chain, manifest)
     except ScfError as exc:
         _fail(exc)
         return
@@ -311,10 +324,12 @@ def keeper(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         manifest = Manifest.load(settings.manifest_path)
-        sessions = _store(settings)
         with connect(settings) as chain:
+            _verified(chain, manifest)
+            sessions = _store(settings)
             account = _deployer(chain, key, dev_account)
-            indexer = Indexer(chain, sessions, manifest, confirmations=settings.confirmations)
+            indexer = Indexer(chain, sessions, manifest, confirmations=settings.confirmations,
+                              max_reorg_depth=settings.max_reorg_depth)
             system = ScfSystem(chain, manifest, receipt_timeout_s=settings.receipt_timeout_s)
             k = Keeper(system.token(account), sessions,
                        keeper_id or f"{socket.gethostname()[:50]}-{os.getpid()}",

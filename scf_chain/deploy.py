@@ -167,8 +167,9 @@ def verify_manifest(chain: ChainBackend, manifest: Manifest) -> None:
         code = bytes(chain.w3.eth.get_code(to_checksum_address(c.address)))
         if not code:
             raise DeploymentError(
-                f"{c.name} at {c.address} has no code on chain {chain_id}: the chain was reset "
-                f"since the manifest was written; remove the manifest or deploy with --fresh")
+                f"{c.name} at {c.address} has no code on chain {chain_id}: this node is not the "
+                f"chain the manifest was written for (a node reset since, or another node behind "
+                f"the URL); point at the right node, or remove the manifest or deploy with --fresh")
         onchain = runtime_code_hash(c.name, code)
         if onchain != c.code_hash:
             raise DeploymentError(f"{c.name} at {c.address} runs code other than the manifest says")

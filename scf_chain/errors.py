@@ -72,5 +72,20 @@ class IndexerError(ScfError, RuntimeError):
     """The indexer cannot proceed (inconsistent cursor, concurrent writer, unknown token)."""
 
 
+class ReorgTooDeep(IndexerError):
+    """The node's chain leaves the indexed one further back than the indexer may undo: a reset
+    node or another chain behind the same URL, more likely than a reorg that deep."""
+
+
 class AuditError(ScfError, LookupError):
     """An audit query names something the store does not hold (unknown slot, participant)."""
+
+
+class StoreSchemaError(ScfError, RuntimeError):
+    """The store's tables do not match its recorded migration revision (a store whose creation
+    was cut off before migrations were atomic, or one this release does not know); nothing was
+    changed, and the message says what to do."""
+
+
+class DataDirLocked(ScfError, RuntimeError):
+    """Another process holds the gateway lock of this data folder (one gateway per keystore)."""

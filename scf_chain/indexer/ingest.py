@@ -19,12 +19,13 @@ from scf_chain.chain.codec import AbiContract
 from scf_chain.contracts import artifacts
 from scf_chain.contracts.events import EventDecoder, default_event_decoder
 from scf_chain.db.models import READ_MODELS, IndexedBlock, IndexerCursor, RawEvent
-from scf_chain.errors import ChainError, IndexerError
+from scf_chain.errors import ChainError, IndexerError, ReorgTooDeep
 from scf_chain.indexer.projector import EventRecord, Projector
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_BLOCKS = 2_000
+DEFAULT_MAX_REORG_DEPTH = 64
 HEADER_BATCH = 500  # block headers per JSON-RPC batch request
 REPLAY_CHUNK_EVENTS = 5_000
 _TRANSFER_TOPIC = "0x" + bytes(event_abi_to_log_topic(
@@ -120,6 +121,11 @@ class Indexer:
     of its first block is checked against the cursor; on a mismatch the fork point is found
     among the stored block hashes, every event of the orphaned blocks is deleted, the read
     models are rebuilt from the remaining raw events, and ingestion resumes from the fork.
+
+    Every batch stores the hashes of its last `max_reorg_depth` blocks, so the fork of any reorg
+    up to that depth is found exactly. A chain that leaves the stored one further back (a reset
+    dev node, another chain behind the same URL) is refused with ReorgTooDeep and nothing is
+    deleted: undoing it would wipe history that is most likely still valid elsewhere.
     """
 
     def __init__(
@@ -129,16 +135,20 @@ class Indexer:
         deployment: DeploymentLike,
         *,
         confirmations: int | None = None,
+        max_reorg_depth: int | None = None,
         chunk_blocks: int = DEFAULT_CHUNK_BLOCKS,
         name: str = "default",
         decoder: EventDecoder | None = None,
     ) -> None:
-        if confirmations is None:
+        if confirmations is None or max_reorg_depth is None:
             from scf_chain.config import get_settings
 
-            confirmations = get_settings().confirmations
-        if confirmations < 0 or chunk_blocks < 1:
-            raise IndexerError("confirmations must be >= 0 and chunk_blocks >= 1")
+            settings = get_settings()
+            confirmations = settings.confirmations if confirmations is None else confirmations
+            max_reorg_depth = (settings.max_reorg_depth if max_reorg_depth is None
+                               else max_reorg_depth)
+        if confirmations < 0 or chunk_blocks < 1 or max_reorg_depth < 0:
+            raise IndexerError("confirmations and max_reorg_depth must be >= 0, chunk_blocks >= 1")
         self.w3 = _w3_of(chain)
         self.sessions = sessions
         self.token_address = to_checksum_address(deployment.receivable_token)
@@ -146,6 +156,7 @@ class Indexer:
         self.settlement_tokens = [to_checksum_address(a) for a in deployment.settlement_tokens]
         self.start_block = int(deployment.start_block)
         self.confirmations = confirmations
+        self.max_reorg_depth = max_reorg_depth
         self.chunk_blocks = chunk_blocks
         self.name = name
         self.decoder = decoder or default_event_decoder()
@@ -256,7 +267,13 @@ class Indexer:
         logs, end = self._fetch(start, end)
         end_block = first_block if end == start else self._block(end)
         headers: dict[int, _Header] = {start: first_block, end: end_block}
-        headers.update(self._blocks(sorted({lg["blockNumber"] for lg in logs} - headers.keys())))
+        # the batch's last blocks, so that a reorg within max_reorg_depth finds its exact fork
+        tail = range(max(start, end - self.max_reorg_depth + 1), end + 1)
+        headers.update(self._blocks(sorted(
+            ({lg["blockNumber"] for lg in logs} | set(tail)) - headers.keys())))
+        for n in tail[1:]:
+            if headers[n].parent_hash != headers[n - 1].hash:  # the chain moved while we read
+                raise _ReorgDuringBatch(n)
         records: list[EventRecord] = []
         for lg in logs:
             n = lg["blockNumber"]
@@ -314,16 +331,23 @@ class Indexer:
         return self._rollback(head, cur[0])
 
     def _rollback(self, head: int, detected_at: int) -> Reorg:
+        lowest = detected_at - self.max_reorg_depth  # the deepest fork that may be undone
         with self.sessions() as s, s.begin():
             fork = self.start_block - 1
             fork_hash: str | None = None
             stored = s.execute(select(IndexedBlock.number, IndexedBlock.hash).where(
-                IndexedBlock.number <= min(head, detected_at)).order_by(
-                IndexedBlock.number.desc())).tuples()
+                IndexedBlock.number <= min(head, detected_at),
+                IndexedBlock.number >= lowest).order_by(IndexedBlock.number.desc())).tuples()
             for number, block_hash in stored:
                 if self._block(number).hash == block_hash:
                     fork, fork_hash = number, block_hash
                     break
+            if fork < lowest:
+                raise ReorgTooDeep(
+                    f"the node's chain (head {head}) does not hold the indexed blocks "
+                    f"{max(lowest, self.start_block)}..{detected_at}: a reorg deeper than "
+                    f"{self.max_reorg_depth} blocks (SCF_MAX_REORG_DEPTH) is not undone; nothing "
+                    f"was deleted. Is the node reset, or another chain behind the same URL?")
             removed = s.scalar(select(func.count()).select_from(RawEvent).where(
                 RawEvent.block_number > fork)) or 0
             s.execute(delete(RawEvent).where(RawEvent.block_number > fork))

@@ -106,13 +106,12 @@ class Platform:
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        # a request claims its key for at most its transactions' receipt timeouts and some
-        # margin; a claim older than that is a request the gateway never finished
-        self.idempotency = IdempotencyStore(
-            self.sessions, stale_after_s=max(300.0, 2 * self.settings.receipt_timeout_s + 60))
+        self.idempotency = IdempotencyStore(self.sessions, self.settings.idempotency_ttl_s,
+                                            self.chain)
         self.account_locks = AccountLocks(self.sessions.kw.get("bind"))
         self.indexer = Indexer(self.chain, self.sessions, self.manifest,
-                               confirmations=self.settings.confirmations)
+                               confirmations=self.settings.confirmations,
+                               max_reorg_depth=self.settings.max_reorg_depth)
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
@@ -167,6 +166,8 @@ class Platform:
             platform._tmp = tmp
             platform._ensure_operator_participant()
             platform.sync()
+            # requests a previous run left unfinished: resolved from the chain before serving
+            platform.idempotency.recover()
             return platform
         except BaseException:
             if owns:
