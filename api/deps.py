@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -13,12 +14,21 @@ from fastapi.responses import JSONResponse
 
 from api.problems import Problem, problem_for, problem_response
 from scf_chain.chain.codec import checksum
+from scf_chain.chain.sender import journaling
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant
-from scf_chain.errors import TransactionTimeout
 from scf_chain.platform.apikeys import AuthError, authenticate
 from scf_chain.platform.core import Platform
-from scf_chain.platform.idempotency import fingerprint
+from scf_chain.platform.idempotency import (
+    RETRY_AFTER_S,
+    Claim,
+    OutcomeDiverged,
+    OutcomePending,
+    StoredResponse,
+    fingerprint,
+)
+
+log = logging.getLogger("api")
 
 
 def get_platform(request: Request) -> Platform:
@@ -113,42 +123,133 @@ def writing_caller(caller: CallerDep) -> Caller:
 WriterDep = Annotated[Caller, Depends(writing_caller)]
 
 
+def _replayed(status_code: int, body: Any) -> JSONResponse:
+    resp = JSONResponse(body, status_code=status_code)
+    if status_code >= 400:
+        resp.media_type = "application/problem+json"
+        resp.headers["content-type"] = "application/problem+json"
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+def _outcome_pending(detail: str, tx_hashes: list[str]) -> JSONResponse:
+    resp = problem_response(
+        503, "outcome_pending", "The outcome is not known yet",
+        f"{detail}. The request may have been applied on chain: it is not failed. Retry with "
+        "the same Idempotency-Key and body to get its outcome (never with a new key).",
+        tx_hashes=tx_hashes)
+    resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return resp
+
+
 @dataclass
 class Idempotent:
-    """Runs a POST's effect once per (participant, Idempotency-Key); replays the first answer."""
+    """Runs a POST's effect once per (participant, Idempotency-Key); replays the first answer.
+
+    Every transaction the effect signs is journaled with the key before it is broadcast
+    (`scf_chain.platform.idempotency`); once one may have left the process the key is never
+    released, and a failure is answered `503 outcome_pending` (retry with the same key), not as
+    a failure. A retry of such a request finishes it from the chain.
+    """
 
     platform: Platform
     caller: Caller
     key: str
     request_hash: str
 
-    def run(self, effect: Callable[[], Any], status_code: int = 200) -> JSONResponse:
-        stored = self.platform.idempotency.begin(self.caller.name, self.key, self.request_hash)
-        if stored is not None:
-            resp = JSONResponse(stored.body, status_code=stored.status_code)
-            if stored.status_code >= 400:
-                resp.media_type = "application/problem+json"
-                resp.headers["content-type"] = "application/problem+json"
-            resp.headers["Idempotent-Replayed"] = "true"
-            return resp
+    def run(self, effect: Callable[[], Any], status_code: int = 200,
+            stored_as: Callable[[Any], Any] | None = None) -> JSONResponse:
+        """`stored_as` turns the answer into what may be kept and replayed (without secrets)."""
+        store = self.platform.idempotency
+        claim = store.begin(self.caller.name, self.key, self.request_hash)
+        if isinstance(claim, StoredResponse):
+            return _replayed(claim.status_code, claim.body)
         try:
-            result = effect()
-        except TransactionTimeout:
-            self.platform.idempotency.abandon(self.caller.name, self.key, outcome_unknown=True)
-            raise
+            return self._run(claim, effect, status_code, stored_as)
+        finally:
+            store.end(claim)
+
+    def _run(self, claim: Claim, effect: Callable[[], Any], status_code: int,
+             stored_as: Callable[[Any], Any] | None) -> JSONResponse:
+        store = self.platform.idempotency
+        try:
+            journal = store.open_journal(claim)
+        except OutcomePending as exc:
+            return _outcome_pending(str(exc), exc.tx_hashes)
+        except Exception:
+            log.warning("could not resolve idempotent request %s/%s now", claim.participant,
+                        claim.key, exc_info=True)
+            return _outcome_pending("this request's earlier transactions cannot be resolved "
+                                    "right now", [])
+        try:
+            with journaling(journal):
+                result = effect()
+        except OutcomeDiverged as exc:
+            return self._diverged(claim, exc)
         except Exception as exc:
             status, code, title, detail, extra = problem_for(exc)
+            left = journal.unconsumed()
+            if left:
+                mined = journal.mined()
+                if any(o.state == "mined" for o in left):
+                    return self._diverged(claim, OutcomeDiverged(
+                        f"run again, the request stopped ({code}) before retracing what its "
+                        "first attempt did", mined))
+            if journal.may_have_left and (status >= 500 or left):
+                # a transaction may be on chain: the key stays claimed, the client retries it
+                log.warning("idempotent request %s/%s ended without an answer after "
+                            "transactions %s: %s", claim.participant, claim.key,
+                            journal.tx_hashes(), exc, exc_info=status >= 500)
+                try:
+                    store.interrupt(claim)
+                except Exception:  # the record stays pending, owned by a run that is over
+                    log.warning("could not mark %s/%s interrupted", claim.participant,
+                                claim.key, exc_info=True)
+                return _outcome_pending(f"{title} ({code}) after its transactions were signed",
+                                        journal.tx_hashes())
             if status >= 500:
-                # nothing is known to have happened: free the key so the client may retry
-                self.platform.idempotency.abandon(self.caller.name, self.key)
+                # nothing left the process: free the key so the client may retry
+                try:
+                    store.release(claim)
+                except Exception:
+                    log.warning("could not free %s/%s", claim.participant, claim.key,
+                                exc_info=True)
                 raise
             problem = problem_response(status, code, title, detail, **extra)
-            self.platform.idempotency.finish(self.caller.name, self.key, status,
-                                             json.loads(bytes(problem.body)))
+            store.finish(claim, status, json.loads(bytes(problem.body)))
             return problem
+        left = journal.unconsumed()
+        if left:
+            mined = journal.mined()
+            if any(o.state == "mined" for o in left):
+                return self._diverged(claim, OutcomeDiverged(
+                    "run again, the request finished without retracing what its first attempt "
+                    "did", mined))
+            store.interrupt(claim)
+            return _outcome_pending("transactions of the first attempt are not mined yet",
+                                    journal.tx_hashes())
         body = jsonable_encoder(result)
-        self.platform.idempotency.finish(self.caller.name, self.key, status_code, body)
-        return JSONResponse(body, status_code=status_code)
+        try:
+            store.finish(claim, status_code, stored_as(body) if stored_as else body)
+        except Exception:
+            if not journal.may_have_left:
+                raise
+            # the effect happened and its answer is here: give it; a retry rebuilds it
+            log.warning("could not store the answer of %s/%s", claim.participant, claim.key,
+                        exc_info=True)
+        resp = JSONResponse(body, status_code=status_code)
+        if claim.resumed:
+            resp.headers["Idempotent-Replayed"] = "true"
+        return resp
+
+    def _diverged(self, claim: Claim, exc: OutcomeDiverged) -> JSONResponse:
+        log.error("idempotent request %s/%s cannot be finished: %s", claim.participant,
+                  claim.key, exc)
+        problem = problem_response(409, "outcome_diverged",
+                                   "The request cannot be finished as it began", str(exc),
+                                   mined=exc.mined)
+        self.platform.idempotency.finish(claim, 409, json.loads(bytes(problem.body)))
+        return problem
 
 
 async def idempotency(

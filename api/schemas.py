@@ -72,10 +72,15 @@ class ParticipantOut(BaseModel):
     created_at: int
 
 
+API_KEY_DOC = ("the API key's secret, in the first answer only (only its hash is kept); null when "
+               "the answer is replayed for a retried Idempotency-Key (see `detail`)")
+
+
 class ParticipantCreated(BaseModel):
     participant: ParticipantOut
     key_id: str
-    api_key: str = Field(description="shown once; only its hash is kept")
+    api_key: str | None = Field(description=API_KEY_DOC)
+    detail: str | None = Field(None, description="why `api_key` is null, and what to do")
 
 
 class RolesIn(In):
@@ -105,7 +110,8 @@ class ApiKeyInfo(BaseModel):
 class ApiKeyOut(BaseModel):
     key_id: str
     participant: str
-    api_key: str
+    api_key: str | None = Field(description=API_KEY_DOC)
+    detail: str | None = Field(None, description="why `api_key` is null, and what to do")
 
 
 class CreditLimitIn(In):
