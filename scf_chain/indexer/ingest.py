@@ -19,7 +19,7 @@ from scf_chain.chain.codec import AbiContract
 from scf_chain.contracts import artifacts
 from scf_chain.contracts.events import EventDecoder, default_event_decoder
 from scf_chain.db.models import READ_MODELS, IndexedBlock, IndexerCursor, RawEvent
-from scf_chain.errors import ChainError, IndexerError, ReorgTooDeep
+from scf_chain.errors import ChainError, DeploymentError, IndexerError, ReorgTooDeep
 from scf_chain.indexer.projector import EventRecord, Projector
 
 log = logging.getLogger(__name__)
@@ -331,6 +331,12 @@ class Indexer:
         return self._rollback(head, cur[0])
 
     def _rollback(self, head: int, detected_at: int) -> Reorg:
+        if not bytes(self.w3.eth.get_code(self.token_address)):
+            # however shallow: a node without the deployment is another chain, not a reorg
+            raise DeploymentError(
+                f"ReceivableToken at {self.token_address} has no code on the node (head {head}): "
+                f"it is not the chain the store follows (a reset node, or another chain behind "
+                f"the URL); nothing was deleted")
         lowest = detected_at - self.max_reorg_depth  # the deepest fork that may be undone
         with self.sessions() as s, s.begin():
             fork = self.start_block - 1

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scf_chain.clients import Receivable as ChainReceivable
 from scf_chain.clients import ReceivableState, ReceivableTokenClient, SettlementTokenClient
 from scf_chain.db.models import KeeperAction, KeeperLease, Receivable, Token
-from scf_chain.errors import ChainError, ContractRevert, ReorgTooDeep
+from scf_chain.errors import ChainError, ContractRevert, DeploymentError, ReorgTooDeep
 
 log = logging.getLogger("scf_chain.keeper")
 GAS_PER_TOKEN = 60_000  # generous: measured ~20k per token in a batch, plus a first write
@@ -129,7 +129,7 @@ class Keeper:
         if self.before_index is not None:
             try:
                 self.before_index()
-            except ReorgTooDeep:  # the node is not the chain the store follows: stop
+            except (ReorgTooDeep, DeploymentError):  # not the chain the store follows: stop
                 raise
             except Exception as exc:  # e.g. another keeper's indexer wrote the same batch first
                 log.warning("keeper %s: indexing failed (%s); working from the store as it is",

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from scf_chain.config import Settings
 from scf_chain.db.models import Base, IndexedBlock, IndexerCursor, Token
-from scf_chain.errors import IndexerError, ReorgTooDeep
+from scf_chain.errors import DeploymentError, IndexerError, ReorgTooDeep
 from scf_chain.indexer import Indexer, run_indexer
 from tests.indexer.scenario import FACE, dump, run_scenario
 
@@ -80,6 +80,23 @@ def test_a_node_that_lost_the_indexed_blocks_is_refused(
     stop = threading.Event()
     with pytest.raises(ReorgTooDeep):
         run_indexer(chain, store.sessions, dep, stop, poll_interval_s=0.01, confirmations=0)
+    assert every_row(store) == before
+
+
+def test_a_young_deployment_is_not_wiped_by_a_node_without_it(
+        store, deployed) -> None:  # type: ignore[no-untyped-def]
+    from scf_chain.chain.embedded import EmbeddedChain
+
+    system, dep = deployed
+    _idx(system.chain, store, dep).index_once()  # within 64 blocks of the deployment
+    before = every_row(store)
+    assert before["raw_events"]
+    other = EmbeddedChain()  # same kind of node, none of our blocks or contracts
+    try:
+        with pytest.raises(DeploymentError, match="has no code on the node.*nothing was deleted"):
+            _idx(other, store, dep).index_once()
+    finally:
+        other.close()
     assert every_row(store) == before
 
 
