@@ -101,3 +101,53 @@ def _serve_once(tmp_path: Path, backend: str) -> None:
 def test_keeper_refuses_an_id_that_does_not_fit_a_lease() -> None:
     result = CliRunner().invoke(app, ["keeper", "--once", "--keeper-id", "k" * 65])
     assert result.exit_code == 1 and "1 to 64 characters" in result.output
+
+
+def _row_counts(url: str) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from scf_chain import db
+    from scf_chain.db.models import Base
+
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0)
+                    for t in Base.metadata.sorted_tables}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.anvil
+def test_index_keeper_and_audit_refuse_a_reset_node_and_leave_the_store(
+        anvil_chain, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from scf_chain.chain.anvil import AnvilChain
+
+    store = f"sqlite:///{tmp_path}/s.db"
+    env = {"SCF_CHAIN_BACKEND": "rpc", "SCF_RPC_URL": anvil_chain.rpc_url,
+           "SCF_DEPLOYMENT_FILE": str(tmp_path / "m.json"), "SCF_DATABASE_URL": store}
+    runner = CliRunner()
+    for args in (["deploy", "--dev-token", "--dev-account", "0"], ["index"]):
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 0, result.output
+    before = _row_counts(store)
+    assert before["raw_events"] > 0
+    reset = AnvilChain()  # the same chain id, none of the deployment's history or contracts
+    try:
+        assert reset.chain_id() == anvil_chain.chain_id()
+        foreign = {**env, "SCF_RPC_URL": reset.rpc_url}
+        for args in (["index"], ["index", "--follow"], ["keeper", "--once", "--dev-account", "4"],
+                     ["audit", "reconcile"]):
+            result = runner.invoke(app, args, env=foreign)
+            assert result.exit_code == 1, (args, result.output)
+            lines = result.output.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.output)
+            assert "has no code on chain" in lines[0] and "not the chain the manifest" in lines[0]
+            assert "Traceback" not in result.output
+            assert _row_counts(store) == before, args
+    finally:
+        reset.close()
+    # the right node is still served from the untouched store
+    result = runner.invoke(app, ["index"], env=env)
+    assert result.exit_code == 0 and "reorg" not in result.output, result.output
+    assert _row_counts(store) == before
