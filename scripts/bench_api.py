@@ -262,7 +262,7 @@ def main() -> int:
         # A receivable split into --trace-tokens tokens, sent straight to the node (pipelined)
         print(f"{args.trace_tokens} tokens for the trace ...")
         first_slot = plat.token(plat.operator_account).slot_of(tokens[0])
-        sender = plat.system.sender(plat.keys.account("sup-0"))
+        sender = plat.system.sender(plat.account(plat.participant("sup-0")))
         split_fn = plat.token(sender.account).contract.get_function_by_signature(
             "transferFrom(uint256,address,uint256)")
         last = ""

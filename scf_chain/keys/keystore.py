@@ -1,4 +1,9 @@
-"""An encrypted keystore: one Ethereum v3 keystore file per named key; keys never leave but to sign."""
+"""An encrypted keystore: one Ethereum v3 keystore file per named key; keys never leave but to sign.
+
+Two namespaces: service keys (`operator`, `keeper`, a deployer: whatever `scf deploy --key` and
+`scf keeper --key` name) are files at the top, participants' keys live in `participants/` and
+are named `@<participant>`. No participant name can reach a service key, whatever it is.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ from eth_utils import to_checksum_address
 from scf_chain.errors import KeyStoreError
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+PARTICIPANT = "@"  # the prefix of a participant key's name (one character: names fit 64)
+PARTICIPANTS_DIR = "participants"
 
 
 class KeyStore:
@@ -42,11 +49,30 @@ class KeyStore:
     def __repr__(self) -> str:
         return f"KeyStore({str(self.path)!r}, keys={len(self.names())})"
 
+    @staticmethod
+    def participant(name: str) -> str:
+        """The key name of participant `name` (in the participants' namespace)."""
+        return PARTICIPANT + name
+
     # -- files ---------------------------------------------------------------------------------------
     def _file(self, name: str) -> Path:
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise KeyStoreError(f"invalid key name {name!r}: use a-z, 0-9, '-', '_' (max 63)")
-        return self.path / f"{name}.json"
+        bare = name[len(PARTICIPANT):] if isinstance(name, str) and name.startswith(
+            PARTICIPANT) else name
+        if not isinstance(bare, str) or not NAME_RE.match(bare):
+            raise KeyStoreError(f"invalid key name {name!r}: use a-z, 0-9, '-', '_' (max 63), "
+                                f"after '{PARTICIPANT}' for a participant's key")
+        if bare is name:
+            return self.path / f"{name}.json"
+        return self.path / PARTICIPANTS_DIR / f"{bare}.json"
+
+    def _folder_of(self, path: Path) -> None:
+        if not path.parent.is_dir():
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(path.parent, 0o700)
+
+    def _key_files(self) -> list[Path]:
+        """Every key file, active and retired, of both namespaces."""
+        return sorted([*self.path.glob("*.json"), *(self.path / PARTICIPANTS_DIR).glob("*.json")])
 
     def _encrypt(self, key: bytes, password: str) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"kdf": self._kdf}
@@ -55,6 +81,7 @@ class KeyStore:
         return dict(Account.encrypt(key, password, **kwargs))
 
     def _write(self, path: Path, data: dict[str, Any]) -> None:
+        self._folder_of(path)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -71,7 +98,11 @@ class KeyStore:
 
     # -- API -------------------------------------------------------------------------------------------
     def names(self) -> list[str]:
-        return sorted(p.stem for p in self.path.glob("*.json") if ".retired" not in p.name)
+        """Service keys by name, then participants' keys as `@<participant>`."""
+        def active(folder: Path) -> list[str]:
+            return sorted(p.stem for p in folder.glob("*.json") if ".retired" not in p.name)
+        return active(self.path) + [PARTICIPANT + n
+                                    for n in active(self.path / PARTICIPANTS_DIR)]
 
     def address_of(self, name: str) -> str:
         return to_checksum_address("0x" + self._read(self._file(name))["address"])
@@ -119,7 +150,7 @@ class KeyStore:
         with self._lock:
             old = self.account(name)
             stamp = int(time.time() * 1000)
-            while (retired := self.path / f"{name}.{stamp}.retired.json").exists():
+            while (retired := path.with_name(f"{path.stem}.{stamp}.retired.json")).exists():
                 stamp += 1  # two rotations in one millisecond must not overwrite a retired key
             os.replace(path, retired)
             self._cache.pop(name, None)
@@ -132,9 +163,9 @@ class KeyStore:
 
     def retired(self, name: str) -> list[LocalAccount]:
         """Old keys of `name` (to move what they still hold)."""
-        self._file(name)  # validates the name before it becomes a glob pattern
+        path = self._file(name)  # validates the name before it becomes a glob pattern
         out: list[LocalAccount] = []
-        files = self.path.glob(f"{name}.*.retired.json")
+        files = path.parent.glob(f"{path.stem}.*.retired.json")
         for p in sorted(files, key=lambda f: int(f.name.split(".")[1])):
             try:
                 out.append(Account.from_key(Account.decrypt(self._read(p), self._password)))
@@ -147,7 +178,7 @@ class KeyStore:
         if not new_password:
             raise KeyStoreError("a keystore needs a non-empty password")
         with self._lock:
-            files = sorted(self.path.glob("*.json"))
+            files = self._key_files()
             plain = []
             for p in files:  # decrypt everything first: a wrong password changes nothing
                 try:
@@ -165,3 +196,26 @@ class KeyStore:
                 raise KeyStoreError(f"no key named {name!r}")
             path.unlink()
             self._cache.pop(name, None)
+
+    def adopt_as_participant(self, name: str) -> str:
+        """Move key `name` (and its retired keys) from the service namespace to the
+        participants', as `@<name>`: keystores made before the namespaces kept participants'
+        keys at the top. Safe to repeat (an interrupted move is finished)."""
+        src = self._file(name)
+        key_name = self.participant(name)
+        dst = self._file(key_name)
+        with self._lock:
+            self._folder_of(dst)
+            for old in sorted(src.parent.glob(f"{name}.*.retired.json")):
+                target = dst.parent / old.name
+                if not target.exists():
+                    os.replace(old, target)
+            if src.exists():
+                if dst.exists():
+                    raise KeyStoreError(f"both {src.name} and {PARTICIPANTS_DIR}/{dst.name} "
+                                        "exist: move one by hand")
+                os.replace(src, dst)
+            elif not dst.exists():
+                raise KeyStoreError(f"no key named {name!r}")
+            self._cache.pop(name, None)
+        return key_name

@@ -34,7 +34,7 @@ from scf_chain.clients import (
 from scf_chain.config import Settings
 from scf_chain.db.models import GatewayParticipant
 from scf_chain.deploy import Manifest, load_or_deploy
-from scf_chain.errors import ConfigError, ScfError
+from scf_chain.errors import ConfigError, KeyStoreError, ScfError
 from scf_chain.indexer import Indexer
 from scf_chain.indexer.ingest import IndexReport
 from scf_chain.platform.apikeys import IssuedKey, issue_key
@@ -46,6 +46,9 @@ log = logging.getLogger("scf_chain.platform")
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 OPERATOR = "operator"
+# service keys' names (`scf keeper --key keeper`, `scf deploy --key deployer`): no participant
+# may be called so, though participants' keys live apart from them in the keystore anyway
+RESERVED_NAMES = frozenset({OPERATOR, "keeper", "deployer"})
 DEV_GAS_WEI = 10 * 10**18
 ROLE_NAMES = {r.name.lower(): r for r in Role if r not in (Role.NONE,)}  # type: ignore[union-attr]
 
@@ -165,6 +168,7 @@ class Platform:
                            sessions, keys, documents, operator, owns_chain=owns)
             platform._tmp = tmp
             platform._ensure_operator_participant()
+            platform._namespace_participant_keys()
             platform.sync()
             # requests a previous run left unfinished: resolved from the chain before serving
             platform.idempotency.recover()
@@ -195,6 +199,25 @@ class Platform:
                                          roles=roles, key_name=OPERATOR,
                                          display_name="Platform operator",
                                          created_at=int(time.time())))
+                s.commit()
+
+    def _namespace_participant_keys(self) -> None:
+        """Participants registered before keys had namespaces have theirs among the service
+        keys: move them to the participants' namespace (a participant that took a service key,
+        e.g. one named `keeper`, keeps the key, and the service makes itself a new one)."""
+        with self.sessions() as s:
+            rows = list(s.scalars(select(GatewayParticipant).where(
+                GatewayParticipant.name != OPERATOR,
+                GatewayParticipant.key_name.not_like(self.keys.participant("%")))))
+            for row in rows:
+                if row.name in RESERVED_NAMES:
+                    log.warning("participant %r held the %r service key; the service gets a "
+                                "new key", row.name, row.key_name)
+                try:
+                    row.key_name = self.keys.adopt_as_participant(row.key_name)
+                except KeyStoreError as exc:  # its requests fail as they would have
+                    log.error("participant %r: its key stays where it is: %s", row.name, exc)
+                    continue
                 s.commit()
 
     def close(self) -> None:
@@ -279,6 +302,9 @@ class Platform:
         if not NAME_RE.match(name):
             raise ParticipantError("invalid_name", "a participant name is 1-63 characters of "
                                    "a-z, 0-9 and '-', starting with a letter or digit")
+        if name in RESERVED_NAMES:
+            raise ParticipantError("reserved_name", f"{name!r} names a service key; reserved: "
+                                   f"{', '.join(sorted(RESERVED_NAMES))}")
         if roles == Role.NONE:
             raise ParticipantError("no_roles", "a participant needs at least one role")
         if roles & Role.OPERATOR:
@@ -289,10 +315,12 @@ class Platform:
         with self.sessions() as s:
             if s.get(GatewayParticipant, name) is not None:
                 raise ParticipantError("participant_exists", f"participant {name!r} exists")
-        # a key without a participant row is an earlier attempt that failed on chain: resume it
-        address = (self.keys.address_of(name) if name in self.keys.names()
-                   else self.keys.create(name))
-        account = self.keys.account(name)
+        # a participant key without a participant row is an earlier attempt that failed on
+        # chain: resume it (participants' keys have their own namespace: never a service key)
+        key_name = self.keys.participant(name)
+        address = (self.keys.address_of(key_name) if key_name in self.keys.names()
+                   else self.keys.create(key_name))
+        account = self.keys.account(key_name)
         if self.is_dev_chain:
             self.system.sender(self.chain.dev_accounts()[0]).send(address, b"", DEV_GAS_WEI)
         op = self.token(self.operator_account)
@@ -301,7 +329,7 @@ class Platform:
             self.money(self.operator_account).mint(address, dev_funds)
         with self.sessions() as s:
             p = GatewayParticipant(name=name, address=account.address, roles=int(roles),
-                                   key_name=name, display_name=display_name,
+                                   key_name=key_name, display_name=display_name,
                                    created_at=int(time.time()))
             s.add(p)
             issued = issue_key(s, name)

@@ -324,7 +324,7 @@ def test_audit_routes_for_auditors_and_own_flows(world: World, cast: dict[str, A
 
 def test_a_participant_whose_registration_failed_midway_can_be_created_again(world: World) -> None:
     # a key left in the keystore by an attempt that failed on chain is reused, not refused
-    address = world.platform.keys.create("half-made")
+    address = world.platform.keys.create(world.platform.keys.participant("half-made"))
     r = world.operator.post("/participants", {"name": "half-made", "display_name": "H",
                                               "roles": ["supplier"]})
     assert r.status_code == 201, r.text
@@ -396,7 +396,8 @@ def test_rotation_is_refused_while_something_cannot_move(world: World,
     assert r.status_code == 200, r.text  # once the offer is cancelled, the key rotates
     _problem(world.operator.post("/participants/operator/rotate-key"), 422, "operator_role")
     _problem(world.operator.post("/participants/nobody/rotate-key"), 404)
-    assert world.address(core) == world.platform.keys.address_of(core).lower()  # unchanged
+    assert world.address(core) == world.platform.account(
+        world.platform.participant(core)).address.lower()  # unchanged
 
 
 def test_a_rotation_cut_off_midway_is_finished_by_calling_again(

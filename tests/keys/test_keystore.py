@@ -148,3 +148,40 @@ def test_no_operation_logs_or_shows_a_key(tmp_path: Path,
     ks.delete("p")
     shown = caplog.text + repr(ks) + str(ks) + repr(retired)
     assert key.hex() not in shown.lower()
+
+
+def test_participant_keys_live_apart_from_service_keys(tmp_path: Path) -> None:
+    ks = _store(tmp_path)
+    service = ks.create("keeper")
+    participant = ks.create(KeyStore.participant("keeper"))
+    assert service != participant
+    assert ks.names() == ["keeper", "@keeper"]
+    assert (tmp_path / "keys" / "participants" / "keeper.json").exists()
+    assert stat.S_IMODE((tmp_path / "keys" / "participants").stat().st_mode) == 0o700
+    again = _store(tmp_path)
+    assert again.account("keeper").address == service
+    assert again.account("@keeper").address == participant
+    old, new = again.rotate("@keeper")  # a participant's rotation stays in its namespace
+    assert old == participant and again.account("keeper").address == service
+    assert [a.address for a in again.retired("@keeper")] == [participant]
+    assert again.retired("keeper") == []
+    again.change_password("new")  # both namespaces are re-encrypted
+    fresh = _store(tmp_path, "new")
+    assert (fresh.account("keeper").address, fresh.account("@keeper").address) == (service, new)
+    for bad in ("@", "@@x", "@../x", "x@", "@A"):
+        with pytest.raises(KeyStoreError, match="invalid key name"):
+            fresh.create(bad)
+
+
+def test_a_key_of_a_participant_made_before_namespaces_is_moved_once(tmp_path: Path) -> None:
+    ks = _store(tmp_path)
+    first = ks.create("supplier-a")
+    _, second = ks.rotate("supplier-a")
+    assert ks.adopt_as_participant("supplier-a") == "@supplier-a"
+    assert ks.adopt_as_participant("supplier-a") == "@supplier-a"  # again: nothing to do
+    again = _store(tmp_path)
+    assert again.names() == ["@supplier-a"]
+    assert again.account("@supplier-a").address == second
+    assert [a.address for a in again.retired("@supplier-a")] == [first]
+    with pytest.raises(KeyStoreError, match="no key"):
+        again.adopt_as_participant("nobody")
