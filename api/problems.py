@@ -10,10 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scf_chain.db.outage import is_disconnect, is_store_outage
 from scf_chain.errors import (
     AuditError,
     ChainError,
@@ -46,26 +46,6 @@ CONFLICT_REVERTS = {
 
 # Problems a client should retry after a pause, with the pause (seconds) sent as Retry-After.
 RETRY_AFTER_S = {"store_unavailable": 2}
-
-
-def is_store_outage(exc: BaseException) -> bool:
-    """Whether `exc` says the store could not be reached or dropped the connection (a restart,
-    a failover, an administrator's pg_terminate_backend, an exhausted pool), rather than a bug
-    in a statement."""
-    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is only needed for PostgreSQL
-        return False
-    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
-
-
-def _is_disconnect(exc: BaseException) -> bool:
-    """A pooled connection died under a statement: a new connection may well succeed."""
-    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
 
 
 class Problem(Exception):
@@ -228,7 +208,7 @@ class StoreOutageMiddleware:
             except Exception as exc:
                 if started or not is_store_outage(exc):
                     raise
-                if attempt < attempts and _is_disconnect(exc):
+                if attempt < attempts and is_disconnect(exc):
                     log.warning("%s %s: the store dropped its connection (%s); retrying once",
                                 scope["method"], scope["path"], exc.__class__.__name__)
                     continue

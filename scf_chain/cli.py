@@ -316,6 +316,7 @@ def keeper(
     from scf_chain.chain import connect
     from scf_chain.clients import ScfSystem
     from scf_chain.config import Settings
+    from scf_chain.db.outage import is_store_outage
     from scf_chain.deploy import Manifest
     from scf_chain.indexer import Indexer
     from scf_chain.keeper import Keeper
@@ -337,16 +338,27 @@ def keeper(
                        keeper_id or f"{socket.gethostname()[:50]}-{os.getpid()}",
                        batch_size=batch_size, lease_s=lease, before_index=indexer.index_once)
             while True:
-                report = k.run_once()
-                typer.echo(f"collected {sum(report.collected.values())}, paid out "
-                           f"{sum(report.redeemed.values())} in {len(report.tx_hashes)} "
-                           f"transactions; skipped {len(report.skipped)} receivables")
+                try:
+                    report = k.run_once()
+                except Exception as exc:  # a database restart: the next pass starts afresh
+                    if once or not is_store_outage(exc):
+                        raise
+                    typer.secho(f"warning: the store is unavailable ({type(exc).__name__}); "
+                                f"next pass in {interval:g}s", fg=typer.colors.YELLOW, err=True)
+                else:
+                    typer.echo(f"collected {sum(report.collected.values())}, paid out "
+                               f"{sum(report.redeemed.values())} in {len(report.tx_hashes)} "
+                               f"transactions; skipped {len(report.skipped)} receivables")
                 if once or stop.wait(interval):
                     break
     except KeyboardInterrupt:
         pass
     except ScfError as exc:
         _fail(exc)
+    except Exception as exc:
+        if not is_store_outage(exc):
+            raise
+        _fail(RuntimeError(f"the store is unavailable: {str(exc).splitlines()[0]}"))
 
 
 @app.command("serve")

@@ -151,3 +151,40 @@ def test_index_keeper_and_audit_refuse_a_reset_node_and_leave_the_store(
     result = runner.invoke(app, ["index"], env=env)
     assert result.exit_code == 0 and "reorg" not in result.output, result.output
     assert _row_counts(store) == before
+
+
+@pytest.mark.anvil
+def test_keeper_rides_out_a_store_outage(anvil_chain, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import OperationalError
+
+    from scf_chain.keeper import Keeper
+
+    env = {"SCF_CHAIN_BACKEND": "rpc", "SCF_RPC_URL": anvil_chain.rpc_url,
+           "SCF_DEPLOYMENT_FILE": str(tmp_path / "m.json"),
+           "SCF_DATABASE_URL": f"sqlite:///{tmp_path}/s.db"}
+    runner = CliRunner()
+    assert runner.invoke(app, ["deploy", "--dev-token", "--dev-account", "0"],
+                         env=env).exit_code == 0
+    real = Keeper.run_once
+    passes: list[str] = []
+
+    def run_once(self: Keeper) -> object:
+        passes.append("pass")
+        if len(passes) == 1:  # the database restarts under the first pass
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        if len(passes) == 3:
+            raise KeyboardInterrupt  # Ctrl-C after a good pass
+        return real(self)
+
+    monkeypatch.setattr(Keeper, "run_once", run_once)
+    result = runner.invoke(app, ["keeper", "--interval", "0.01", "--dev-account", "4"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "warning: the store is unavailable (OperationalError)" in result.output
+    assert "collected 0, paid out 0" in result.output and len(passes) == 3
+    # with --once the outage is the answer: no silent success
+    passes.clear()
+    result = runner.invoke(app, ["keeper", "--once", "--dev-account", "4"], env=env)
+    assert result.exit_code == 1 and len(passes) == 1
+    assert result.output.startswith("error: the store is unavailable: ")
+    assert "Traceback" not in result.output

@@ -19,6 +19,7 @@ from scf_chain.chain.codec import AbiContract
 from scf_chain.contracts import artifacts
 from scf_chain.contracts.events import EventDecoder, default_event_decoder
 from scf_chain.db.models import READ_MODELS, IndexedBlock, IndexerCursor, RawEvent
+from scf_chain.db.outage import is_store_outage
 from scf_chain.errors import ChainError, DeploymentError, IndexerError, ReorgTooDeep
 from scf_chain.indexer.projector import EventRecord, Projector
 
@@ -414,16 +415,20 @@ def run_indexer(
 ) -> None:
     """Index until `stop` is set: catch up, then poll every `poll_interval_s` seconds.
 
-    A failing node (ChainError) or a reorg under a batch is logged and retried after a backoff;
-    anything else (a bug, a broken database) propagates.
+    A failing node (ChainError), a reorg under a batch, or a store that dropped or refused its
+    connection (a database restart) is logged and retried after a backoff; anything else (a bug,
+    a reorg deeper than allowed, a node without the deployment) propagates.
     """
     indexer = Indexer(chain, sessions, deployment, **kwargs)
     backoff = poll_interval_s
     while not stop.is_set():
         try:
             report = indexer.index_once(max_batches=10)
-        except ChainError as exc:
-            log.warning("indexer: %s; retrying in %.1fs", exc, backoff)
+        except Exception as exc:
+            if not (isinstance(exc, ChainError) or is_store_outage(exc)):
+                raise
+            log.warning("indexer: %s; retrying in %.1fs", str(exc).splitlines()[0] if str(exc)
+                        else type(exc).__name__, backoff)
             stop.wait(backoff)
             backoff = min(backoff * 2, 30.0)
             continue
