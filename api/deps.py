@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.limits import RateLimited, RateLimiter, client_ip
 from api.problems import Problem, problem_for, problem_response
 from scf_chain.chain.codec import checksum
 from scf_chain.chain.sender import journaling
@@ -52,13 +54,23 @@ def fresh_platform(request: Request) -> Platform:
 FreshDep = Annotated[Platform, Depends(fresh_platform)]
 
 
-def _token_from(authorization: str | None, x_api_key: str | None) -> str:
-    if x_api_key:
-        return x_api_key.strip()
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
+# The two ways to present an API key, declared as OpenAPI security schemes (either will do).
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer",
+                           description="Authorization: Bearer <API key>")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKey",
+                              description="X-API-Key: <API key>")
+
+
+def _token_from(bearer: HTTPAuthorizationCredentials | None, x_api_key: str | None) -> str:
+    from_bearer = bearer.credentials.strip() if bearer is not None else ""
+    from_header = (x_api_key or "").strip()
+    if from_bearer and from_header and from_bearer != from_header:
+        # never let one header silently win: a client (or a proxy) adding the other would
+        # otherwise act as whoever that key belongs to
+        raise Problem(401, "conflicting_credentials", "Conflicting credentials",
+                      "the Authorization and X-API-Key headers carry different keys; send one")
+    if from_bearer or from_header:
+        return from_bearer or from_header
     raise AuthError("send the API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
 
 
@@ -96,13 +108,25 @@ class Caller:
 
 
 def current_caller(
+    request: Request,
     platform: PlatformDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
+    x_api_key: Annotated[str | None, Security(api_key_scheme)] = None,
 ) -> Caller:
-    token = _token_from(authorization, x_api_key)
-    with platform.sessions() as s:
-        return Caller(authenticate(s, token))
+    limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
+    try:
+        token = _token_from(bearer, x_api_key)
+        with platform.sessions() as s:
+            caller = Caller(authenticate(s, token))
+    except (AuthError, Problem):
+        # failed authentications are limited per client IP, like requests without a key
+        wait = limiter.failed_authentication(client_ip(request.scope)) if limiter else 0.0
+        if wait:
+            raise RateLimited(wait) from None
+        raise
+    if limiter is not None:
+        limiter.mark_valid(token)
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

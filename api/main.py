@@ -10,7 +10,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import problems
+from api import openapi, problems
+from api.limits import BodyLimitMiddleware, RateLimiter, RateLimitMiddleware, TokenBuckets
 from api.routes import (
     audit,
     dev,
@@ -21,6 +22,7 @@ from api.routes import (
     settlement,
     tokens,
 )
+from scf_chain.config import Settings, get_settings
 from scf_chain.platform.core import Platform
 
 log = logging.getLogger("api")
@@ -60,8 +62,13 @@ class Background:
 
 
 def create_app(platform: Platform | None = None, background: bool = False,
-               index_interval_s: float = 2.0, keeper: Any = None) -> FastAPI:
-    """The app. Without `platform`, one is opened from Settings at startup and closed at shutdown."""
+               index_interval_s: float = 2.0, keeper: Any = None,
+               settings: Settings | None = None) -> FastAPI:
+    """The app. Without `platform`, one is opened from Settings at startup and closed at shutdown.
+
+    `settings` gives the request limits (default: the platform's settings, else the environment).
+    """
+    limits = settings or (platform.settings if platform is not None else get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +101,16 @@ def create_app(platform: Platform | None = None, background: bool = False,
     for module in (participants, evidence, receivables, tokens, financing, settlement, audit, dev):
         app.include_router(module.router)
     app.include_router(participants.policy_router)
+    openapi.install(app)
+    # Added last, so they run first: a request over its rate or size limit is refused before
+    # its body is read, parsed or authenticated.
+    large = limits.max_document_body_bytes
+    app.add_middleware(BodyLimitMiddleware, default=limits.max_body_bytes, limits={
+        ("POST", "/evidence/documents"): large, ("POST", "/evidence/verify"): large})
+    app.state.limiter = RateLimiter(
+        TokenBuckets(limits.rate_limit_per_s, limits.rate_limit_burst),
+        TokenBuckets(limits.rate_limit_anonymous_per_s, limits.rate_limit_anonymous_burst))
+    app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, Any]:

@@ -6,19 +6,19 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from scf_chain.evidence.models import JsonInt, json_int
+
 UINT_PATTERN = r"^[0-9]{1,78}$"
 MAX_UINT = 2**256 - 1
 
 
 def _uint(v: Any) -> int:
-    if isinstance(v, bool):
-        raise ValueError("expected a non-negative integer")
-    if isinstance(v, int):
-        n = v
-    elif isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 78:
+    if isinstance(v, str):
+        if not (v.isascii() and v.isdigit() and len(v) <= 78):
+            raise ValueError("expected a non-negative integer as a decimal string")
         n = int(v)
     else:
-        raise ValueError("expected a non-negative integer as a decimal string")
+        n = json_int(v)  # a number: exact only below 2**53 when written with a fraction
     if not 0 <= n <= MAX_UINT:
         raise ValueError("out of the uint256 range")
     return n
@@ -29,10 +29,11 @@ Uint = Annotated[
     BeforeValidator(_uint),
     PlainSerializer(lambda v: str(v), return_type=str, when_used="json"),
     WithJsonSchema({"anyOf": [{"type": "string", "pattern": UINT_PATTERN},
-                              {"type": "integer", "minimum": 0}]}, mode="validation"),
+                              {"type": "integer", "minimum": 0, "maximum": MAX_UINT}]},
+                   mode="validation"),
     WithJsonSchema({"type": "string", "pattern": UINT_PATTERN}, mode="serialization"),
 ]
-Timestamp = Annotated[int, Field(ge=0, le=2**40 - 1, description="unix seconds")]
+Timestamp = Annotated[JsonInt, Field(ge=0, le=2**40 - 1, description="unix seconds")]
 Party = Annotated[str, Field(min_length=1, max_length=64,
                              description="a participant name, or a 0x address")]
 RoleName = Literal["debtor", "supplier", "financier", "anchorer", "auditor"]
@@ -40,7 +41,9 @@ T = TypeVar("T")
 
 
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: strict (no "1" for 1, no 1 or "yes" for true), unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Page(BaseModel, Generic[T]):
@@ -120,7 +123,7 @@ class CreditLimitIn(In):
 
 class PolicyIO(In):
     min_unit: Uint
-    max_tenor_s: Annotated[int, Field(ge=1, le=2**40 - 1)]
+    max_tenor_s: Annotated[JsonInt, Field(ge=1, le=2**40 - 1)]
     split_allowed: bool
     transfer_allowed: bool
 

@@ -7,13 +7,13 @@ from pydantic import Field
 
 from api.deps import CallerDep, PlatformDep
 from api.problems import Problem
-from api.schemas import In
+from api.schemas import In, JsonInt
 
 router = APIRouter(prefix="/dev", tags=["dev"])
 
 
 class TimeTravelIn(In):
-    seconds: int = Field(ge=1, le=3 * 365 * 86_400)
+    seconds: JsonInt = Field(ge=1, le=3 * 365 * 86_400)
 
 
 @router.post("/time-travel")

@@ -114,7 +114,7 @@ class SaltedDocument:
 
 
 class DisclosedField(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     value: Any
     salt: str = Field(pattern=HEX32)
@@ -123,7 +123,7 @@ class DisclosedField(BaseModel):
 class Disclosure(BaseModel):
     """Every field's commitment, and the chosen fields' values and salts: enough for doc_hash."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     kind: str
     doc_key: str = Field(pattern=HEX32)

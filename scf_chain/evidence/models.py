@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import abc
+import re
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from eth_utils import is_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from scf_chain.evidence import canonical
 from scf_chain.evidence.merkle import keccak
@@ -26,13 +27,41 @@ Number = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 # RFC 8785 (I-JSON) numbers are exact only below 2**53: 90 trillion yuan in cents is ample.
 MAX_JSON_INT = 2**53
-Amount = Annotated[int, Field(ge=0, lt=MAX_JSON_INT)]
+
+
+def json_int(v: Any) -> int:
+    """A JSON integer as JSON Schema counts them: 5 or 5.0, never true, "5" or 5.5."""
+    if isinstance(v, bool):
+        raise ValueError("expected an integer, not a boolean")
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer() and abs(v) < MAX_JSON_INT:
+        return int(v)
+    raise ValueError("expected an integer")
+
+
+JsonInt = Annotated[int, BeforeValidator(json_int)]
+Amount = Annotated[JsonInt, Field(ge=0, lt=MAX_JSON_INT)]
+
+
+def _iso_text(pattern: str) -> Any:
+    def check(v: Any) -> Any:
+        if isinstance(v, (date, datetime)) or (isinstance(v, str) and re.match(pattern, v)):
+            return v
+        raise ValueError("expected ISO 8601 text")
+    return BeforeValidator(check)
+
+
+# Documents are strict (no "1" for 1, no 1 for true); dates come as ISO 8601 text only (lax
+# parsing would also take a number of seconds).
+IsoDate = Annotated[date, Field(strict=False), _iso_text(r"^\d{4}-\d{2}-\d{2}$")]
+IsoDateTime = Annotated[datetime, Field(strict=False), _iso_text(r"^\d{4}-\d{2}-\d{2}[Tt ]")]
 
 
 class Document(BaseModel, abc.ABC):
     """A trade document. `doc_key()` names it without salt: the same document always has it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     kind: str  # each document type fixes it to a literal (the union's discriminator)
 
@@ -58,11 +87,11 @@ def _key(identity: dict[str, str], submitter: str | None) -> bytes:
 
 
 class OrderLine(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     sku: str = Field(min_length=1, max_length=64)
     description: str = Field("", max_length=200)
-    quantity: int = Field(gt=0, lt=MAX_JSON_INT)
+    quantity: JsonInt = Field(gt=0, lt=MAX_JSON_INT)
     unit_price: Amount
 
 
@@ -74,7 +103,7 @@ class PurchaseOrder(Document):
     currency: Currency = "CNY"
     lines: list[OrderLine] = Field(min_length=1, max_length=500)
     amount: Amount
-    issue_date: date
+    issue_date: IsoDate
 
     @model_validator(mode="after")
     def _amount_is_sum_of_lines(self) -> PurchaseOrder:
@@ -98,7 +127,7 @@ class LogisticsEvent(Document):
     carrier: str = Field(min_length=1, max_length=100)
     order_number: Number
     event: Literal["pickup", "in_transit", "delivered"]
-    timestamp: datetime
+    timestamp: IsoDateTime
     location: str = Field("", max_length=200)
     shipper: Address
     consignee: Address
@@ -129,9 +158,9 @@ class Invoice(Document):
     buyer: Address
     order_number: Number
     currency: Currency = "CNY"
-    amount: Annotated[int, Field(gt=0, lt=MAX_JSON_INT)]
+    amount: Annotated[JsonInt, Field(gt=0, lt=MAX_JSON_INT)]
     tax: Amount = 0
-    issue_date: date
+    issue_date: IsoDate
 
     @property
     def doc_type(self) -> int:

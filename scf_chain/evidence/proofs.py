@@ -16,7 +16,7 @@ from scf_chain.errors import EvidenceError
 from scf_chain.evidence import canonical
 from scf_chain.evidence.commit import Disclosure, SaltedDocument, TamperedEvidence
 from scf_chain.evidence.merkle import MerkleTree, doc_hash_of, keccak, leaf_of, root_of
-from scf_chain.evidence.models import DOC_MIXED
+from scf_chain.evidence.models import DOC_MIXED, JsonInt
 
 BUNDLE_VERSION = 1
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-f]{64}$")]
@@ -80,10 +80,10 @@ def make_bundle(doc: SaltedDocument, proof: Sequence[bytes], root: bytes, chain_
 class ProofBundle(BaseModel):
     """Everything an auditor needs to check a document with only an RPC URL (JSON, versioned)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    version: int = BUNDLE_VERSION
-    chain_id: int
+    version: JsonInt = BUNDLE_VERSION
+    chain_id: JsonInt
     registry: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     root: Hex32
     leaf: Hex32
