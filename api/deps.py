@@ -203,6 +203,10 @@ class Idempotent:
         except Exception:
             log.warning("could not resolve idempotent request %s/%s now", claim.participant,
                         claim.key, exc_info=True)
+            try:
+                store.interrupt(claim)
+            except Exception:  # it stays pending, owned by a run that is over: still an orphan
+                pass
             return _outcome_pending("this request's earlier transactions cannot be resolved "
                                     "right now", [])
         try:
@@ -240,7 +244,7 @@ class Idempotent:
                                 exc_info=True)
                 raise
             problem = problem_response(status, code, title, detail, **extra)
-            store.finish(claim, status, json.loads(bytes(problem.body)))
+            store.finish(claim, status, json.loads(bytes(problem.body)), journal.journaled)
             return problem
         left = journal.unconsumed()
         if left:
@@ -254,7 +258,8 @@ class Idempotent:
                                     journal.tx_hashes())
         body = jsonable_encoder(result)
         try:
-            store.finish(claim, status_code, stored_as(body) if stored_as else body)
+            store.finish(claim, status_code, stored_as(body) if stored_as else body,
+                         journal.journaled)
         except Exception:
             if not journal.may_have_left:
                 raise

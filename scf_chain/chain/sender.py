@@ -349,11 +349,22 @@ class TxSender:
         return rcpt
 
     def call(self, fn: Any) -> Any:
-        """Run a view function, turning a revert into its typed exception."""
+        """Run a view function, turning a revert into its typed exception. A replayed request
+        (see `TxJournal.read_block`) reads at the block before its journaled transaction."""
         journal = _journal.get()
         block = journal.read_block() if journal is not None else "latest"
         try:
             return fn.call({"from": self.address}, block)
+        except Exception as exc:
+            revert = to_revert(exc, self.decoder)
+            if revert is not None:
+                raise revert from None
+            if block == "latest":
+                raise
+        # a node that no longer keeps that block's state: the latest (a replay that then
+        # differs from its journal is failed as diverged, never sent)
+        try:
+            return fn.call({"from": self.address}, "latest")
         except Exception as exc:
             revert = to_revert(exc, self.decoder)
             if revert is not None:

@@ -242,6 +242,11 @@ class RequestJournal:
 
     # -- after the effect --------------------------------------------------------------------------
     @property
+    def journaled(self) -> bool:
+        """Whether this request has journal entries (of this run or an earlier one)."""
+        return bool(self.earlier) or bool(self.sent)
+
+    @property
     def may_have_left(self) -> bool:
         """Whether a transaction of this request may have reached the chain."""
         return bool(self.replay) or any(t.tx_hash not in self.refused_hashes for t in self.sent)
@@ -388,16 +393,17 @@ class IdempotencyStore:
         return (IdempotencyRecord.participant == claim.participant,
                 IdempotencyRecord.key == claim.key, IdempotencyRecord.owner == claim.token)
 
-    def finish(self, claim: Claim, status_code: int, body: Any) -> None:
+    def finish(self, claim: Claim, status_code: int, body: Any, journaled: bool = True) -> None:
         """Store the answer. The journal keeps hashes; signed bytes are no longer needed."""
         with self.sessions() as s:
             n = _count(s.execute(update(IdempotencyRecord).where(*self._owned(claim))
                           .values(state=DONE, status_code=status_code, body=body,
                                   owner=None)))
-            s.execute(update(TxJournalEntry)
-                      .where(TxJournalEntry.participant == claim.participant,
-                             TxJournalEntry.key == claim.key)
-                      .values(raw=None))
+            if journaled:
+                s.execute(update(TxJournalEntry)
+                          .where(TxJournalEntry.participant == claim.participant,
+                                 TxJournalEntry.key == claim.key)
+                          .values(raw=None))
             s.commit()
         if n != 1:
             log.warning("idempotency record %s/%s was taken over before its answer was stored",

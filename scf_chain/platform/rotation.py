@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
+from web3.types import BlockIdentifier
 
 from scf_chain.chain.codec import checksum
 from scf_chain.clients import Role
@@ -135,12 +136,13 @@ def _retired_account(platform: Platform, key_name: str, address: str) -> LocalAc
                    f"the keystore holds no key for {key_name}'s recorded address {address}")
 
 
-def _read_block() -> int | str:
+def _read_block() -> BlockIdentifier:
     """The block balances are read at: a replayed request reads what its first attempt read."""
     from scf_chain.chain.sender import current_journal
 
     journal = current_journal()
-    return journal.read_block() if journal is not None else "latest"
+    block = journal.read_block() if journal is not None else "latest"
+    return block if isinstance(block, int) else "latest"
 
 
 def _hand_over(platform: Platform, p: GatewayParticipant, old: LocalAccount, new: LocalAccount,
