@@ -185,3 +185,58 @@ def test_partial_and_late_payments_reach_every_holder_exactly(
         assert money.balance_of(token_contract) == 0
     finally:
         net.chain.revert_to_snapshot(snap)
+
+
+def test_a_collection_the_keeper_cannot_finish_is_recorded_with_its_reason(
+        net: DevNet, tmp_path: Path) -> None:
+    sessions = _store(tmp_path)
+    slot, _ = _receivable(net, 1_000_000, [1_000_000, 0, 0, 0], "k-stall")
+    spender = net.manifest.receivable_token
+    net.settlement("core").approve(spender, 250_000)  # short of what is owed
+    net.token("core").authorize_collection(slot)
+    net.chain.time_travel(31 * DAY)
+    clock = iter(range(1_000, 10_000, 10))
+    keeper = _keeper(net, sessions, clock=lambda: float(next(clock)))
+    first = keeper.run_once()
+    assert first.collected == {slot: 250_000} and first.redeemed == {slot: 250_000}
+    assert first.stalled[slot].startswith("allowance_short: ")
+    assert "(0) is short of the 750000 outstanding by 750000" in first.stalled[slot]
+
+    def actions() -> list[KeeperAction]:
+        with sessions() as s:
+            return list(s.scalars(select(KeeperAction).order_by(KeeperAction.id)))
+
+    assert [a.action for a in actions()] == ["collect", "collect_stalled", "redeem_batch"]
+    stall = actions()[1]
+    assert stall.amount == 750_000 and stall.tx_hash is None
+    second = keeper.run_once()  # NothingToCollect now: the same stall, not a new row
+    assert second.stalled == first.stalled and not second.collected
+    assert [a.action for a in actions()] == ["collect", "collect_stalled", "redeem_batch"]
+    assert actions()[1].at > stall.at  # its time is the last attempt
+    assert keeper.collections_stalled_total == 2
+    # the debtor has money but too small an allowance; raised, the next pass collects the rest
+    net.settlement("core").approve(spender, 750_000)
+    third = keeper.run_once()
+    assert third.collected == {slot: 750_000} and not third.stalled
+    assert net.token("core").get_receivable(slot).paid_out == 1_000_000
+
+
+def test_a_debtor_without_money_stalls_with_balance_short(net: DevNet, tmp_path: Path) -> None:
+    sessions = _store(tmp_path)
+    slot, _ = _receivable(net, 500_000, [500_000, 0, 0, 0], "k-broke")
+    core = net.address("core")
+    spender = net.manifest.receivable_token
+    net.settlement("core").approve(spender, 10**12)
+    net.token("core").authorize_collection(slot)
+    keep = 200_000
+    net.settlement("core").transfer(net.address("bank"), net.settlement("core").balance_of(core)
+                                    - keep)
+    net.chain.time_travel(31 * DAY)
+    keeper = _keeper(net, sessions)
+    report = keeper.run_once()
+    assert report.collected == {slot: keep}
+    assert report.stalled[slot].startswith("balance_short: the debtor's balance (0) is short "
+                                           "of the 300000 outstanding by 300000")
+    rec = net.token("core").get_receivable(slot)
+    assert keeper.stall_reason(rec, None) == ("balance_short", 300_000, report.stalled[slot]
+                                              .removeprefix("balance_short: "))
