@@ -7,18 +7,19 @@ from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
 
 
-def test_receipt_timeout_and_stale_requests_follow_the_settings(
+def test_receipt_timeout_and_idempotency_ttl_follow_the_settings(
         embedded_chain: EmbeddedChain) -> None:
     platform = Platform.open(Settings(receipt_timeout_s=7.5), chain=embedded_chain)
     try:
         sender = platform.system.sender(platform.operator_account)
         assert sender.receipt_timeout_s == 7.5
         assert platform.token(platform.operator_account).sender.receipt_timeout_s == 7.5
-        assert platform.idempotency.stale_after_s == 300.0  # at least five minutes
+        assert platform.idempotency.ttl_s == 86_400.0  # answers kept a day by default
     finally:
         platform.close()
-    slow = Platform.open(Settings(receipt_timeout_s=600), chain=embedded_chain)
+    slow = Platform.open(Settings(receipt_timeout_s=600, idempotency_ttl_s=3600),
+                         chain=embedded_chain)
     try:
-        assert slow.idempotency.stale_after_s == 2 * 600 + 60
+        assert slow.idempotency.ttl_s == 3600
     finally:
         slow.close()
