@@ -348,7 +348,8 @@ def keeper(
                 else:
                     typer.echo(f"collected {sum(report.collected.values())}, paid out "
                                f"{sum(report.redeemed.values())} in {len(report.tx_hashes)} "
-                               f"transactions; skipped {len(report.skipped)} receivables")
+                               f"transactions; skipped {len(report.skipped)} receivables; "
+                               f"{len(report.stalled)} collections stalled")
                 if once or stop.wait(interval):
                     break
     except KeyboardInterrupt:
