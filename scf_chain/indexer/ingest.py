@@ -26,7 +26,6 @@ from scf_chain.indexer.projector import EventRecord, Projector
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_BLOCKS = 2_000
-DEFAULT_MAX_REORG_DEPTH = 64
 HEADER_BATCH = 500  # block headers per JSON-RPC batch request
 REPLAY_CHUNK_EVENTS = 5_000
 _TRANSFER_TOPIC = "0x" + bytes(event_abi_to_log_topic(
@@ -351,7 +350,7 @@ class Indexer:
                     break
             if fork < lowest:
                 raise ReorgTooDeep(
-                    f"the node's chain (head {head}) does not hold the indexed blocks "
+                    f"the node's chain (head {head}) shares none of the indexed blocks "
                     f"{max(lowest, self.start_block)}..{detected_at}: a reorg deeper than "
                     f"{self.max_reorg_depth} blocks (SCF_MAX_REORG_DEPTH) is not undone; nothing "
                     f"was deleted. Is the node reset, or another chain behind the same URL?")
