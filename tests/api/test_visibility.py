@@ -198,3 +198,15 @@ def test_an_unrelated_participant_is_not_told_the_receivable_exists(story: Story
         assert body["status"] == 404
     assert story.get("x", "/receivables")["total"] == 0
     story.get("x", f"/audit/participants/{story.addr['a']}/flows", 403)
+
+
+def test_a_holder_that_triggers_redemption_is_told_only_its_own_payout(story: Story) -> None:
+    """Runs last: it moves the shared chain past maturity."""
+    _ok(story.apis["operator"].post("/dev/time-travel", {"seconds": 61 * DAY}))
+    red = _ok(story.apis["b"].post(f"/receivables/{story.slot}/redeem"))
+    assert red["amount"] == "100000"  # the call's total, the receivable's paid_out
+    assert [(r["token_id"], r["amount"]) for r in red["redemptions"]] == [
+        (str(story.b_token), str(TO_B // 10))]
+    trace = story.trace("b")
+    assert [p["amount"] for p in trace["redemptions"]] == [str(TO_B // 10)]
+    assert len(story.trace("core")["redemptions"]) == 3
