@@ -107,10 +107,20 @@ def broadcast_signed(chain: ChainBackend, tx: SignedTx) -> str:
     """Send an already signed transaction again (recovery: the node may never have seen it, or
     dropped it); senders of its account in this process skip its nonce. Raises what the node
     answers (already known, nonce too low) for the caller to judge."""
-    tx_hash = _hash_hex(raw_request(chain.w3, "eth_sendRawTransaction", ["0x" + tx.raw.hex()]))
-    for holder in list(chain._nonce_holders):
-        if isinstance(holder, TxSender) and holder.address.lower() == tx.sender.lower():
-            holder.skip_nonce(tx.nonce)
+    senders = [h for h in list(chain._nonce_holders)
+               if isinstance(h, TxSender) and h.address.lower() == tx.sender.lower()]
+    if not senders:
+        return _hash_hex(raw_request(chain.w3, "eth_sendRawTransaction", ["0x" + tx.raw.hex()]))
+    # under the account's lock: a send of this process never signs this nonce meanwhile
+    with senders[0]._lock:
+        tx_hash = _hash_hex(raw_request(chain.w3, "eth_sendRawTransaction",
+                                        ["0x" + tx.raw.hex()]))
+        for sender in senders:
+            if sender is senders[0]:
+                if sender._nonce is not None and sender._nonce <= tx.nonce:
+                    sender._nonce = tx.nonce + 1
+            else:
+                sender.skip_nonce(tx.nonce)
     return tx_hash
 
 
