@@ -262,6 +262,43 @@ def test_an_error_before_any_transaction_still_frees_the_key(
     assert "Idempotent-Replayed" not in again.headers
 
 
+def test_a_retry_while_the_first_request_runs_is_told_it_is_in_use(
+        gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live request is never resolved under it: its concurrent retry gets 409
+    idempotency_key_in_use and changes nothing; once it has answered, retries replay it."""
+    gw = gateway
+    _, token = _receivable(gw.world, _cast(gw), FACE)  # type: ignore[arg-type]
+    real_wait = TxSender.wait
+    waiting, go_on = threading.Event(), threading.Event()
+
+    def slow_receipt(self: TxSender, tx_hash: str, replay: Any = None) -> Any:
+        waiting.set()
+        assert go_on.wait(60)
+        return real_wait(self, tx_hash, replay)
+
+    key = str(uuid.uuid4())
+    body = _offer_body(gw, token)
+    answers: list[Any] = []
+    monkeypatch.setattr(TxSender, "wait", slow_receipt)
+    worker = threading.Thread(
+        target=lambda: answers.append(gw.api("sup-1").post("/offers", body, idem=key)))
+    worker.start()
+    try:
+        assert waiting.wait(60)
+        for _ in range(2):
+            r = gw.api("sup-1").post("/offers", body, idem=key)
+            assert (r.status_code, r.json()["code"]) == (409, "idempotency_key_in_use"), r.text
+        rec = _record(gw, key)
+        assert rec is not None and rec.state == "pending"
+    finally:
+        go_on.set()
+        worker.join(timeout=60)
+    monkeypatch.setattr(TxSender, "wait", real_wait)
+    _assert_offered_once(gw, token, answers[0])
+    replay = gw.api("sup-1").post("/offers", body, idem=key)
+    assert replay.json() == answers[0].json() and replay.headers["Idempotent-Replayed"] == "true"
+
+
 # -- 13: a gateway killed mid-request -----------------------------------------------------------
 KILL_POINTS = ["between_signing_and_broadcast", "between_broadcast_and_receipt",
                "after_the_receipt"]
@@ -435,6 +472,9 @@ def test_a_replay_that_asks_for_a_different_transaction_is_failed_not_sent(
                                   idem=key)
     assert again.status_code == 409 and again.json() == problem
     assert again.headers["Idempotent-Replayed"] == "true"
+    # what was mined is all that happened: the journaled repayment, once
+    settled = gw.api("core-0").get(f"/receivables/{slot}/settlement").json()
+    assert settled["repaid"] == "1234"
 
 
 # -- 12 on PostgreSQL, as reported: the store's connections terminated mid-request -------------------
