@@ -131,7 +131,7 @@ def score(
         model = load_model(model_path)
         scorer = Scorer(model, reasons=reasons)
         try:
-            with data.open(newline="", encoding="utf-8") as fh:
+            with data.open(newline="", encoding="utf-8-sig") as fh:  # a BOM from spreadsheets
                 rows = list(csv.DictReader(fh))
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise RiskDataError(f"cannot read CSV {data}: {exc}") from exc
