@@ -374,11 +374,14 @@ def serve(
 
     from api.main import create_app
     from scf_chain.config import Settings
+    from scf_chain.files import write_private
     from scf_chain.platform.core import Platform
 
     settings = Settings()
     try:
-        platform = Platform.open(settings)
+        # exclusive: a second gateway on this data folder or keystore is refused here, in one
+        # line, before it deploys or touches the store (nonces are handed out in memory)
+        platform = Platform.open(settings, exclusive=True)
     except ScfError as exc:
         _fail(exc)
         return
@@ -386,9 +389,7 @@ def serve(
         key_file = platform.settings.data_dir / "operator.api-key"
         if not key_file.exists():
             issued = platform.issue_api_key("operator")
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(issued.token + "\n", encoding="utf-8")
-            key_file.chmod(0o600)
+            write_private(key_file, (issued.token + "\n").encode())  # 0600 from its first byte
         typer.echo(f"chain: {platform.chain.info().backend} (id {platform.chain.chain_id()}); "
                    f"contracts: {platform.manifest.receivable_token}")
         typer.echo(f"operator API key: {key_file}")

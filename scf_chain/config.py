@@ -61,6 +61,38 @@ class Settings(BaseSettings):
         """A node we did not start and may not control (rpc without dev methods)."""
         return self.chain_backend == "rpc" and not self.rpc_dev_methods
 
+    @property
+    def master_key_path(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
+
+    def check_master_key_placement(self) -> None:
+        """On a production chain, refuse a master key kept with the data it protects.
+
+        Documents are encrypted so that a copy of the data (a backup, a leaked volume) does not
+        disclose them: a key in the data, keystore or document folder, or beside a SQLite
+        store, travels with that copy. ConfigError unless allow_master_key_in_data_dir.
+        """
+        if not self.is_production_chain or self.allow_master_key_in_data_dir:
+            return
+        from scf_chain.db import sqlite_file
+        from scf_chain.errors import ConfigError
+
+        key = self.master_key_path.resolve()
+        store = sqlite_file(self.database_url)
+        folders = {"data folder (SCF_DATA_DIR)": self.data_dir,
+                   "keystore (SCF_KEYSTORE_PATH)": self.keystore_path,
+                   "document folder (SCF_DOCUMENT_STORE_PATH)": self.document_store_path}
+        if store is not None:
+            folders["folder of the SQLite store (SCF_DATABASE_URL)"] = store.parent
+        for what, folder in folders.items():
+            if key.is_relative_to(folder.resolve()):
+                raise ConfigError(
+                    f"the documents' master key {self.master_key_path} is inside the {what} "
+                    f"{folder}: a copy of that folder would hold the encrypted documents and the "
+                    "key that opens them. Keep it apart, e.g. SCF_MASTER_KEY_FILE=/run/secrets/"
+                    "scf-master.key (a secrets mount readable by this service only), or accept "
+                    "the risk with SCF_ALLOW_MASTER_KEY_IN_DATA_DIR=true")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -33,9 +33,9 @@ def make_engine(url: str | None = None, echo: bool = False) -> Engine:
         from scf_chain.config import get_settings
 
         url = get_settings().database_url
-    sqlite_file = _sqlite_file(url)
-    if sqlite_file is not None:
-        _private_sqlite_file(sqlite_file)
+    path = sqlite_file(url)
+    if path is not None:
+        _private_sqlite_file(path)
     # A gateway runs up to 40 request threads beside the indexer and keeper: a pool that small
     # (SQLAlchemy's default is 5 + 10 overflow) opened and closed connections under load.
     pool: dict[str, int] = {} if ":memory:" in url else {"pool_size": POOL_SIZE,
@@ -60,7 +60,7 @@ def make_engine(url: str | None = None, echo: bool = False) -> Engine:
     return engine
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite URL (None: another database, or in memory)."""
     u = make_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
@@ -206,4 +206,4 @@ def check_store(conn: Connection, script: ScriptDirectory) -> None:
 
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "check_store", "make_engine", "session_factory",
-           "tables_by_revision", "upgrade"]
+           "sqlite_file", "tables_by_revision", "upgrade"]

@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from scf_chain.errors import EvidenceError
+from scf_chain.files import PRIVATE_FILE, private_dir, tighten, write_private
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 AUDITOR = "*auditor"
@@ -51,15 +52,17 @@ class MasterKey:
 
     @classmethod
     def generate(cls, path: Path) -> MasterKey:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """A new key in a new file: 0600 from its first byte, never half-written under its name
+        (FileExistsError rather than overwriting a key that wraps documents)."""
+        if not path.parent.exists():
+            private_dir(path.parent)
         key = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key)
+        write_private(path, key)
         return cls(key)
 
     @classmethod
     def from_file(cls, path: Path) -> MasterKey:
+        tighten(Path(path), PRIVATE_FILE)  # a key written before modes were enforced
         try:
             return cls(Path(path).read_bytes())
         except FileNotFoundError:
@@ -113,8 +116,7 @@ class DocumentStore:
     """
 
     def __init__(self, root: Path, master: MasterKey) -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.root = private_dir(Path(root))
         self.master = master
         self._lock = threading.RLock()  # grant and rewrap rewrite metadata files
 
@@ -126,7 +128,8 @@ class DocumentStore:
     @staticmethod
     def _atomic(path: Path, data: bytes) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp.unlink(missing_ok=True)  # a stale one would keep its mode under O_TRUNC
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)

@@ -20,6 +20,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from scf_chain.errors import KeyStoreError
+from scf_chain.files import PRIVATE_FILE, private_dir
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 PARTICIPANT = "@"  # the prefix of a participant key's name (one character: names fit 64)
@@ -38,9 +39,7 @@ class KeyStore:
                  iterations: int | None = None) -> None:
         if not password:
             raise KeyStoreError("a keystore needs a non-empty password")
-        self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.path, 0o700)
+        self.path = private_dir(Path(path))  # 0700, and so is any parent it has to make
         self._password = password
         self._kdf, self._iterations = kdf, iterations
         self._cache: dict[str, LocalAccount] = {}
@@ -83,7 +82,9 @@ class KeyStore:
     def _write(self, path: Path, data: dict[str, Any]) -> None:
         self._folder_of(path)
         tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # a stale temporary file (a crash) keeps its mode under O_TRUNC: make a new one, 0600
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f)
         os.replace(tmp, path)

@@ -35,6 +35,7 @@ from scf_chain.config import Settings
 from scf_chain.db.models import GatewayParticipant
 from scf_chain.deploy import Manifest, load_or_deploy
 from scf_chain.errors import ConfigError, KeyStoreError, ScfError
+from scf_chain.files import DataDirLock, private_dir
 from scf_chain.indexer import Indexer
 from scf_chain.indexer.ingest import IndexReport
 from scf_chain.platform.apikeys import IssuedKey, issue_key
@@ -107,6 +108,7 @@ class Platform:
     _rotation_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _indexed_to: int = field(default=-1, init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
+    _data_lock: DataDirLock | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.idempotency = IdempotencyStore(self.sessions, self.settings.idempotency_ttl_s,
@@ -118,7 +120,8 @@ class Platform:
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
-    def open(cls, settings: Settings | None = None, chain: ChainBackend | None = None) -> Platform:
+    def open(cls, settings: Settings | None = None, chain: ChainBackend | None = None,
+             exclusive: bool = False) -> Platform:
         """Connect, deploy or reuse the deployment, migrate the store, load keys and documents.
 
         The embedded chain, and an anvil node this backend starts, live and die with this
@@ -126,14 +129,22 @@ class Platform:
         temporary folder unless configured explicitly (state left from an earlier node would
         point at contracts and blocks that no longer exist). A node started separately (`scf
         chain up`, then the rpc backend) keeps its state, and so does the data folder.
+
+        `exclusive` (a gateway): hold the lock of the data folder and keystore while open, and
+        refuse with DataDirLocked, before deploying or touching the store, if another process
+        holds it. One gateway per keystore: transaction nonces are handed out in memory.
+        The data, keystore and document folders are made 0700, the store and secrets 0600; on
+        a production chain a master key kept among them is refused (see Settings).
         """
         from scf_chain.evidence.store import DocumentStore, MasterKey
         from scf_chain.keys import KeyStore
 
         settings = settings or Settings()
+        settings.check_master_key_placement()
         owns = chain is None
         chain = chain or connect(settings)
         tmp: tempfile.TemporaryDirectory[str] | None = None
+        lock: DataDirLock | None = None
         try:
             if chain.name in ("embedded", "anvil"):
                 tmp = tempfile.TemporaryDirectory(prefix=f"scf-{chain.name}-")
@@ -148,6 +159,9 @@ class Platform:
                 }
                 settings = settings.model_copy(update={
                     k: v for k, v in ephemeral.items() if k not in settings.model_fields_set})
+            if exclusive:
+                lock = DataDirLock([settings.data_dir, settings.keystore_path])
+            private_dir(settings.data_dir)
             if not settings.keystore_password:
                 raise ConfigError("SCF_KEYSTORE_PASSWORD is needed to open the keystore")
             keys = KeyStore(settings.keystore_path, settings.keystore_password,
@@ -160,13 +174,14 @@ class Platform:
                          settings.manifest_path)
             db.upgrade(settings.database_url)
             sessions = db.session_factory(db.make_engine(settings.database_url))
-            master_file = settings.master_key_file or settings.data_dir / "master.key"
+            master_file = settings.master_key_path
             master = (MasterKey.from_file(master_file) if master_file.exists()
                       else MasterKey.generate(master_file))
             documents = DocumentStore(settings.document_store_path, master)
             platform = cls(settings, chain, ScfSystem(chain, manifest, settings.receipt_timeout_s),
                            sessions, keys, documents, operator, owns_chain=owns)
             platform._tmp = tmp
+            platform._data_lock = lock
             platform._ensure_operator_participant()
             platform._namespace_participant_keys()
             platform.sync()
@@ -178,6 +193,8 @@ class Platform:
                 chain.close()
             if tmp is not None:
                 tmp.cleanup()
+            if lock is not None:
+                lock.release()
             raise
 
     @staticmethod
@@ -225,6 +242,8 @@ class Platform:
             self.chain.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+        if self._data_lock is not None:
+            self._data_lock.release()
 
     # -- shortcuts -----------------------------------------------------------------------------------
     @property
