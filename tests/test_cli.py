@@ -188,3 +188,66 @@ def test_keeper_rides_out_a_store_outage(anvil_chain, tmp_path: Path,
     assert result.exit_code == 1 and len(passes) == 1
     assert result.output.startswith("error: the store is unavailable: ")
     assert "Traceback" not in result.output
+
+
+def test_a_second_gateway_on_the_same_data_dir_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Two real `scf serve` processes on one data folder: the second exits 1 with one line naming
+    the first (no traceback) and the first keeps serving; what the first made is private."""
+    import json
+    import os
+    import signal
+    import socket
+    import stat
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    data = tmp_path / "var"
+    env = {**os.environ, "SCF_KEYSTORE_PASSWORD": "pw", "SCF_KEYSTORE_SCRYPT_N": "1024",
+           "SCF_CHAIN_BACKEND": "embedded", "SCF_DATA_DIR": str(data),
+           "SCF_DATABASE_URL": f"sqlite:///{data}/scf.db", "SCF_KEYSTORE_PATH": str(data / "keys"),
+           "SCF_DOCUMENT_STORE_PATH": str(data / "documents")}
+
+    def serve(port: int) -> list[str]:
+        return [sys.executable, "-m", "scf_chain.cli", "serve", "--port", str(port), "--no-keeper"]
+
+    def health(port: int) -> dict[str, object] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                return dict(json.load(r))
+        except OSError:
+            return None
+
+    port = free_port()
+    first = subprocess.Popen(serve(port), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, preexec_fn=lambda: os.umask(0o022))
+    try:
+        deadline = time.monotonic() + 120
+        while first.poll() is None and time.monotonic() < deadline and health(port) is None:
+            time.sleep(0.3)
+        assert health(port) is not None, f"the first gateway did not start ({first.poll()})"
+        loose = [f"{p} {oct(stat.S_IMODE(p.stat().st_mode))}" for p in [data, *data.rglob("*")]
+                 if stat.S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)]
+        assert loose == []
+        assert (data / "operator.api-key").exists() and (data / "scf.db-wal").exists()
+
+        second = subprocess.run(serve(free_port()), cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=180)
+        out = (second.stdout + second.stderr).strip()
+        assert second.returncode == 1, out
+        assert out.splitlines() == [out] and out.startswith(
+            f"error: another gateway (pid {first.pid}) is running on {data}"), out
+        assert health(port) is not None  # the first one is untouched
+    finally:
+        first.send_signal(signal.SIGTERM)
+        try:
+            first.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            first.wait()
