@@ -12,6 +12,9 @@ Invariants (docs/contracts.md):
 - every participant's settlement-token balance equals the model's (money neither appears nor
   disappears; total supply is constant)
 - no redemption pays a token more than its value, and each pays exactly floor(v·(R−R0)/(F−R0))
+- every value allowance and ERC-721 approval ever given reads as the model says: it lasts while
+  its token stays with the owner who gave it and is gone for good once the token changes owner,
+  even when the token comes back (bought back, or escrowed and returned by a cancellation)
 """
 
 from __future__ import annotations
@@ -163,7 +166,7 @@ class ReceivableMachine(RuleBasedStateMachine):
             return
         t = self.m.tokens[token_id]
         self.sys.transfer_token(t.owner, self.sys.holders[to], token_id)
-        t.owner = self.sys.holders[to]
+        self.m.set_owner(token_id, self.sys.holders[to])
 
     @rule(data=st.data())
     def move_more_than_value_reverts(self, data: Any) -> None:
@@ -205,7 +208,7 @@ class ReceivableMachine(RuleBasedStateMachine):
         offer_id, escrow_id = self.sys.offer(t.owner, token_id, value, price, expiry)
         holder = t.owner
         if escrow_id == token_id:  # the whole token went into escrow
-            t.owner = self.sys.token.address
+            self.m.set_owner(token_id, self.sys.token.address)
         else:
             self.m.move(token_id, escrow_id, self.sys.token.address, value)
         self.m.offers[offer_id] = MOffer(offer_id, holder, token_id, escrow_id, value,
@@ -224,7 +227,7 @@ class ReceivableMachine(RuleBasedStateMachine):
             return
         self.sys.accept(offer_id)
         self.m.pay(self.sys.bank, off.holder, off.price)
-        self.m.tokens[off.escrow].owner = self.sys.bank
+        self.m.set_owner(off.escrow, self.sys.bank)
         off.open = False
 
     @rule(data=st.data())
@@ -234,15 +237,115 @@ class ReceivableMachine(RuleBasedStateMachine):
             return
         offer_id = data.draw(st.sampled_from(open_ids))
         off = self.m.offers[offer_id]
+        source = self.m.tokens.get(off.source)
+        # back into the source only while it is the holder's and was never partly redeemed
+        merges = (off.source != off.escrow and source is not None and source.owner == off.holder
+                  and source.checkpoint == 0)
         returned_to = self.sys.cancel(off.holder, offer_id)
-        escrow = self.m.tokens.pop(off.escrow)
-        if returned_to == off.escrow:
-            escrow.owner = off.holder
-            self.m.tokens[off.escrow] = escrow
+        assert returned_to == (off.source if merges else off.escrow)
+        if merges:
+            assert source is not None
+            source.value += self.m.burn(off.escrow).value
         else:
-            assert returned_to == off.source and off.source in self.m.tokens
-            self.m.tokens[off.source].value += escrow.value
+            self.m.set_owner(off.escrow, off.holder)
         off.open = False
+
+    # -- approvals --------------------------------------------------------------------------------
+    def _operators(self) -> list[str]:
+        return [*self.sys.holders, self.sys.bank, self.sys.outsider.address]
+
+    def _approved_first(self, ids: list[int]) -> list[int]:
+        """The tokens among `ids` with a live approval, if any: where a change of owner matters."""
+        live = {t for t, _ in self.m.allowances} | set(self.m.approved)
+        return [t for t in ids if t in live] or ids
+
+    def _approvable(self, data: Any) -> int | None:
+        ids = sorted(t for t in self.m.tokens if t not in self.m.escrow_ids())
+        return data.draw(st.sampled_from(ids)) if ids else None
+
+    @rule(data=st.data(), who=st.integers(0, 4),
+          amount=st.one_of(st.integers(0, 2_000 * UNIT), st.just(2**256 - 1)))
+    def approve_value(self, data: Any, who: int, amount: int) -> None:
+        token_id = self._approvable(data)
+        if token_id is None:
+            return
+        owner, operator = self.m.tokens[token_id].owner, self._operators()[who]
+        fn = self.sys.token.get_function_by_signature("approve(uint256,address,uint256)")
+        if operator == owner:
+            err = self._expect_revert(self.sys.sender(owner).transact, fn(token_id, operator, amount))
+            assert err.error_name == "ApproveToOwner", err
+            return
+        self.sys.sender(owner).transact(fn(token_id, operator, amount))
+        self.m.approve_value(token_id, operator, amount)
+
+    @rule(data=st.data(), who=st.integers(0, 4))
+    def approve_token(self, data: Any, who: int) -> None:
+        token_id = self._approvable(data)
+        if token_id is None:
+            return
+        owner, operator = self.m.tokens[token_id].owner, self._operators()[who]
+        fn = self.sys.token.get_function_by_signature("approve(address,uint256)")
+        self.sys.sender(owner).transact(fn(operator, token_id))
+        self.m.approve_token(token_id, operator)
+
+    @rule(data=st.data(), frac=st.floats(0.0, 1.0), to=st.integers(0, 2))
+    def spend_approval(self, data: Any, frac: float, to: int) -> None:
+        """An operator given an approval at some time moves value: as far as the model allows, never more."""
+        pairs = sorted((t, op) for t, op in self.m.ever_approved
+                       if t in self.m.tokens and self._movable(t) and self.m.tokens[t].value > 0)
+        if not pairs:
+            return
+        token_id, operator = data.draw(st.sampled_from(pairs))
+        t = self.m.tokens[token_id]
+        allowance = self.m.allowance(token_id, operator)
+        free = self.m.may_move_without_allowance(token_id, operator)
+        cap = t.value if free else min(t.value, allowance)
+        recipient = self.sys.holders[to]
+        if cap == 0:  # nothing the model allows: the chain must refuse even one unit
+            err = self._expect_revert(self.sys.split, operator, token_id, recipient, 1)
+            assert err.error_name == "InsufficientAllowance", err
+            return
+        value = max(1, int(cap * frac))
+        new_id = self.sys.split(operator, token_id, recipient, value)
+        self.m.spend(token_id, operator, value)
+        self.m.move(token_id, new_id, recipient, value)
+
+    @rule(data=st.data(), via=st.integers(0, 2))
+    def buy_back(self, data: Any, via: int) -> None:
+        """A → B → A: whatever A approved before must not come back with the token."""
+        ids = self._approved_first(sorted(t for t in self.m.tokens if self._movable(t)))
+        if not ids:
+            return
+        token_id = data.draw(st.sampled_from(ids))
+        owner = self.m.tokens[token_id].owner
+        buyer = self.sys.holders[via]
+        if owner not in self.sys.holders or buyer == owner:
+            return
+        self.sys.transfer_token(owner, buyer, token_id)
+        self.m.set_owner(token_id, buyer)
+        self.sys.transfer_token(buyer, owner, token_id)
+        self.m.set_owner(token_id, owner)
+
+    @rule(data=st.data())
+    def escrow_and_cancel(self, data: Any) -> None:
+        """The whole token into an offer's escrow and back by cancellation: a change of owner twice."""
+        ids = self._approved_first(sorted(t for t in self.m.tokens
+                                          if self._movable(t) and self.m.tokens[t].value > 0))
+        if not ids:
+            return
+        token_id = data.draw(st.sampled_from(ids))
+        t = self.m.tokens[token_id]
+        holder = t.owner
+        expiry = min(self.now() + DAY, self.m.slots[t.slot].maturity)
+        if holder not in self.sys.holders or expiry <= self.now() + 1:
+            return
+        offer_id, escrow_id = self.sys.offer(holder, token_id, t.value, t.value, expiry)
+        assert escrow_id == token_id
+        self.m.set_owner(token_id, self.sys.token.address)
+        self.m.offers[offer_id] = MOffer(offer_id, holder, token_id, token_id, t.value,
+                                         self.sys.bank, t.value, expiry, open=False)
+        assert self.sys.cancel(holder, offer_id) == token_id
+        self.m.set_owner(token_id, holder)
 
     # -- repayment --------------------------------------------------------------------------------
     @rule(slot=slots, frac=st.floats(0.0, 1.0))
@@ -340,6 +443,14 @@ class ReceivableMachine(RuleBasedStateMachine):
         assert held - self.start_contract_balance == escrowed, "contract holds exactly repaid − paid out"
         for addr in sysm.holders + [sysm.debtor, sysm.bank]:
             assert sysm.erc20_balance(addr) == self.m.erc20[addr], f"erc20 balance of {addr}"
+        zero = "0x" + "0" * 40
+        for token_id, operator in sorted(self.m.ever_approved):
+            if token_id not in self.m.tokens:
+                continue  # burned: the chain answers NonexistentToken
+            got = sysm.token.functions.allowance(token_id, operator).call()
+            assert got == self.m.allowance(token_id, operator), f"allowance of {operator} on {token_id}"
+            approved = sysm.token.functions.getApproved(token_id).call()
+            assert approved == self.m.approved.get(token_id, zero), f"approved address of {token_id}"
 
 
 pytestmark = [pytest.mark.anvil, pytest.mark.xdist_group("stateful")]
