@@ -94,8 +94,15 @@ def allowed_methods(app: Any, scope: Any) -> list[str]:
     """Every method some route serves at this path (Starlette names only the first route's)."""
     from starlette.routing import Match
 
+    def leaves(routes: Any) -> Any:
+        for route in routes:
+            if hasattr(route, "effective_candidates"):  # FastAPI's included router
+                yield from leaves(route.effective_candidates())
+            else:
+                yield route
+
     methods: set[str] = set()
-    for route in app.router.routes:
+    for route in leaves(app.routes):
         match, _ = route.matches(scope)
         if match is not Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())

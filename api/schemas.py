@@ -1,4 +1,4 @@
-"""Request and response bodies. Amounts and ids are uint256: sent as decimal strings (or numbers)."""
+"""Request and response bodies. Amounts and ids are uint256: decimal strings (numbers below 2**53)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from scf_chain.evidence.models import JsonInt, json_int
 
 UINT_PATTERN = r"^[0-9]{1,78}$"
 MAX_UINT = 2**256 - 1
+# JSON numbers are exact only up to 2**53 - 1 in most parsers (I-JSON, RFC 7493): above it an
+# amount travels as a decimal string.
+MAX_NUMBER = 2**53 - 1
 
 
 def _uint(v: Any) -> int:
@@ -18,20 +21,31 @@ def _uint(v: Any) -> int:
             raise ValueError("expected a non-negative integer as a decimal string")
         n = int(v)
     else:
-        n = json_int(v)  # a number: exact only below 2**53 when written with a fraction
+        n = json_int(v)
     if not 0 <= n <= MAX_UINT:
         raise ValueError("out of the uint256 range")
     return n
 
 
-Uint = Annotated[
+def _uint_in(v: Any) -> int:
+    if not isinstance(v, str) and json_int(v) > MAX_NUMBER:
+        raise ValueError("send integers above 2**53 - 1 as decimal strings")
+    return _uint(v)
+
+
+_as_string = PlainSerializer(lambda v: str(v), return_type=str, when_used="json")
+_out_schema = WithJsonSchema({"type": "string", "pattern": UINT_PATTERN}, mode="serialization")
+# A uint256 the gateway answers with (a decimal string in JSON).
+Uint = Annotated[int, BeforeValidator(_uint), _as_string, _out_schema]
+# A uint256 in a request: a decimal string, or a JSON number up to 2**53 - 1.
+UintIn = Annotated[
     int,
-    BeforeValidator(_uint),
-    PlainSerializer(lambda v: str(v), return_type=str, when_used="json"),
+    BeforeValidator(_uint_in),
+    _as_string,
     WithJsonSchema({"anyOf": [{"type": "string", "pattern": UINT_PATTERN},
-                              {"type": "integer", "minimum": 0, "maximum": MAX_UINT}]},
+                              {"type": "integer", "minimum": 0, "maximum": MAX_NUMBER}]},
                    mode="validation"),
-    WithJsonSchema({"type": "string", "pattern": UINT_PATTERN}, mode="serialization"),
+    _out_schema,
 ]
 Timestamp = Annotated[JsonInt, Field(ge=0, le=2**40 - 1, description="unix seconds")]
 Party = Annotated[str, Field(min_length=1, max_length=64,
@@ -64,7 +78,7 @@ class ParticipantIn(In):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     display_name: str = Field(min_length=1, max_length=200)
     roles: list[RoleName] = Field(min_length=1, max_length=5)
-    dev_funds: Uint = Field(0, description="dev chains only: test settlement money to mint")
+    dev_funds: UintIn = Field(0, description="dev chains only: test settlement money to mint")
 
 
 class ParticipantOut(BaseModel):
@@ -118,12 +132,21 @@ class ApiKeyOut(BaseModel):
 
 
 class CreditLimitIn(In):
-    limit: Uint
+    limit: UintIn
 
 
-class PolicyIO(In):
-    min_unit: Uint
+class PolicyIn(In):
+    min_unit: UintIn
     max_tenor_s: Annotated[JsonInt, Field(ge=1, le=2**40 - 1)]
+    split_allowed: bool
+    transfer_allowed: bool
+
+
+class PolicyIO(BaseModel):
+    """The policy as read (the request body is `PolicyIn`)."""
+
+    min_unit: Uint
+    max_tenor_s: int
     split_allowed: bool
     transfer_allowed: bool
 
@@ -131,7 +154,7 @@ class PolicyIO(In):
 # -- receivables --------------------------------------------------------------------------------------
 class ApplyIn(In):
     debtor: Party
-    face_value: Uint
+    face_value: UintIn
     maturity: Timestamp
     invoice_doc_id: str = Field(min_length=1, max_length=64)
     order_doc_id: str = Field(min_length=1, max_length=64)
@@ -174,12 +197,12 @@ class ConfirmedOut(BaseModel):
 # -- tokens -------------------------------------------------------------------------------------------
 class SplitIn(In):
     to: Party
-    value: Uint
+    value: UintIn
 
 
 class MergeIn(In):
-    into_token_id: Uint
-    value: Uint
+    into_token_id: UintIn
+    value: UintIn
 
 
 class TransferIn(In):
@@ -211,10 +234,10 @@ class TransferredOut(BaseModel):
 
 # -- financing ----------------------------------------------------------------------------------------
 class OfferIn(In):
-    token_id: Uint
-    value: Uint
+    token_id: UintIn
+    value: UintIn
     financier: Party
-    price: Uint
+    price: UintIn
     expiry: Timestamp
     registration_ref: str = Field(
         "", max_length=128,
@@ -252,7 +275,7 @@ class CancelledOut(BaseModel):
 
 # -- settlement ---------------------------------------------------------------------------------------
 class RepayIn(In):
-    amount: Uint
+    amount: UintIn
 
 
 class CollectionIn(In):

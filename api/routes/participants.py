@@ -17,6 +17,7 @@ from api.schemas import (
     ParticipantCreated,
     ParticipantIn,
     ParticipantOut,
+    PolicyIn,
     PolicyIO,
     RolesIn,
     Tx,
@@ -154,7 +155,7 @@ def get_policy(platform: PlatformDep, caller: CallerDep) -> PolicyIO:
 
 
 @policy_router.post("", response_model=Tx)
-def set_policy(body: PolicyIO, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def set_policy(body: PolicyIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
     idem.caller.require(Role.OPERATOR)
     return idem.run(lambda: tx(platform.token(platform.operator_account).set_policy(
         body.min_unit, body.max_tenor_s, body.split_allowed, body.transfer_allowed)))
