@@ -905,7 +905,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
         // At most one epoch per change of owner, and a token changes owner only before its
         // maturity (at most 365 days): 2**32 changes would take more gas than any chain mines
         // in that time. Checked anyway, so a wrap could never revive an approval.
-        uint256 epoch = uint32(word >> _EPOCH_SHIFT) + 1;
+        uint256 epoch = uint256(uint32(word >> _EPOCH_SHIFT)) + 1;
         if (epoch > type(uint32).max) revert ApprovalEpochExhausted(tokenId);
         _tokens[tokenId] = (word & ~_KEY_MASK) | toId | (epoch << _EPOCH_SHIFT);
         _accounts[from] -= 1 << _COUNT_SHIFT;

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from eth_utils import keccak
 
 from scf_chain.chain import reverts
+from scf_chain.chain.anvil import AnvilChain
 from scf_chain.contracts import artifacts
 from scf_chain.contracts.events import default_event_decoder
-from tests.contracts.harness import FINANCIER, SUPPLIER, System
+from tests.contracts.harness import FINANCIER, SUPPLIER, System, build_system
 
 DAY = 86_400
 
@@ -217,3 +219,37 @@ def test_a_new_approval_after_the_return_counts(sys_: System) -> None:
     assert sys_.token.functions.allowance(token, x).call() == 0
     sys_.sender(a).transact(sys_.token.functions.approve(token, x, 70))
     assert sys_.token.functions.allowance(token, x).call() == 70
+
+
+@pytest.mark.anvil
+def test_an_exhausted_approval_epoch_stops_the_token_instead_of_wrapping(anvil_chain: AnvilChain) -> None:
+    """2**32 changes of owner cannot happen before maturity; were the epoch ever full, the next
+    change of owner must revert rather than wrap to an epoch whose approvals could revive."""
+    s = build_system(anvil_chain)
+    snap = anvil_chain.take_snapshot()
+    try:
+        _, token = _token(s)
+        a, b, x = s.holders
+        s.sender(a).transact(s.token.functions.approve(token, x, 900))
+        w3 = anvil_chain.w3
+        word = int.from_bytes(w3.eth.get_storage_at(s.token.address, _token_slot(s, token)), "big")
+        assert (word >> 64) & (2**96 - 1) == 10_000 and (word >> 32) & 0xFFFFFFFF == 0
+        full = word | (0xFFFFFFFF << 32)
+        w3.provider.make_request("anvil_setStorageAt", [  # type: ignore[arg-type]
+            s.token.address, hex(_token_slot(s, token)), "0x" + full.to_bytes(32, "big").hex()])
+        with pytest.raises(reverts.ApprovalEpochExhausted):
+            s.transfer_token(a, b, token)
+        assert s.owner_of(token) == a
+    finally:
+        anvil_chain.revert_to_snapshot(snap)
+
+
+def _token_slot(s: System, token: int) -> int:
+    """The storage slot of `_tokens[token]`: the mapping whose entry holds the token's word."""
+    w3 = s.chain.w3
+    for base in range(32):
+        slot = int.from_bytes(keccak(token.to_bytes(32, "big") + base.to_bytes(32, "big")), "big")
+        word = int.from_bytes(w3.eth.get_storage_at(s.token.address, slot), "big")
+        if word and (word >> 64) & (2**96 - 1) == s.value_of(token):
+            return slot
+    raise AssertionError("token word not found")
