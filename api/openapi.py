@@ -59,9 +59,9 @@ def error_statuses(method: str, op: dict[str, Any]) -> list[int]:
 def problem_response(status: int) -> dict[str, Any]:
     response: dict[str, Any] = {"description": ERRORS[status],
                                 "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
-    if status == 429:
+    if status in (429, 503):
         response["headers"] = {"Retry-After": {
-            "description": "seconds to wait before retrying", "required": True,
+            "description": "seconds to wait before retrying", "required": status == 429,
             "schema": {"type": "integer", "minimum": 1}}}
     return response
 
