@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api import openapi, problems
+from api.console import router as console
 from api.limits import BodyLimitMiddleware, RateLimiter, RateLimitMiddleware, TokenBuckets
 from api.routes import (
     audit,
@@ -101,6 +102,7 @@ def create_app(platform: Platform | None = None, background: bool = False,
     for module in (participants, evidence, receivables, tokens, financing, settlement, audit, dev):
         app.include_router(module.router)
     app.include_router(participants.policy_router)
+    console.install(app)  # the web console at /console (api/console)
     openapi.install(app)
     # Added last, so they run first: a request over its rate or size limit is refused before
     # its body is read, parsed or authenticated.

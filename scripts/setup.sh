@@ -26,6 +26,18 @@ if [ "${SCF_SKIP_NODE:-0}" != "1" ]; then
     npm ci --no-audit --no-fund --loglevel=error
     echo "$want" > node_modules/.scf-stamp
   fi
+  # the console's charts, from the pinned npm package, shipped inside the Python package (no CDN)
+  vendor=api/console/static/vendor/echarts.min.js
+  if ! cmp -s node_modules/echarts/dist/echarts.min.js "$vendor"; then
+    echo "setup: copying echarts $(node -p "require('./node_modules/echarts/package.json').version") into the console"
+    cp node_modules/echarts/dist/echarts.min.js "$vendor"
+  fi
+fi
+
+# the console's browser tests drive Debian's Chromium (no browser download)
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  echo "setup: apt-get install chromium (console browser tests)"
+  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
 fi
 
 if [ "${SCF_WITH_SLITHER:-0}" = "1" ]; then

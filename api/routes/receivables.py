@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from api.deps import Caller, CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import Limit, Offset, SlotPath, party, ref32, tx, uint
 from api.schemas import (
+    UINT_PATTERN,
     AppliedOut,
     ApplyIn,
     ConfirmedOut,
@@ -118,8 +119,16 @@ def list_receivables(
                       Query()] = None,
     debtor: Annotated[str | None, Query(max_length=64)] = None,
     creditor: Annotated[str | None, Query(max_length=64)] = None,
+    maturity_from: Annotated[int | None, Query(ge=0, le=2**40, description="unix s")] = None,
+    maturity_to: Annotated[int | None, Query(ge=0, le=2**40, description="unix s")] = None,
+    min_face_value: Annotated[str | None, Query(pattern=UINT_PATTERN)] = None,
+    max_face_value: Annotated[str | None, Query(pattern=UINT_PATTERN)] = None,
 ) -> Page[ReceivableOut]:
-    """Receivables the caller may see (auditors and the operator: all), newest first."""
+    """Receivables the caller may see (auditors and the operator: all), newest first.
+
+    Filters: status, debtor, creditor, maturity within [maturity_from, maturity_to] and face
+    value within [min_face_value, max_face_value] (bounds included, amounts in smallest units).
+    """
     where = []
     if status:
         where.append(Receivable.status == status)
@@ -127,6 +136,14 @@ def list_receivables(
         where.append(Receivable.debtor == party(platform, debtor))
     if creditor:
         where.append(Receivable.creditor == party(platform, creditor))
+    if maturity_from is not None:
+        where.append(Receivable.maturity >= maturity_from)
+    if maturity_to is not None:
+        where.append(Receivable.maturity <= maturity_to)
+    if min_face_value is not None:
+        where.append(Receivable.face_value >= uint(min_face_value))
+    if max_face_value is not None:
+        where.append(Receivable.face_value <= uint(max_face_value))
     if not caller.reads_everything:
         mine = select(Token.slot).where(Token.owner == caller.address)
         where.append(or_(Receivable.debtor == caller.address, Receivable.creditor == caller.address,
