@@ -201,7 +201,8 @@ class AnvilChain(ChainBackend):
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-                proc.wait(timeout=5)
+                # SIGKILL cannot be ignored: only a loaded machine makes the kernel take long
+                proc.wait(timeout=60)
         if proc.stderr:
             proc.stderr.close()
         _live.discard(self)
