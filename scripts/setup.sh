@@ -34,10 +34,13 @@ if [ "${SCF_SKIP_NODE:-0}" != "1" ]; then
   fi
 fi
 
-# the console's browser tests drive Debian's Chromium (no browser download)
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-  echo "setup: apt-get install chromium (console browser tests)"
-  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+# the console's browser tests drive Debian's Chromium (no browser download), with a Chinese font
+# so its screenshots show the zh-CN pages
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null &&
+   { [ ! -x /usr/bin/chromium ] || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; }; then
+  echo "setup: apt-get install chromium fonts-wqy-microhei (console browser tests)"
+  pkgs="chromium fonts-wqy-microhei"
+  apt-get install -y -q $pkgs >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q $pkgs >/dev/null; }
 fi
 
 if [ "${SCF_WITH_SLITHER:-0}" = "1" ]; then

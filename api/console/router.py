@@ -8,6 +8,8 @@ shows and may do is exactly what the API authorizes for that key (docs/visibilit
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -16,18 +18,22 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.console.i18n import LANGUAGES, catalogue, negotiate
 from api.deps import CallerDep, FreshDep
 from api.problems import Problem
-from api.routes.common import SlotPath, uint
+from api.routes.audit import RATE_CEILING
+from api.routes.common import OfferPath, SlotPath, uint
 from api.routes.evidence import out as document_out
 from api.routes.receivables import load_visible
 from api.schemas import DocumentOut
-from scf_chain.db.models import EvidenceDocument
+from scf_chain.audit.trace import implied_annual_rate
+from scf_chain.db.models import EvidenceDocument, Offer, Receivable
 from scf_chain.evidence.models import Invoice, LogisticsEvent, PurchaseOrder
 from scf_chain.platform import evidence as ev
+from scf_chain.platform.core import NotFound
 
 HERE = Path(str(resources.files("api.console")))
 STATIC = HERE / "static"
@@ -107,3 +113,42 @@ def receivable_documents(slot: SlotPath, platform: FreshDep,
         return False
 
     return [document_out(row) for row, d in readable if belongs(row, d)]
+
+
+class OfferTermsOut(BaseModel):
+    """What a financier needs to price an offer before it holds any part of the receivable."""
+
+    offer_id: str
+    slot: str
+    maturity: int
+    now: int = Field(description="the chain's time the rate is computed at")
+    days_to_maturity: str = Field(description="exact, as a fraction")
+    implied_annual_rate: str | None = Field(
+        description="(value − price) / price × 365 / days to maturity, exact; null when the "
+                    "price or the remaining term is zero")
+    implied_annual_rate_decimal: str | None
+    above_ceiling: bool | None = Field(description="above the audit's flagging ceiling (24 %)")
+
+
+@router.get("/api/offers/{offer_id}/terms", response_model=OfferTermsOut)
+def offer_terms(offer_id: OfferPath, platform: FreshDep, caller: CallerDep) -> OfferTermsOut:
+    """An offer's maturity and implied annual rate, for the parties to the offer (its holder and
+    its financier) and auditors: the same rule as GET /offers/{id}, which answers 404 to anyone
+    else. The financier is not yet a party to the receivable, so it cannot read the maturity
+    there (docs/visibility.md)."""
+    with platform.sessions() as s:
+        o = s.get(Offer, uint(offer_id))
+        r = s.get(Receivable, o.slot) if o is not None else None
+    if o is None or r is None or not (
+            caller.reads_everything or caller.address.lower() in (o.holder, o.financier)):
+        raise NotFound(f"no offer {offer_id} visible to {caller.name}")
+    now = platform.chain.now()
+    days = Fraction(r.maturity - now, 86_400)
+    rate = implied_annual_rate(o.value, o.price, days)
+    return OfferTermsOut(
+        offer_id=str(o.offer_id), slot=str(o.slot), maturity=r.maturity, now=now,
+        days_to_maturity=f"{days.numerator}/{days.denominator}",
+        implied_annual_rate=None if rate is None else f"{rate.numerator}/{rate.denominator}",
+        implied_annual_rate_decimal=None if rate is None else str(
+            (Decimal(rate.numerator) / Decimal(rate.denominator)).quantize(Decimal("1e-8"))),
+        above_ceiling=None if rate is None else rate > RATE_CEILING)

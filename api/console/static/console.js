@@ -8,7 +8,6 @@
   const KEY = "scf.console.apiKey";
   const INTENTS = "scf.console.intents";
   const PAGE = 20;
-  const YEAR_S = 365 * 86400;
   const main = document.getElementById("main");
   const nav = document.getElementById("nav");
   const whoami = document.getElementById("whoami");
@@ -88,10 +87,6 @@
     const a = address.toLowerCase();
     if (state.contract && a === state.contract) return t("party.contract");
     return state.names[a] || address.slice(0, 8) + "…" + address.slice(-4);
-  }
-  function rate(value, price, seconds) {
-    if (!(seconds > 0) || !(Number(price) > 0)) return null;
-    return ((Number(value) - Number(price)) / Number(price)) * (YEAR_S / seconds);
   }
   function pct(x) {
     return x === null ? t("common.na") : (x * 100).toFixed(2) + "%";
@@ -329,7 +324,8 @@
       return;
     }
     const face = BigInt(r.face_value);
-    const progress = h("progress", { id: "repaid-progress", max: r.face_value, value: r.repaid,
+    // settlement is read from the chain: fresher than the indexed receivable
+    const progress = h("progress", { id: "repaid-progress", max: r.face_value, value: s.repaid,
       "aria-label": t("receivable.repaid_of_face") });
     const summary = h("dl", { class: "summary" },
       h("dt", { text: t("col.status") }), h("dd", { "data-field": "status", text: t("status." + s.status) }),
@@ -339,8 +335,8 @@
       h("dt", { text: t("col.maturity") }), h("dd", { text: day(r.maturity) }),
       h("dt", { text: t("receivable.repaid_of_face") }),
       h("dd", { "data-field": "repaid" }, progress, " ", t("receivable.progress", {
-        repaid: yuan(r.repaid), face: yuan(r.face_value),
-        pct: face > 0n ? (Number((BigInt(r.repaid) * 10000n) / face) / 100).toFixed(2) : "0.00" })),
+        repaid: yuan(s.repaid), face: yuan(r.face_value),
+        pct: face > 0n ? (Number((BigInt(s.repaid) * 10000n) / face) / 100).toFixed(2) : "0.00" })),
       h("dt", { text: t("col.paid_out") }), h("dd", { "data-field": "paid_out", text: yuan(s.paid_out) }),
       h("dt", { text: t("col.outstanding") }), h("dd", { text: yuan(s.outstanding) }),
       h("dt", { text: t("receivable.collection") }),
@@ -405,11 +401,11 @@
         name: label, value: withheld ? null : Number(n.value), tokenId: n.token_id,
         holder: n.holder, holderName: withheld ? null : who(n.holder), units: n.value,
         redeemed: n.redeemed, state: n.state, financed: isFinanced, parent: n.parent_token_id, children: [],
-        symbolSize: 12,
+        symbolSize: 14,
         itemStyle: withheld ? { color: "#9ca3af", borderColor: "#6b7280" }
           : { color: isFinanced ? "#b45309" : "#1d4ed8", borderColor: isFinanced ? "#78350f" : "#1e3a8a",
             opacity: dim ? 0.35 : 1 },
-        label: { color: withheld ? "#4b5563" : "#111827", opacity: dim ? 0.55 : 1,
+        label: { color: withheld ? "#4b5563" : "#111827", opacity: dim ? 0.7 : 1,
           fontWeight: isFinanced ? "bold" : "normal" },
       });
     }
@@ -446,9 +442,9 @@
           d.redeemed ? t("lineage.redeemed", { amount: yuan(d.redeemed) }) : "",
           d.financed ? t("lineage.financed") : ""].filter(Boolean).map((s) => echarts.format.encodeHTML(s)).join("<br>");
       } },
-      series: [{ type: "tree", data: [root], top: 20, left: 120, bottom: 20, right: 200, orient: "LR",
+      series: [{ type: "tree", data: [root], top: 20, left: 190, bottom: 20, right: 200, orient: "LR",
         layout: "orthogonal", expandAndCollapse: true, initialTreeDepth: -1, roam: true, symbol: "circle",
-        label: { position: "left", verticalAlign: "middle", align: "right", fontSize: 12, lineHeight: 15 },
+        label: { position: "left", verticalAlign: "middle", align: "right", fontSize: 13, lineHeight: 17 },
         leaves: { label: { position: "right", align: "left" } }, animationDuration: 0 }],
     }, true);
     return chart;
@@ -563,7 +559,7 @@
         : p.name) },
       series: [{ type: "sankey", data: g.nodes, links: g.links, left: 20, right: 160, top: 20, bottom: 20,
         nodeGap: 18, emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.45 },
-        label: { color: "#111827", formatter: (p) => p.name } }],
+        label: { color: "#111827", fontSize: 13, formatter: (p) => `${p.name}\n${yuan(BigInt(Math.round(p.value)))}` } }],
     }, true);
     return chart;
   }
@@ -735,18 +731,18 @@
       failure(out, e);
       return;
     }
-    const maturities = {};
-    await Promise.all([...new Set(page.items.map((o) => o.slot))].map(async (slot) => {
+    // the rate from the gateway (the financier cannot read the receivable before it holds a part)
+    const terms = {};
+    await Promise.all(page.items.filter((o) => o.status === "open").map(async (o) => {
       try {
-        maturities[slot] = Number((await get("/receivables/" + slot)).maturity);
+        terms[o.offer_id] = await get(`/console/api/offers/${o.offer_id}/terms`);
       } catch (e) {
-        maturities[slot] = null;
+        terms[o.offer_id] = null;
       }
     }));
-    const now = Number((await get("/health")).head_time);
     const me = state.me.address.toLowerCase();
     const rows = page.items.map((o) => {
-      const m = maturities[o.slot];
+      const terms_ = terms[o.offer_id];
       const cell = h("div", { class: "out", "aria-live": "polite" });
       let action = null;
       if (o.status === "open" && o.financier.toLowerCase() === me && has("financier")) {
@@ -758,7 +754,9 @@
       }
       return [o.offer_id, h("a", { href: "#/receivables/" + o.slot, text: o.slot }), who(o.holder), who(o.financier),
         yuan(o.value), yuan(o.price), day(o.expiry),
-        h("span", { "data-rate": o.offer_id }, pct(m ? rate(o.value, o.price, m - now) : null)),
+        h("span", { "data-rate": o.offer_id, class: terms_ && terms_.above_ceiling ? "bad" : null },
+          terms_ && terms_.implied_annual_rate_decimal ? pct(Number(terms_.implied_annual_rate_decimal)) : t("common.na"),
+          terms_ && terms_.above_ceiling ? " " + t("offers.above_ceiling") : ""),
         t("offer_status." + o.status), action || cell];
     });
     main.replaceChildren(section(t("offers.title"), h("p", { class: "muted", text: t("offers.rate_note") }),
@@ -794,6 +792,8 @@
       reconcile: () => viewReconcile(),
     };
     await (views[parts[0]] || views.receivables)();
+    // switching the language reloads the page on the same view (the key stays in this tab)
+    document.querySelectorAll("a[data-lang]").forEach((a) => a.setAttribute("href", "?lang=" + a.dataset.lang + location.hash));
     main.setAttribute("data-view", parts[0] || "receivables");
     main.setAttribute("data-ready", String(Date.now()));
   }
