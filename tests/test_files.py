@@ -225,3 +225,19 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     DataDirLock([tmp_path]).release()  # the kernel dropped the dead holder's lock
+
+
+def test_a_master_key_that_cannot_be_created_is_a_config_error(
+        tmp_path: Path, embedded_chain: EmbeddedChain) -> None:
+    """A read-only secrets mount without the key: one clear error, no traceback from os."""
+    from scf_chain.platform.core import Platform
+
+    mount = tmp_path / "secrets"
+    mount.mkdir(mode=0o500)
+    if os.access(mount, os.W_OK):  # root writes anywhere: make the mount a file's child instead
+        mount.rmdir()
+        mount.write_text("not a folder")
+    settings = Settings(data_dir=tmp_path / "var", master_key_file=mount / "master.key",
+                        keystore_password="pw", keystore_scrypt_n=2**10)
+    with pytest.raises(ConfigError, match=r"cannot read or create the documents' master key"):
+        Platform.open(settings, chain=embedded_chain)

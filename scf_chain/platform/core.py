@@ -175,8 +175,12 @@ class Platform:
             db.upgrade(settings.database_url)
             sessions = db.session_factory(db.make_engine(settings.database_url))
             master_file = settings.master_key_path
-            master = (MasterKey.from_file(master_file) if master_file.exists()
-                      else MasterKey.generate(master_file))
+            try:
+                master = (MasterKey.from_file(master_file) if master_file.exists()
+                          else MasterKey.generate(master_file))
+            except OSError as exc:  # a read-only secrets mount without the key, a wrong owner
+                raise ConfigError(f"cannot read or create the documents' master key "
+                                  f"{master_file} (SCF_MASTER_KEY_FILE): {exc.strerror}") from exc
             documents = DocumentStore(settings.document_store_path, master)
             platform = cls(settings, chain, ScfSystem(chain, manifest, settings.receipt_timeout_s),
                            sessions, keys, documents, operator, owns_chain=owns)
