@@ -266,3 +266,22 @@ def test_the_applications_connections_keep_the_drivers_transaction_handling(tmp_
             assert dbapi is not None and dbapi.isolation_level == ""
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql",
+                                                            marks=pytest.mark.postgres)])
+def test_a_store_that_lost_its_revision_is_rebuilt_when_empty_and_refused_when_not(
+        request: pytest.FixtureRequest, tmp_path: Path, dialect: str) -> None:
+    url = (f"sqlite:///{tmp_path}/lost.db" if dialect == "sqlite"
+           else request.getfixturevalue("empty_pg"))
+    db.upgrade(url)
+    _exec(url, "DELETE FROM alembic_version")
+    db.upgrade(url)  # every table empty: dropped (foreign keys in order) and created afresh
+    assert _revision(url) == [_head()]
+    _matches_models(url)
+    _exec(url, "INSERT INTO indexer_cursor (name, last_block, last_block_hash) "
+               "VALUES ('main', 5, '0x" + "ab" * 32 + "')")
+    _exec(url, "DELETE FROM alembic_version")
+    with pytest.raises(StoreSchemaError, match="indexer_cursor"):
+        db.upgrade(url)
+    assert _revision(url) == [] and "indexer_cursor" in _tables(url)
