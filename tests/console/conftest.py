@@ -66,7 +66,7 @@ class Gateway:
         assert r.status_code == expect, f"{method} {path} -> {r.status_code}: {r.text}"
         return r.json()
 
-    def apply(self, tag: str, amount: int = 1_000_000_00) -> int:
+    def apply(self, tag: str, amount: int = 1_000_000_00, days: int = 90) -> int:
         """Supplier A applies against fresh, anchored evidence (as api/story.py does): a slot."""
         p = self.addresses
         order = {"kind": "purchase_order", "number": f"PO-{tag}", "buyer": p["core"],
@@ -86,7 +86,7 @@ class Gateway:
         self.call("POST", "/evidence/batches", "logistics", None, 201)
         now = int(self.call("GET", "/health", "auditor")["head_time"])
         applied = self.call("POST", "/receivables", "supplier-a", {
-            "debtor": p["core"], "face_value": str(amount), "maturity": now + 90 * DAY,
+            "debtor": p["core"], "face_value": str(amount), "maturity": now + days * DAY,
             "invoice_doc_id": ids["invoice"], "order_doc_id": ids["purchase_order"],
             "delivery_doc_id": ids["logistics"]}, 201)
         return int(applied["slot"])
