@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -328,7 +329,8 @@ def test_language_switch_and_no_english_label_in_chinese(console: Console, gatew
         console.go(view)
         shown = console.text("body") + " ".join(console.page.eval_on_selector_all(
             "[aria-label], option, input[placeholder]",
-            "els => els.map(e => (e.getAttribute('aria-label') || '') + ' ' + e.textContent)"))
+            "els => els.map(e => [e.getAttribute('aria-label'), e.getAttribute('placeholder'),"
+            " e.textContent].join(' '))"))
         for name in data:
             shown = shown.replace(name, " ")
         leaked = sorted(w.strip() for w in words
@@ -419,3 +421,26 @@ def test_lineage_of_1000_tokens_collapses_and_search_opens_to_a_holder(
     assert opened_ids == set(path)
     console.shot("lineage-1000")
     console.page.unroute("**/audit/receivables/424242/trace")
+
+
+def test_receivable_filters_from_the_page(console: Console, gateway: Gateway,
+                                          story: dict[str, Any]) -> None:
+    slot, page = story["slot"], console.page
+    console.sign_in(gateway.keys["auditor"])
+    r = gateway.call("GET", f"/receivables/{slot}", "auditor")
+    due = datetime.fromtimestamp(int(r["maturity"]), UTC).date()
+
+    def search(**fields: str) -> str:
+        console.go("#/receivables")
+        for name, value in fields.items():
+            page.fill(f"#filters [name={name}]", value)
+        before = page.get_attribute("#main", "data-ready")
+        page.click("#filters button")
+        page.wait_for_function("prev => document.getElementById('main').dataset.ready !== prev",
+                               arg=before)
+        return console.text("main")
+    assert "共 1 条" in search(maturity_from=str(due), maturity_to=str(due), min="1,000,000",
+                              max="1000000.00")
+    assert "共 0 条" in search(maturity_to=str(due - timedelta(days=1)))
+    assert "共 0 条" in search(min="1,000,000.01")
+    assert "日期格式不正确" in search(maturity_from="31/12/2026")

@@ -28,6 +28,8 @@
   // ---- small DOM helpers ---------------------------------------------------------------------
   function h(tag, attrs, ...kids) {
     const el = document.createElement(tag);
+    // the console checks its forms itself: the browser's own messages speak the browser's language
+    if (tag === "form") el.noValidate = true;
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === null || v === undefined || v === false) continue;
       if (k === "on") for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
@@ -78,6 +80,12 @@
     if (!/^\d+(\.\d{1,2})?$/.test(s)) throw new Error(t("error.amount", { value: text }));
     const [w, f = ""] = s.split(".");
     return (BigInt(w) * 100n + BigInt((f + "00").slice(0, 2))).toString();
+  }
+  function dateSeconds(text) {
+    // a YYYY-MM-DD day as the unix time of its start (UTC, as maturities are shown)
+    const ms = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(text + "T00:00:00Z") : NaN;
+    if (Number.isNaN(ms)) throw new Error(t("error.date", { value: text }));
+    return ms / 1000;
   }
   function day(seconds) {
     return seconds ? new Date(Number(seconds) * 1000).toISOString().slice(0, 10) : "";
@@ -258,8 +266,11 @@
     const debtors = state.people.filter((p) => p.roles.includes("debtor"));
     const debtor = select("debtor", [["", t("common.any")], ...debtors.map((p) => [p.address, p.display_name])],
       q.get("debtor") || "");
-    const from = h("input", { type: "date", name: "maturity_from", value: q.get("maturity_from") || "" });
-    const to = h("input", { type: "date", name: "maturity_to", value: q.get("maturity_to") || "" });
+    // text, not type=date: a native date picker speaks the browser's language, not the page's
+    const dateInput = (name) => h("input", { type: "text", name, inputmode: "numeric",
+      placeholder: t("filter.date_hint"), value: q.get(name) || "" });
+    const from = dateInput("maturity_from");
+    const to = dateInput("maturity_to");
     const min = h("input", { type: "text", inputmode: "decimal", name: "min", value: q.get("min") || "" });
     const max = h("input", { type: "text", inputmode: "decimal", name: "max", value: q.get("max") || "" });
     const out = h("div", { class: "out", "aria-live": "polite" });
@@ -279,8 +290,8 @@
     try {
       if (q.get("status")) api_q.set("status", q.get("status"));
       if (q.get("debtor")) api_q.set("debtor", q.get("debtor"));
-      if (q.get("maturity_from")) api_q.set("maturity_from", Date.parse(q.get("maturity_from")) / 1000);
-      if (q.get("maturity_to")) api_q.set("maturity_to", Date.parse(q.get("maturity_to")) / 1000 + 86399);
+      if (q.get("maturity_from")) api_q.set("maturity_from", dateSeconds(q.get("maturity_from")));
+      if (q.get("maturity_to")) api_q.set("maturity_to", dateSeconds(q.get("maturity_to")) + 86399);
       if (q.get("min")) api_q.set("min_face_value", units(q.get("min")));
       if (q.get("max")) api_q.set("max_face_value", units(q.get("max")));
     } catch (e) {
@@ -417,7 +428,10 @@
     const walk = (node, depth) => {
       node.depth = depth;
       node.collapsed = node.children.length ? !open(node) : undefined;
-      node.children.forEach((c) => walk(c, depth + 1));
+      let below = node.children.length;
+      node.children.forEach((c) => (below += walk(c, depth + 1)));
+      if (node.collapsed) node.name += "\n" + t("lineage.hidden", { n: below });
+      return below;
     };
     roots.forEach((r) => walk(r, 0));
     if (roots.length === 1) return roots[0];
@@ -430,8 +444,11 @@
   }
   function drawTree(el, root) {
     el.style.height = Math.max(420, Math.min(20000, visibleLeaves(root) * 46)) + "px";
-    const chart = echarts.getInstanceByDom(el) || echarts.init(el, null, { renderer: "canvas" });
-    chart.resize();
+    // a new instance per drawing: a tree redrawn in place keeps edges of the old expansion
+    const old = echarts.getInstanceByDom(el);
+    if (old) old.dispose();
+    const chart = echarts.init(el, null, { renderer: "canvas" });
+    charts.tree = chart;
     chart.setOption({
       animation: false,
       tooltip: { trigger: "item", formatter: (p) => {
