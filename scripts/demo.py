@@ -63,6 +63,15 @@ def main() -> int:
             print(f"demo: FAILED, paid {story.paid}, expected {EXPECTED}")
             return 1
         print("demo: OK")
+        if "--serve" in sys.argv:  # keep serving: open the console as any participant
+            print(f"\nConsole: {base}/console (sign in with a key; Ctrl-C stops)")
+            for who, key in story.keys.items():
+                print(f"   {who:<11} {key}")
+            try:
+                while thread.is_alive():
+                    thread.join(timeout=1)
+            except KeyboardInterrupt:
+                pass
         return 0
     except StoryError as exc:
         print(f"demo: FAILED: {exc}")
