@@ -41,6 +41,7 @@ CONFLICT_REVERTS = {
     "NotPending", "NotActive", "OfferNotOpen", "OfferExpired", "InvoiceAlreadyUsed", "SlotMatured",
     "NotMatured", "EnforcedPause", "AlreadyAnchored", "NothingToRedeem", "NothingToCollect",
     "TokenInEscrow", "CollectionNotAuthorized", "UnknownRoot", "EvidenceRegistryNotSet",
+    "ApprovalEpochExhausted",
 }
 
 

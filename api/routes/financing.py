@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import func, or_, select
 
 from api.deps import CallerDep, FreshDep, IdemDep, PlatformDep
-from api.routes.common import Limit, OfferPath, Offset, party, ref32, tx, uint
+from api.routes.common import Limit, OfferPath, Offset, as_holder, party, ref32, tx, uint
 from api.schemas import CancelledOut, FinancedOut, OfferIn, OfferOut, Page
 from scf_chain.clients import Role
 from scf_chain.db.models import Offer
@@ -31,9 +31,10 @@ def offer(body: OfferIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[
     financier = party(platform, body.financier)
 
     def effect() -> OfferOut:
-        o = platform.token(idem.caller.participant).offer(
-            body.token_id, body.value, financier, body.price, body.expiry,
-            ref32(body.registration_ref))
+        o = as_holder(platform, idem.caller, body.token_id,
+                      lambda: platform.token(idem.caller.participant).offer(
+                          body.token_id, body.value, financier, body.price, body.expiry,
+                          ref32(body.registration_ref)))
         platform.sync()
         with platform.sessions() as s:
             row = s.get(Offer, o.offer_id)

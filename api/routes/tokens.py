@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import APIRouter
 
 from api.deps import Caller, CallerDep, FreshDep, IdemDep, PlatformDep
-from api.problems import Problem, problem_for
-from api.routes.common import Limit, Offset, TokenPath, party, tx, uint
+from api.routes.common import Limit, Offset, TokenPath, as_holder, party, tx, uint
 from api.schemas import MergeIn, MovedOut, Page, SplitIn, TokenOut, TransferIn, TransferredOut
 from scf_chain.audit.visibility import Viewer, sees_holding
 from scf_chain.clients import ValueMoved
 from scf_chain.db.models import Receivable, Token
-from scf_chain.errors import ContractRevert
 from scf_chain.platform.core import NotFound, Platform
 from scf_chain.platform.operations import tokens_of
 
@@ -38,26 +34,7 @@ def load_visible(platform: Platform, caller: Caller, token_id: int) -> Token:
     return t
 
 
-def as_holder(platform: Platform, caller: Caller, token_id: int,
-              move: Callable[[], ValueMoved]) -> MovedOut:
-    """Run a value move of the caller's token; a token it does not hold is named as such.
-
-    The contract lets a non-owner move value only with an allowance, so a holder whose token
-    has just moved away gets `InsufficientAllowance`: true, but not the reason. The chain's
-    owner (read after the revert) decides which answer is the truth.
-    """
-    try:
-        m = move()
-    except ContractRevert as exc:
-        if exc.error_name != "InsufficientAllowance":
-            raise
-        owner = platform.token(caller.participant).owner_of(token_id)
-        if owner.lower() == caller.address.lower():
-            raise
-        _, _, _, _, extra = problem_for(exc)
-        raise Problem(403, "not_token_owner", "Not the token's holder",
-                      f"token {token_id} is not held by {caller.name} (it may have been "
-                      f"transferred away) and no allowance covers the value", **extra) from exc
+def moved(m: ValueMoved) -> MovedOut:
     return MovedOut(from_token_id=m.from_token_id, token_id=m.to_token_id, value=m.value,
                     tx=tx(m.tx))
 
@@ -66,15 +43,15 @@ def as_holder(platform: Platform, caller: Caller, token_id: int,
 def split(token_id: TokenPath, body: SplitIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
     """Move part of a token's value to another participant, as a new token of the same receivable."""
     to = party(platform, body.to)
-    return idem.run(lambda: as_holder(platform, idem.caller, uint(token_id), lambda: platform.token(
-        idem.caller.participant).split(uint(token_id), to, body.value)), 201)
+    return idem.run(lambda: moved(as_holder(platform, idem.caller, uint(token_id), lambda: platform.token(
+        idem.caller.participant).split(uint(token_id), to, body.value))), 201)
 
 
 @router.post("/{token_id}/merge", response_model=MovedOut)
 def merge(token_id: TokenPath, body: MergeIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
     """Move value into another token of the same receivable."""
-    return idem.run(lambda: as_holder(platform, idem.caller, uint(token_id), lambda: platform.token(
-        idem.caller.participant).merge(uint(token_id), body.into_token_id, body.value)))
+    return idem.run(lambda: moved(as_holder(platform, idem.caller, uint(token_id), lambda: platform.token(
+        idem.caller.participant).merge(uint(token_id), body.into_token_id, body.value))))
 
 
 @router.post("/{token_id}/transfer", response_model=TransferredOut)
@@ -83,7 +60,8 @@ def transfer(token_id: TokenPath, body: TransferIn, platform: PlatformDep, idem:
     to = party(platform, body.to)
 
     def effect() -> TransferredOut:
-        t = platform.token(idem.caller.participant).transfer(uint(token_id), to)
+        t = as_holder(platform, idem.caller, uint(token_id),
+                      lambda: platform.token(idem.caller.participant).transfer(uint(token_id), to))
         return TransferredOut(token_id=t.token_id, to=t.to_address, tx=tx(t.tx))
 
     return idem.run(effect)

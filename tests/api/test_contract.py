@@ -160,3 +160,24 @@ def test_moving_value_of_a_token_given_away_names_the_real_reason(world: World,
     # a holder short of value still hears about the value, not about ownership
     _problem(a_api.post(f"/tokens/{kept}/split", {"to": b, "value": "1001"}), 422,
              "contract_InsufficientValue")
+
+
+def test_offering_or_transferring_a_token_given_away_names_the_real_reason(
+        world: World, cast: dict[str, Any]) -> None:
+    _, token = _receivable(world, cast)
+    (a, a_api), (b, b_api) = cast["a"], cast["b"]
+    bank, _ = world.participant("contract-bank", ["financier"])
+    kept = a_api.post(f"/tokens/{token}/split", {"to": a, "value": "1000"}).json()["token_id"]
+    assert a_api.post(f"/tokens/{token}/transfer", {"to": b}).status_code == 200
+    expiry = world.platform.chain.now() + 86_400
+    offer = {"token_id": str(token), "value": "100", "financier": bank, "price": "90",
+             "expiry": expiry}
+    body = _problem(a_api.post("/offers", offer), 403, "not_token_owner")
+    assert body["revert"]["error"] == "NotTokenOwner"
+    body = _problem(a_api.post(f"/tokens/{token}/transfer", {"to": b}), 403, "not_token_owner")
+    assert body["revert"]["error"] == "WrongFrom"
+    # the holder's own refusals keep the contract's answer; the new holder may act
+    _problem(a_api.post("/offers", {**offer, "token_id": kept, "price": "101"}), 422,
+             "contract_InvalidPrice")
+    r = b_api.post("/offers", offer)
+    assert r.status_code == 201, r.text
