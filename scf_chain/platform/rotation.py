@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -102,26 +103,32 @@ def rotate(platform: Platform, name: str) -> KeyRotation:
         raise ParticipantError("operator_role", "the operator's key is rotated by redeploying "
                                "or transferring the operator role, not here")
     key_name = p.key_name
-    platform.sync()
-    current = checksum(platform.keys.address_of(key_name))
     recorded = checksum(p.address)
-    resumed = current != recorded
-    if not resumed:
-        found = blockers(platform, recorded)
-        if found:
-            raise Conflict("rotation_blocked", f"{name}'s key cannot be rotated now: "
-                           + "; ".join(found))
-        _, new_address = platform.keys.rotate(key_name)
-        log.info("rotating %s: %s -> %s", name, recorded, new_address)
-    old = _retired_account(platform, key_name, recorded)
-    new = platform.keys.account(key_name)
-    result = KeyRotation(name, recorded.lower(), new.address.lower(), resumed)
-    _hand_over(platform, p, old, new, result)
-    with platform.sessions() as s:
-        row = s.get(GatewayParticipant, name)
-        assert row is not None
-        row.address = new.address.lower()  # the store keeps addresses lowercase
-        s.commit()
+    with ExitStack() as held:
+        # the account's lock for the whole rotation (and the new address's once it exists): a
+        # payment of this participant (repay, accept, collection) runs before or after it, never
+        # between a balance read here and the move of that balance
+        held.enter_context(platform.account_locks.hold(recorded))
+        platform.sync()
+        current = checksum(platform.keys.address_of(key_name))
+        resumed = current != recorded
+        if not resumed:
+            found = blockers(platform, recorded)
+            if found:
+                raise Conflict("rotation_blocked", f"{name}'s key cannot be rotated now: "
+                               + "; ".join(found))
+            _, new_address = platform.keys.rotate(key_name)
+            log.info("rotating %s: %s -> %s", name, recorded, new_address)
+        old = _retired_account(platform, key_name, recorded)
+        new = platform.keys.account(key_name)
+        held.enter_context(platform.account_locks.hold(new.address))
+        result = KeyRotation(name, recorded.lower(), new.address.lower(), resumed)
+        _hand_over(platform, p, old, new, result)
+        with platform.sessions() as s:
+            row = s.get(GatewayParticipant, name)
+            assert row is not None
+            row.address = new.address.lower()  # the store keeps addresses lowercase
+            s.commit()
     platform.sync()
     return result
 

@@ -439,3 +439,43 @@ def test_a_rotation_cut_off_midway_is_finished_by_calling_again(
     assert {op.owner_of(t).lower() for t in parts} == {new}
     assert world.platform.money(world.platform.operator_account).balance_of(new) == 500
     assert int(op.roles_of(old)) == 0
+
+
+def test_a_rotation_waits_for_a_payment_of_its_account(world: World,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    x, _ = world.participant("rotlock", ["supplier"], funds=300)
+    old = world.address(x)
+    key_name = world.platform.participant(x).key_name
+    locks = world.platform.account_locks
+    waiting = threading.Event()
+    original = locks._thread_lock
+
+    def spying(account: str) -> threading.Lock:
+        lock = original(account)
+        if account.lower() == old and lock.locked():
+            waiting.set()
+        return lock
+
+    monkeypatch.setattr(locks, "_thread_lock", spying)
+    answer: dict[str, Any] = {}
+
+    def rotate() -> None:
+        answer["r"] = world.operator.post(f"/participants/{x}/rotate-key")
+
+    with locks.hold(old):  # a repayment or accept of x between its balance read and its receipt
+        t = threading.Thread(target=rotate)
+        t.start()
+        deadline = time.monotonic() + 120
+        while not waiting.is_set() and t.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # the rotation waits for the payment: no new key, nothing moved yet
+        assert waiting.is_set() and t.is_alive()
+        assert world.platform.keys.address_of(key_name).lower() == old
+        assert world.platform.money(world.platform.operator_account).balance_of(old) == 300
+    t.join(180)
+    assert answer["r"].status_code == 200, answer["r"].text
+    new = answer["r"].json()["new_address"]
+    assert world.platform.money(world.platform.operator_account).balance_of(new) == 300
