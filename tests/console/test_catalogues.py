@@ -44,6 +44,7 @@ def test_every_state_the_api_answers_has_a_label() -> None:
     wanted |= {f"scope.{r.name.lower()}" for r in Role if r.name and r is not Role.NONE}
     wanted |= {f"offer_status.{s}" for s in ("open", "accepted", "cancelled")}
     wanted |= {f"kind.{k}" for k in ("repayment", "redemption", "financing")}
+    wanted |= {f"token_state.{k}" for k in ("live", "redeemed", "emptied", "withheld")}
     wanted |= {f"doctype.{d}" for d in (DOC_PURCHASE_ORDER, DOC_LOGISTICS, DOC_INVOICE, DOC_MIXED)}
     status = typing.get_args(CollectionOut.model_fields["status"].annotation)
     wanted |= {f"collection.{s}" for s in status}

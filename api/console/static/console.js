@@ -403,7 +403,7 @@
     const financed = new Set((trace.financings || []).map((f) => f.escrow_token_id));
     const nodes = new Map();
     for (const n of trace.lineage) {
-      const dim = n.state === "redeemed" || n.burned === true;
+      const dim = n.state === "redeemed" || n.state === "emptied"; // no value left: dimmed
       const withheld = n.state === "withheld";
       const isFinanced = financed.has(n.token_id);
       const label = withheld ? t("lineage.withheld")
@@ -521,11 +521,18 @@
       h("li", {}, h("span", { class: "swatch financed" }), t("lineage.legend_financed")),
       h("li", {}, h("span", { class: "swatch redeemed" }), t("lineage.legend_redeemed")),
       h("li", {}, h("span", { class: "swatch withheld" }), t("lineage.legend_withheld")));
+    const financedIds = new Set((trace.financings || []).map((x) => x.escrow_token_id));
     const fin = (trace.financings || []).map((x) => [x.offer_id, who(x.seller), who(x.financier), yuan(x.value),
       yuan(x.price), x.implied_annual_rate_decimal ? pct(Number(x.implied_annual_rate_decimal)) : t("common.na")]);
     main.replaceChildren(section(t("lineage.title", { slot }),
       h("p", {}, t("lineage.summary", { n: trace.token_count, face: yuan(trace.face_value), repaid: yuan(trace.repaid), paid: yuan(trace.paid_out) })),
       f, legend, el,
+      // the same tree as a table, for screen readers and for copying
+      h("details", { class: "tree-table" }, h("summary", { text: t("lineage.as_table") }),
+        table([t("col.token"), t("lineage.parent"), t("lineage.holder_col"), t("col.value"), t("lineage.redeemed_col"), t("col.status")],
+          trace.lineage.map((n) => [n.token_id, n.parent_token_id || "", n.state === "withheld" ? t("lineage.withheld") : who(n.holder),
+            n.value === null ? t("common.withheld") : yuan(n.value), n.redeemed === null ? t("common.withheld") : yuan(n.redeemed),
+            t("token_state." + n.state) + (financedIds.has(n.token_id) ? t("common.list_sep") + t("lineage.financed") : "")]))),
       h("p", {}, h("a", { href: "#/receivables/" + slot, text: t("nav.back_receivable") }))),
     section(t("lineage.financings"), table([t("col.offer"), t("col.seller"), t("col.financier"), t("col.value"),
       t("col.price"), t("col.rate")], fin)));
