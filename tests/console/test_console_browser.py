@@ -221,8 +221,13 @@ def test_demo_story_actions_from_the_pages(console: Console, gateway: Gateway,
                            ".includes('已接受')")
     assert gateway.call("GET", f"/offers/{offer['offer_id']}", "bank")["status"] == "accepted"
 
-    # CoreCo authorizes collection; maturity passes; the keeper pays every holder
-    gateway.call("POST", f"/receivables/{slot}/collection", "core", {"enabled": True})
+    # CoreCo authorizes collection from its page; maturity passes; the keeper pays every holder
+    console.sign_in(gateway.keys["core"])
+    console.go(f"#/receivables/{slot}")
+    page.click("[data-action=collection]")
+    page.wait_for_function("() => document.querySelector('[data-action=collection]')?.textContent"
+                           " === '取消自动扣款'")
+    assert gateway.call("GET", f"/receivables/{slot}/settlement", "core")["collect_enabled"]
     gateway.call("POST", "/dev/time-travel", None, {"seconds": 91 * DAY})
     deadline = time.monotonic() + 90
     while gateway.call("GET", f"/receivables/{slot}/settlement", "auditor")["status"] != "settled":

@@ -365,6 +365,17 @@
           act("reject", "POST", `/receivables/${slot}/reject`, { reason: reason.value }, out,
             () => viewReceivable(slot)))));
     }
+    const owing = ["active", "matured", "overdue"].includes(s.status) && BigInt(s.outstanding) > 0n;
+    if (owing && has("debtor") && state.me.address.toLowerCase() === r.debtor.toLowerCase()) {
+      const amount = h("input", { type: "text", inputmode: "decimal", name: "amount", value: yuan(s.outstanding) });
+      const enable = !s.collect_enabled;
+      parts.push(section(t("actions.title"),
+        form("collection", [h("p", { class: "muted", text: t(enable ? "action.collection_on_hint" : "action.collection_off_hint") })],
+          t(enable ? "action.collection_on" : "action.collection_off"), (out) =>
+            act("collection", "POST", `/receivables/${slot}/collection`, { enabled: enable }, out, () => viewReceivable(slot))),
+        form("repay", [field(t("action.amount"), amount)], t("action.repay"), (out) =>
+          act("repay", "POST", `/receivables/${slot}/repayments`, { amount: units(amount.value) }, out, () => viewReceivable(slot)))));
+    }
     const evidence = h("div", { id: "evidence" }, h("p", { class: "muted", text: t("common.loading") }));
     parts.push(section(t("evidence.title"), evidence));
     main.replaceChildren(...parts);
