@@ -369,3 +369,225 @@ class EvidenceDocument(Base):
 READ_MODELS: tuple[type[Base], ...] = (
     Participant, Receivable, Token, Holding, LineageEdge, Offer, EvidenceRoot, RevokedLeaf, FundFlow,
 )
+
+
+# -- risk control (scf_chain.risk) ----------------------------------------------------------------
+# Feature tables folded from the same events as the read models (rebuilt with them after a reorg);
+# document facts, alerts and their history are not derived from events and are never rebuilt.
+class RiskToken(Base):
+    """A token as the risk fold sees it: owner and value now, split depth and how it was made."""
+
+    __tablename__ = "risk_tokens"
+    __table_args__ = (Index("ix_risk_tokens_slot", "slot"),)
+
+    token_id: Mapped[int] = mapped_column(Uint256, primary_key=True)
+    slot: Mapped[int] = mapped_column(Uint256)
+    owner: Mapped[str] = mapped_column(Address)
+    value: Mapped[int] = mapped_column(Uint256)
+    depth: Mapped[int] = mapped_column(Integer)  # splits between it and the confirmed token
+    children: Mapped[int] = mapped_column(Integer)  # tokens split off it
+    minted_at: Mapped[int] = mapped_column(BigInteger)
+    minted_tx: Mapped[str] = mapped_column(Hex32)
+    parent_token_id: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    split_by: Mapped[str | None] = mapped_column(Address, nullable=True)  # the splitting holder
+    split_value: Mapped[int | None] = mapped_column(Uint256, nullable=True)  # value cut off
+
+
+class RiskEdge(Base):
+    """Value passed from one participant to another: kind transfer (split or whole token to
+    someone else) or financing (sold to a financier at `price`)."""
+
+    __tablename__ = "risk_edges"
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index", name="uq_risk_edges_tx_log"),
+        Index("ix_risk_edges_time", "block_time"),
+        Index("ix_risk_edges_sender", "sender"),
+        Index("ix_risk_edges_recipient", "recipient"),
+        Index("ix_risk_edges_slot", "slot"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    slot: Mapped[int] = mapped_column(Uint256)
+    sender: Mapped[str] = mapped_column(Address)
+    recipient: Mapped[str] = mapped_column(Address)
+    value: Mapped[int] = mapped_column(Uint256)
+    price: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    offer_id: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    annual_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    block_time: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(Hex32)
+    log_index: Mapped[int] = mapped_column(Integer)
+
+
+class RiskReceivable(Base):
+    """Per receivable: terms, repayment, financing and split shape; evidence columns are set
+    by the evidence pass (null until it has looked)."""
+
+    __tablename__ = "risk_receivables"
+    __table_args__ = (Index("ix_risk_receivables_debtor", "debtor"),
+                      Index("ix_risk_receivables_creditor", "creditor"),
+                      Index("ix_risk_receivables_invoice", "invoice_key"))
+
+    slot: Mapped[int] = mapped_column(Uint256, primary_key=True)
+    debtor: Mapped[str] = mapped_column(Address)
+    creditor: Mapped[str] = mapped_column(Address)
+    face_value: Mapped[int] = mapped_column(Uint256)
+    maturity: Mapped[int] = mapped_column(BigInteger)
+    invoice_key: Mapped[str] = mapped_column(Hex32)
+    status: Mapped[str] = mapped_column(String(16))
+    applied_at: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    repaid: Mapped[int] = mapped_column(Uint256)
+    repayments: Mapped[int] = mapped_column(Integer)
+    repaid_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # when fully repaid
+    first_financed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    first_cash_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # creditor's
+    financings: Mapped[int] = mapped_column(Integer)
+    financed_value: Mapped[int] = mapped_column(Uint256)
+    financed_price: Mapped[int] = mapped_column(Uint256)
+    tokens: Mapped[int] = mapped_column(Integer)
+    max_depth: Mapped[int] = mapped_column(Integer)
+    max_fanout: Mapped[int] = mapped_column(Integer)
+    # evidence (the evidence pass): order, delivery, invoice found; cross-check outcome
+    evidence_checked: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_order: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    has_delivery: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    has_invoice: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    consistency: Mapped[str | None] = mapped_column(String(40), nullable=True)  # ok or a code
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class RiskDebtor(Base):
+    """Per debtor: limit, exposure, repayment record, and supplier concentration sums."""
+
+    __tablename__ = "risk_debtors"
+
+    address: Mapped[str] = mapped_column(Address, primary_key=True)
+    credit_limit: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    confirmed_count: Mapped[int] = mapped_column(Integer)
+    confirmed_face: Mapped[int] = mapped_column(Uint256)
+    outstanding_face: Mapped[int] = mapped_column(Uint256)
+    repaid_total: Mapped[int] = mapped_column(Uint256)
+    settled_count: Mapped[int] = mapped_column(Integer)
+    on_time_count: Mapped[int] = mapped_column(Integer)
+    late_seconds_sum: Mapped[int] = mapped_column(BigInteger)
+    late_seconds_max: Mapped[int] = mapped_column(BigInteger)
+    payable_seconds_sum: Mapped[int] = mapped_column(BigInteger)  # confirmation to full repayment
+    partial_payments: Mapped[int] = mapped_column(Integer)
+    face_squares: Mapped[int] = mapped_column(Uint256)  # Σ (face per supplier)²: HHI numerator
+    top_supplier_face: Mapped[int] = mapped_column(Uint256)
+
+
+class RiskPair(Base):
+    """Confirmed receivables of one supplier on one debtor."""
+
+    __tablename__ = "risk_pairs"
+    __table_args__ = (Index("ix_risk_pairs_supplier", "supplier"),)
+
+    debtor: Mapped[str] = mapped_column(Address, primary_key=True)
+    supplier: Mapped[str] = mapped_column(Address, primary_key=True)
+    confirmed_count: Mapped[int] = mapped_column(Integer)
+    confirmed_face: Mapped[int] = mapped_column(Uint256)
+
+
+class RiskHolder(Base):
+    """Per supplier or holder: financing, implied rates, time to first financing, splits."""
+
+    __tablename__ = "risk_holders"
+
+    address: Mapped[str] = mapped_column(Address, primary_key=True)
+    financings: Mapped[int] = mapped_column(Integer)
+    financed_value: Mapped[int] = mapped_column(Uint256)
+    financed_price: Mapped[int] = mapped_column(Uint256)
+    rated: Mapped[int] = mapped_column(Integer)  # financings with an implied rate
+    rate_sum: Mapped[float] = mapped_column(Float)
+    rate_max: Mapped[float | None] = mapped_column(Float, nullable=True)
+    first_financings: Mapped[int] = mapped_column(Integer)  # own receivables financed
+    to_first_financing_s: Mapped[int] = mapped_column(BigInteger)  # Σ confirmation → 1st financing
+    splits: Mapped[int] = mapped_column(Integer)
+    max_fanout: Mapped[int] = mapped_column(Integer)
+    max_depth: Mapped[int] = mapped_column(Integer)
+    transfers_out: Mapped[int] = mapped_column(Integer)
+    transfers_in: Mapped[int] = mapped_column(Integer)
+
+
+READ_MODELS += (RiskToken, RiskEdge, RiskReceivable, RiskDebtor, RiskPair, RiskHolder)
+
+
+class RiskDocument(Base):
+    """Facts of a submitted trade document the risk engine links and counts (read once, when
+    first seen, from the encrypted document store)."""
+
+    __tablename__ = "risk_documents"
+    __table_args__ = (Index("ix_risk_documents_order", "order_number", "buyer"),
+                      Index("ix_risk_documents_seller", "seller"),
+                      Index("ix_risk_documents_created", "created_at"))
+
+    doc_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # purchase_order, logistics, invoice
+    doc_key: Mapped[str] = mapped_column(Hex32)
+    order_number: Mapped[str] = mapped_column(String(64))  # the order it belongs to
+    buyer: Mapped[str] = mapped_column(Address)  # logistics: the consignee
+    seller: Mapped[str] = mapped_column(Address)  # logistics: the shipper
+    event: Mapped[str | None] = mapped_column(String(16), nullable=True)  # logistics event
+    amount: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    doc_time: Mapped[int] = mapped_column(BigInteger)  # issue date / event time (epoch seconds)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class RiskAlert(Base):
+    """A detector's finding. status: open, acknowledged, dismissed, confirmed. Never deleted;
+    `(detector, finding_key)` is unique, so a finding raises once."""
+
+    __tablename__ = "risk_alerts"
+    __table_args__ = (UniqueConstraint("detector", "finding_key", name="uq_risk_alerts_finding"),
+                      Index("ix_risk_alerts_status", "status"),
+                      Index("ix_risk_alerts_slot", "slot"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    detector: Mapped[str] = mapped_column(String(32))
+    finding_key: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(8))
+    slot: Mapped[int | None] = mapped_column(Uint256, nullable=True)
+    summary: Mapped[str] = mapped_column(String(500))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    raised_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class RiskAlertParty(Base):
+    """A participant an alert is about (for filtering and visibility)."""
+
+    __tablename__ = "risk_alert_parties"
+    __table_args__ = (Index("ix_risk_alert_parties_address", "address"),)
+
+    alert_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    address: Mapped[str] = mapped_column(Address, primary_key=True)
+
+
+class RiskAlertEvent(Base):
+    """One step of an alert's lifecycle (raised, acknowledged, ...): by whom, when, why."""
+
+    __tablename__ = "risk_alert_events"
+    __table_args__ = (Index("ix_risk_alert_events_alert", "alert_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    alert_id: Mapped[int] = mapped_column(BigInteger)
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class RiskState(Base):
+    """Small named counters of the risk passes (what the last detector run saw)."""
+
+    __tablename__ = "risk_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

@@ -23,6 +23,7 @@ from scf_chain.db.models import (
     RevokedLeaf,
     Token,
 )
+from scf_chain.risk.features import RiskFold
 
 ZERO_ADDRESS = "0x" + "0" * 40
 SLOT_SHIFT = 64
@@ -124,6 +125,7 @@ class Projector:
         self.session.flush()
         self._edges, self._flows = [], []
         self._expected.clear()
+        RiskFold(self.session, self.token_address).apply(events)  # risk features, same transaction
         return len(events)
 
     # -- prefetch ---------------------------------------------------------------------------------
