@@ -52,6 +52,14 @@ class Settings(BaseSettings):
                                "authentications (0: no limit)")
     rate_limit_anonymous_burst: int = Field(20, ge=1)
 
+    # Risk control (scf_chain.risk; docs/risk.md)
+    risk_model_file: Path | None = Field(
+        None, description="a scorecard model file (scf risk train); without one, risk routes "
+                          "give features and alerts and no score")
+    risk_rate_ceiling: float = Field(
+        0.12, gt=0, description="implied annual financing rate above which above_market_rate "
+                                "raises an alert (0.12: 4 x the one-year LPR of 3.0 %)")
+
     @property
     def manifest_path(self) -> Path:
         return self.deployment_file or self.data_dir / "deployment.json"

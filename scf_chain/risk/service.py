@@ -1,0 +1,163 @@
+"""Risk control on the platform: keep evidence features and alerts current, score from features, answer the risk routes and CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from scf_chain.db.models import RawEvent, RiskDocument
+from scf_chain.risk.alerts import Action, AlertView, list_alerts, raise_findings, transition, view
+from scf_chain.risk.detectors import DetectorParams, run_detectors
+from scf_chain.risk.evidence import DocumentReader, sync_evidence
+from scf_chain.risk.features import as_of, participant_features, receivable_features
+from scf_chain.risk.metrics import Metrics, capital_flow_metrics
+
+if TYPE_CHECKING:
+    from scf_chain.platform.core import Platform
+    from scf_chain.risk.scoring import Scorer
+
+log = logging.getLogger(__name__)
+
+NO_MODEL = "no model configured"
+
+
+@dataclass(frozen=True)
+class Refresh:
+    documents: int
+    receivables_checked: int
+    detectors_ran: bool
+    alerts_raised: int
+
+
+class RiskService:
+    """One per store: refreshes the evidence pass and the detectors when the store changed, and
+    reads features, scores, alerts and metrics. The chain-event features need no refresh: the
+    indexer folds them as it ingests."""
+
+    def __init__(self, sessions: sessionmaker[Session], read_document: DocumentReader | None,
+                 params: DetectorParams, model_file: Path | None = None) -> None:
+        self.sessions, self.read_document, self.params = sessions, read_document, params
+        self.model_file = model_file
+        self._scorer: Scorer | None = None
+        self._lock = threading.Lock()
+        self._seen: tuple[int, int, int] | None = None
+
+    # -- keeping current ---------------------------------------------------------------------------
+    def refresh(self, force: bool = False) -> Refresh:
+        """Read new documents, check the receivables they concern, and run the detectors if
+        anything changed since the last run (new events, documents, or a later block)."""
+        with self._lock:
+            return self._refresh(force)
+
+    def _refresh(self, force: bool) -> Refresh:
+        docs = checked = raised = 0
+        with self.sessions() as s, s.begin():
+            if self.read_document is not None:
+                p = sync_evidence(s, self.read_document)
+                docs, checked = p.documents, p.receivables
+            now = as_of(s)
+            seen = (int(s.scalar(select(func.max(RawEvent.id))) or 0),
+                    int(s.scalar(select(func.count()).select_from(RiskDocument)) or 0), now)
+        if seen == self._seen and not force:
+            return Refresh(docs, checked, False, 0)
+        for attempt in range(2):
+            try:
+                with self.sessions() as s, s.begin():
+                    raised = len(raise_findings(s, run_detectors(s, self.params, now), now))
+                break
+            except IntegrityError:  # another process raised the same finding first: run again
+                if attempt:
+                    raise
+        self._seen = seen
+        return Refresh(docs, checked, True, raised)
+
+    # -- scores ----------------------------------------------------------------------------------------
+    def scorer(self) -> Scorer | None:
+        if self.model_file is None:
+            return None
+        if self._scorer is None:
+            from scf_chain.risk.model import load_model
+            from scf_chain.risk.scoring import Scorer
+
+            self._scorer = Scorer(load_model(self.model_file))
+        return self._scorer
+
+    def score(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Score, grade, PD and reasons from a feature row, or `score: null` and why."""
+        scorer = self.scorer()
+        if scorer is None:
+            return {"score": None, "reason": NO_MODEL}
+        row = {k: values.get(k) for k in scorer.model.inputs}
+        s = scorer.score(row)
+        return {"score": s.score, "grade": s.grade, "pd": s.pd, "model_version": s.model_version,
+                "reasons": [{"code": r.code, "text_en": r.text_en, "text_zh": r.text_zh,
+                             "points_lost": r.points_lost} for r in s.reasons]}
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def participant(self, address: str) -> dict[str, Any]:
+        with self.sessions() as s:
+            f = participant_features(s, address)
+        return {"address": f.address, "as_of": f.as_of, "features": f.values,
+                "trade": f.trade, **self.score(f.values)}
+
+    def receivable(self, slot: int) -> dict[str, Any] | None:
+        with self.sessions() as s:
+            f = receivable_features(s, slot)
+            if f is None:
+                return None
+            debtor = participant_features(s, f.debtor, f.as_of)
+        debtor_score = self.score(debtor.values)
+        return {"slot": f.slot, "debtor": f.debtor, "creditor": f.creditor, "as_of": f.as_of,
+                "features": f.values, "evidence": f.evidence,
+                "debtor_health": {"features": {k: v for k, v in debtor.values.items()
+                                               if k.startswith("debtor_")}, **debtor_score}}
+
+    def alerts(self, **filters: Any) -> tuple[list[AlertView], int]:
+        with self.sessions() as s:
+            return list_alerts(s, **filters)
+
+    def act(self, alert_id: int, action: Action, by: str, reason: str) -> AlertView:
+        with self.sessions() as s, s.begin():
+            a = transition(s, alert_id, action, by, reason, int(time.time()))
+            return view(s, a)
+
+    def metrics(self) -> Metrics:
+        with self.sessions() as s:
+            return capital_flow_metrics(s, self.params.rate_ceiling)
+
+
+_services_lock = threading.Lock()
+
+
+def service_for(platform: Platform) -> RiskService:
+    """The platform's risk service (one per platform object), reading documents as the auditor."""
+    with _services_lock:
+        svc: RiskService | None = getattr(platform, "_risk_service", None)
+        if svc is None:
+            from scf_chain.evidence.commit import SaltedDocument
+
+            def read(doc_id: str) -> Any:
+                raw = platform.documents.get(doc_id, "", is_auditor=True)
+                return SaltedDocument.from_json(json.loads(raw)).document
+
+            st = platform.settings
+            svc = RiskService(platform.sessions, read,
+                              DetectorParams(rate_ceiling=st.risk_rate_ceiling),
+                              st.risk_model_file)
+            setattr(platform, "_risk_service", svc)  # noqa: B010 - lives and dies with the platform
+        return svc
+
+
+def alert_dict(a: AlertView) -> dict[str, Any]:
+    d = asdict(a)
+    d["slot"] = None if a.slot is None else str(a.slot)
+    return d
