@@ -55,6 +55,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def port_is_free(host: str, port: int) -> bool:
+    """Whether nothing listens on the port (connections of a stopped node lingering in
+    TIME_WAIT do not count: anvil binds over them, as SO_REUSEADDR lets us here)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def _derive_accounts(count: int) -> list[LocalAccount]:
     Account.enable_unaudited_hdwallet_features()
     return [
@@ -94,6 +106,11 @@ class AnvilChain(ChainBackend):
     ) -> None:
         super().__init__()
         self.host = host
+        if port is not None and not port_is_free(host, port):
+            # anvil would fail to bind and exit, while whatever holds the port (another node)
+            # answered our readiness check: we would hand out a URL to a node we do not run
+            raise ChainError(f"port {port} on {host} is in use (another node?); choose another "
+                             "port or stop what holds it")
         self.port = port or free_port(host)
         self._account_count = account_count
         args = [

@@ -354,6 +354,15 @@ class Indexer:
                     f"{max(lowest, self.start_block)}..{detected_at}: a reorg deeper than "
                     f"{self.max_reorg_depth} blocks (SCF_MAX_REORG_DEPTH) is not undone; nothing "
                     f"was deleted. Is the node reset, or another chain behind the same URL?")
+            if fork_hash is None:
+                # every indexed block from the deployment's own on is orphaned: the contracts now
+                # at the manifest's addresses (a reset dev node redeploying from the same account
+                # and nonces puts them there) are another deployment, not a reorg of this one
+                raise DeploymentError(
+                    f"the node's chain (head {head}) does not hold the deployment's block "
+                    f"{self.start_block} the store was indexed from: the contracts at the "
+                    f"manifest's addresses are another deployment (a reset node, or another chain "
+                    f"behind the URL); nothing was deleted")
             removed = s.scalar(select(func.count()).select_from(RawEvent).where(
                 RawEvent.block_number > fork)) or 0
             s.execute(delete(RawEvent).where(RawEvent.block_number > fork))

@@ -134,6 +134,13 @@ def test_anvil_stops_on_close_and_in_a_with_block_that_raises() -> None:
     assert not _alive(pid2)
 
 
+def test_anvil_refuses_a_port_another_node_holds(anvil_chain: AnvilChain) -> None:
+    # the other node would answer the readiness check while ours fails to bind and exits
+    with pytest.raises(ChainError, match=f"port {anvil_chain.port} .* is in use"):
+        AnvilChain(port=anvil_chain.port)
+    assert anvil_chain.block_number() >= 0  # the other one still answers
+
+
 # Under load (a full suite on two busy cores) a Python process needs many seconds to finish
 # once interrupted (traceback, atexit, tearing down web3's modules), although it stops its node
 # at once: the deadlines below are generous, the property is strict (a node still alive once its

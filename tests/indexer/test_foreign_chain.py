@@ -133,3 +133,22 @@ def test_a_deep_reorg_is_a_503_at_the_gateway() -> None:
 
     status, code, *_ = problem_for(ReorgTooDeep("the node's chain does not hold ..."))
     assert (status, code) == (503, "chain_unavailable")
+
+
+def test_a_node_that_redeployed_at_the_same_addresses_is_refused(
+        store, deployed) -> None:  # type: ignore[no-untyped-def]
+    # a reset dev node on which the same account deployed again: code at every manifest address,
+    # a young store (within 64 blocks), and none of its blocks, the deployment's own included
+    system, dep = deployed
+    run_scenario(system)
+    idx = _idx(system.chain, store, dep)
+    idx.index_once()
+    cursor = idx.cursor()
+    assert cursor is not None and cursor[0] - dep.start_block < 64
+    with store.sessions() as s, s.begin():
+        s.execute(update(IndexedBlock).values(hash=OTHER_HASH))
+        s.execute(update(IndexerCursor).values(last_block_hash=OTHER_HASH))
+    before = every_row(store)
+    with pytest.raises(DeploymentError, match="another deployment.*nothing was deleted"):
+        idx.index_once()
+    assert every_row(store) == before
