@@ -20,6 +20,7 @@ from api.routes import (
     financing,
     participants,
     receivables,
+    risk,
     settlement,
     tokens,
 )
@@ -99,7 +100,8 @@ def create_app(platform: Platform | None = None, background: bool = False,
     if platform is not None:
         app.state.platform = platform
     problems.install(app)
-    for module in (participants, evidence, receivables, tokens, financing, settlement, audit, dev):
+    for module in (participants, evidence, receivables, tokens, financing, settlement, audit, dev,
+                   risk):
         app.include_router(module.router)
     app.include_router(participants.policy_router)
     console.install(app)  # the web console at /console (api/console)
