@@ -28,8 +28,47 @@ GERMAN_CREDIT: dict[str, tuple[str, str]] = {
     "foreign_worker": ("Foreign worker", "外籍劳工"),
 }
 
-# Later tables (debtor and supplier trade features from the store) are added here by name.
-LABELS: dict[str, tuple[str, str]] = {**GERMAN_CREDIT}
+# Features from the store (scf_chain.risk.features): debtors, suppliers and holders, receivables.
+STORE_FEATURES: dict[str, tuple[str, str]] = {
+    "debtor_confirmed_count": ("Receivables confirmed as debtor", "作为债务人确权的应收账款笔数"),
+    "debtor_confirmed_face": ("Face value confirmed as debtor", "作为债务人确权的面值"),
+    "debtor_outstanding_face": ("Outstanding face value", "未清偿面值"),
+    "debtor_credit_limit": ("Credit limit", "授信额度"),
+    "debtor_limit_usage": ("Outstanding share of the credit limit", "授信额度占用率"),
+    "debtor_settled_count": ("Receivables repaid in full", "已全额清偿笔数"),
+    "debtor_on_time_share": ("Share repaid on time", "按期清偿比例"),
+    "debtor_avg_days_late": ("Average days late", "平均逾期天数"),
+    "debtor_max_days_late": ("Most days late", "最长逾期天数"),
+    "debtor_avg_days_payable": ("Average days payable", "平均付款天数"),
+    "debtor_partial_payments": ("Partial payments", "部分还款次数"),
+    "debtor_overdue_count": ("Receivables overdue now", "当前逾期笔数"),
+    "debtor_overdue_face": ("Overdue face value", "逾期未还面值"),
+    "debtor_max_days_overdue": ("Days overdue now (most)", "当前最长逾期天数"),
+    "debtor_supplier_count": ("Suppliers", "供应商数量"),
+    "debtor_supplier_hhi": ("Supplier concentration (HHI)", "供应商集中度（HHI）"),
+    "debtor_top_supplier_share": ("Largest supplier's share", "最大供应商占比"),
+    "supplier_receivable_count": ("Receivables as supplier", "作为供应商的应收账款笔数"),
+    "supplier_confirmed_face": ("Face value as supplier", "作为供应商的确权面值"),
+    "supplier_debtor_count": ("Debtors", "债务人数量"),
+    "supplier_top_debtor_share": ("Largest debtor's share", "最大债务人占比"),
+    "supplier_orders": ("Purchase orders", "采购订单数"),
+    "supplier_order_amount": ("Purchase order amount", "采购订单金额"),
+    "supplier_deliveries": ("Deliveries", "交付次数"),
+    "supplier_invoices": ("Invoices", "发票数"),
+    "supplier_invoice_amount": ("Invoice amount", "发票金额"),
+    "holder_financings": ("Financings", "融资次数"),
+    "holder_financed_value": ("Face value financed", "融资面值"),
+    "holder_avg_rate": ("Average implied annual rate", "平均隐含年化利率"),
+    "holder_max_rate": ("Highest implied annual rate", "最高隐含年化利率"),
+    "holder_avg_days_to_first_financing": ("Days from confirmation to first financing",
+                                           "确权至首次融资天数"),
+    "holder_splits": ("Splits", "拆分次数"),
+    "holder_max_fanout": ("Most parts cut from one token", "单张凭证最多拆分数"),
+    "holder_max_depth": ("Deepest split", "最大拆分层级"),
+    "holder_transfers_out": ("Transfers out", "转出次数"),
+    "holder_transfers_in": ("Transfers in", "转入次数"),
+}
+LABELS: dict[str, tuple[str, str]] = {**GERMAN_CREDIT, **STORE_FEATURES}
 
 
 def label_of(name: str) -> tuple[str, str]:

@@ -176,9 +176,17 @@ def test_fictitious_trade_alert_is_listed_and_resolved(world: World,  # noqa: F8
 
 def test_metrics_show_own_rows_to_participants(world: World,  # noqa: F811
                                                market: dict[str, Any]) -> None:
-    aud = market["aud"][1]
+    aud, bank = market["aud"][1], market["bank"][1]
+    offer = bank.get("/offers", params={"status": "open"}).json()["items"][0]
+    assert bank.post(f"/offers/{offer['offer_id']}/accept").status_code == 200
     m = aud.get("/risk/metrics").json()
-    assert m["platform"]["financings"] == 0 and m["platform"]["rate_ceiling"] == 0.12
+    assert m["platform"]["financings"] == 1 and m["platform"]["rate_ceiling"] == 0.12
+    assert m["platform"]["financed_value"] == "100000"
+    assert m["platform"]["financing_paid"] == "99000"
+    [a] = [s for s in m["suppliers"] if s["address"] == world.address(market["a"][0]).lower()]
+    # cash came by the financing, a while after the delivery document's date
+    assert a["receivables_to_cash"] == 1 and a["days_delivery_to_cash"] > 0
+    assert 0 < a["annual_financing_cost"] < 0.12
     debtors = {d["address"] for d in m["debtors"]}
     assert world.address(market["core"][0]).lower() in debtors
     mine = market["b"][1].get("/risk/metrics").json()
