@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -13,7 +14,9 @@ import typer
 from scf_chain.risk.errors import RiskError
 
 if TYPE_CHECKING:
+    from scf_chain.evidence.models import Document
     from scf_chain.risk.data import TrainingSet
+    from scf_chain.risk.service import RiskService
 
 risk_app = typer.Typer(help="Risk control: explainable credit scorecards.", no_args_is_help=True)
 
@@ -153,3 +156,93 @@ def score(
                 typer.echo(f"  - {r.text_en if lang == 'en' else r.text_zh}")
     except RiskError as exc:
         _fail(exc)
+
+
+def _risk_service() -> RiskService:
+    """A risk service on the configured store (SCF_DATABASE_URL), reading documents when the
+    document store and its master key are there."""
+    from scf_chain import db
+    from scf_chain.config import Settings
+    from scf_chain.risk.detectors import DetectorParams
+    from scf_chain.risk.service import RiskService
+
+    settings = Settings()
+    db.upgrade(settings.database_url)
+    sessions = db.session_factory(db.make_engine(settings.database_url))
+    reader: Callable[[str], Document] | None = None
+    if settings.master_key_path.exists() and settings.document_store_path.exists():
+        from scf_chain.evidence.commit import SaltedDocument
+        from scf_chain.evidence.store import DocumentStore, MasterKey
+
+        documents = DocumentStore(settings.document_store_path,
+                                  MasterKey.from_file(settings.master_key_path))
+
+        def read(doc_id: str) -> Document:
+            raw = documents.get(doc_id, "", is_auditor=True)
+            return SaltedDocument.from_json(json.loads(raw)).document
+
+        reader = read
+    return RiskService(sessions, reader, DetectorParams(rate_ceiling=settings.risk_rate_ceiling),
+                       settings.risk_model_file)
+
+
+@risk_app.command("alerts")
+def alerts(
+    status: Annotated[Optional[str], typer.Option(
+        "--status", help="open, acknowledged, dismissed or confirmed")] = None,
+    detector: Annotated[Optional[str], typer.Option("--detector")] = None,
+    participant: Annotated[Optional[str], typer.Option(
+        "--participant", help="An address the alert is about.")] = None,
+    slot: Annotated[Optional[int], typer.Option("--slot")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
+    refresh: Annotated[bool, typer.Option(
+        "--refresh/--no-refresh", help="Run the detectors on the store first.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List the detectors' alerts in the store (SCF_DATABASE_URL), newest first."""
+    from scf_chain.risk.alerts import STATUSES
+    from scf_chain.risk.detectors import DETECTORS
+    from scf_chain.risk.service import alert_dict
+
+    try:
+        if status is not None and status not in STATUSES:
+            raise RiskError(f"--status must be one of {', '.join(STATUSES)}")
+        if detector is not None and detector not in DETECTORS:
+            raise RiskError(f"--detector must be one of {', '.join(DETECTORS)}")
+        svc = _risk_service()
+        if refresh:
+            r = svc.refresh(force=True)
+            typer.echo(f"read {r.documents} documents, checked {r.receivables_checked} "
+                       f"receivables, raised {r.alerts_raised} alerts", err=True)
+        items, total = svc.alerts(status=status, detector=detector, participant=participant,
+                                  slot=slot, limit=limit)
+    except RiskError as exc:
+        _fail(exc)
+    for a in items:
+        if as_json:
+            typer.echo(json.dumps(alert_dict(a), ensure_ascii=False, sort_keys=True))
+        else:
+            where = f" slot {a.slot}" if a.slot is not None else ""
+            typer.echo(f"#{a.id} [{a.status}] {a.detector}{where}: {a.summary} "
+                       f"({', '.join(a.parties)})")
+    if not as_json:
+        typer.echo(f"{len(items)} of {total} alerts")
+
+
+@risk_app.command("resolve")
+def resolve(
+    alert_id: Annotated[int, typer.Argument(help="The alert's id.")],
+    action: Annotated[str, typer.Argument(help="acknowledge, dismiss or confirm")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the history).")],
+    by: Annotated[str, typer.Option("--by", help="Who resolves it (a name).")],
+) -> None:
+    """Acknowledge, dismiss or confirm an alert, with who and why (kept in its history)."""
+    try:
+        if action not in ("acknowledge", "dismiss", "confirm"):
+            raise RiskError("the action is acknowledge, dismiss or confirm")
+        if not reason.strip() or not by.strip():
+            raise RiskError("--reason and --by must not be empty")
+        a = _risk_service().act(alert_id, action, by, reason)  # type: ignore[arg-type]
+    except RiskError as exc:
+        _fail(exc)
+    typer.echo(f"alert #{a.id} is {a.status} (by {a.updated_by}: {a.reason})")
