@@ -33,9 +33,11 @@ def _money(d: dict[str, Any]) -> dict[str, Any]:
             and k.endswith(_MONEY_SUFFIXES) else v for k, v in d.items()}
 
 
-def _service(platform: Platform) -> RiskService:
+def _service(platform: Platform, detect: bool = False) -> RiskService:
+    """The platform's risk service with the evidence pass done (and the detectors run, for the
+    alerts: the other answers do not depend on them)."""
     svc = service_for(platform)
-    svc.refresh()
+    svc.refresh(detect=detect)
     return svc
 
 
@@ -139,7 +141,7 @@ def alerts(
         except NotFound:
             raise Problem(422, "unknown_participant", "Unknown participant",
                           f"{participant!r} is neither a participant name nor an address") from None
-    items, total = _service(platform).alerts(status=status, detector=detector, participant=who,
+    items, total = _service(platform, detect=True).alerts(status=status, detector=detector, participant=who,
                                              slot=None if slot is None else uint(slot),
                                              limit=limit, offset=offset)
     return Page[dict[str, Any]](items=[alert_dict(a) for a in items], total=total, limit=limit,

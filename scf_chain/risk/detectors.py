@@ -63,35 +63,62 @@ def _key(*parts: object) -> str:
 
 
 def circular_trade(session: Session, p: DetectorParams, now: int) -> list[Finding]:
-    """Value that travels around a loop of participants back to where it started, within
-    `cycle_window_days` before `now`: transfers and financings (a financing inside the loop is
-    self-financing through related parties: the financier's side passes the value back). Cycles
-    up to `cycle_max_length` participants (networkx simple_cycles with a length bound). A
-    finding is the loop (rotated to start at its smallest address) and the receivables on it."""
-    since = now - int(p.cycle_window_days * DAY)
+    """Value that travels around a loop of participants back to where it started, every hop
+    within `cycle_window_days` of the others: transfers and financings up to `now` (a financing
+    inside the loop is self-financing through related parties: the financier's side passes the
+    value back). Loops of up to `cycle_max_length` participants (networkx simple_cycles with a
+    length bound). A finding is the loop (rotated to start at its smallest address) and the
+    receivables of the hops in its tightest window."""
+    window = int(p.cycle_window_days * DAY)
     edges = session.execute(select(RiskEdge.sender, RiskEdge.recipient, RiskEdge.slot,
-                                   RiskEdge.kind, RiskEdge.value).where(
-        RiskEdge.block_time >= since, RiskEdge.block_time <= now)).tuples().all()
+                                   RiskEdge.kind, RiskEdge.block_time).where(
+        RiskEdge.block_time <= now)).tuples().all()
     g: nx.DiGraph = nx.DiGraph()
-    on: dict[tuple[str, str], list[tuple[int, str, int]]] = defaultdict(list)
-    for u, v, slot, kind, value in edges:
+    on: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
+    for u, v, slot, kind, t in edges:
         g.add_edge(u, v)
-        on[(u, v)].append((slot, kind, value))
+        on[(u, v)].append((t, slot, kind))
     findings = []
     for cycle in nx.simple_cycles(g, length_bound=p.cycle_max_length):
         i = cycle.index(min(cycle))
         loop = cycle[i:] + cycle[:i]
         hops = list(zip(loop, loop[1:] + loop[:1], strict=True))
-        slots = sorted({s for h in hops for s, _, _ in on[h]})
-        financing = any(k == "financing" for h in hops for _, k, _ in on[h])
+        span = _tightest([on[h] for h in hops])
+        if span is None or span[1] - span[0] > window:
+            continue
+        inside = [(slot, kind) for h in hops for t, slot, kind in on[h] if span[0] <= t <= span[1]]
+        slots = sorted({slot for slot, _ in inside})
+        financing = any(kind == "financing" for _, kind in inside)
         findings.append(Finding(
             "circular_trade", _key("->".join(loop), ",".join(map(str, slots))), "high",
-            f"value went around a loop of {len(loop)} participants"
+            f"value went around a loop of {len(loop)} participants within "
+            f"{(span[1] - span[0]) / DAY:.1f} days"
             + (" including a financing (self-financing)" if financing else ""),
             tuple(loop), slots[0] if len(slots) == 1 else None,
             {"loop": loop, "slots": [str(s) for s in slots], "self_financing": financing,
-             "window_days": p.cycle_window_days}))
+             "first_at": span[0], "last_at": span[1], "window_days": p.cycle_window_days}))
     return findings
+
+
+def _tightest(hops: list[list[tuple[int, int, str]]]) -> tuple[int, int] | None:
+    """The shortest time span holding at least one edge of every hop (a sliding window over the
+    hops' edges in time order)."""
+    items = sorted((e[0], h) for h, edges in enumerate(hops) for e in edges)
+    need = len(hops)
+    count = [0] * need
+    covered = lo = 0
+    best: tuple[int, int] | None = None
+    for t, h in items:
+        count[h] += 1
+        covered += count[h] == 1
+        while covered == need:
+            start, first = items[lo]
+            if best is None or t - start < best[1] - best[0]:
+                best = (start, t)
+            count[first] -= 1
+            covered -= count[first] == 0
+            lo += 1
+    return best
 
 
 def split_storm(session: Session, p: DetectorParams, now: int) -> list[Finding]:

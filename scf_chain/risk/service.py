@@ -52,13 +52,14 @@ class RiskService:
         self._seen: tuple[int, int, int] | None = None
 
     # -- keeping current ---------------------------------------------------------------------------
-    def refresh(self, force: bool = False) -> Refresh:
-        """Read new documents, check the receivables they concern, and run the detectors if
-        anything changed since the last run (new events, documents, or a later block)."""
+    def refresh(self, force: bool = False, detect: bool = True) -> Refresh:
+        """Read new documents, check the receivables they concern, and (with `detect`) run the
+        detectors if anything changed since their last run (new events, documents, or a later
+        block)."""
         with self._lock:
-            return self._refresh(force)
+            return self._refresh(force, detect)
 
-    def _refresh(self, force: bool) -> Refresh:
+    def _refresh(self, force: bool, detect: bool) -> Refresh:
         docs = checked = raised = 0
         with self.sessions() as s, s.begin():
             if self.read_document is not None:
@@ -67,7 +68,7 @@ class RiskService:
             now = as_of(s)
             seen = (int(s.scalar(select(func.max(RawEvent.id))) or 0),
                     int(s.scalar(select(func.count()).select_from(RiskDocument)) or 0), now)
-        if seen == self._seen and not force:
+        if not detect or (seen == self._seen and not force):
             return Refresh(docs, checked, False, 0)
         for attempt in range(2):
             try:

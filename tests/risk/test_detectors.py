@@ -3,9 +3,12 @@ keep their lifecycle and history."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from scf_chain.db.models import RiskAlert, RiskAlertEvent, RiskReceivable
@@ -17,7 +20,7 @@ from scf_chain.risk.alerts import (
     raise_findings,
     transition,
 )
-from scf_chain.risk.detectors import DetectorParams, Finding, run_detectors
+from scf_chain.risk.detectors import DetectorParams, Finding, _tightest, run_detectors
 from scf_chain.risk.features import as_of
 from tests.indexer.fixtures import (  # noqa: F401  (fixtures)
     _deployed,
@@ -182,3 +185,14 @@ def test_alert_lifecycle_and_history(store) -> None:  # type: ignore[no-untyped-
         assert total == 3 and [v.id for v in page] == [first]
         assert s.scalar(select(func.count()).select_from(RiskAlert)) == 3  # never deleted
         assert s.scalar(select(func.count()).select_from(RiskAlertEvent)) == 6
+
+
+@given(st.lists(st.lists(st.integers(0, 50), min_size=1, max_size=4), min_size=1, max_size=4))
+def test_tightest_window_is_the_shortest_span_covering_every_hop(times: list[list[int]]) -> None:
+    hops = [[(t, 1, "transfer") for t in ts] for ts in times]
+    span = _tightest(hops)
+    assert span is not None
+    best = min(max(c) - min(c) for c in itertools.product(*times))
+    assert span[1] - span[0] == best
+    assert all(any(span[0] <= t <= span[1] for t in ts) for ts in times)
+    assert _tightest([[(1, 1, "transfer")], []]) is None
