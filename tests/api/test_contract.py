@@ -181,3 +181,4 @@ def test_offering_or_transferring_a_token_given_away_names_the_real_reason(
              "contract_InvalidPrice")
     r = b_api.post("/offers", offer)
     assert r.status_code == 201, r.text
+    assert b_api.post(f"/offers/{r.json()['offer_id']}/cancel").status_code == 200
