@@ -1,8 +1,9 @@
 """The console in a real browser: each role signs in, the demo story is played from the pages, the
 tree and the Sankey show the trace's numbers, visibility holds, and both languages are whole.
 
-The tests of this module run in order on one gateway and one browser page (the story moves on
-from one test to the next); each waits for conditions, never for a fixed time.
+The tests of this module share one gateway and one browser page; the story is played from the
+pages once (the `played` fixture) and the tests that read its outcome use it. Every step waits
+for a condition, never for a fixed time.
 """
 
 from __future__ import annotations
@@ -88,9 +89,9 @@ def console(gateway: Gateway, browser: Any) -> Iterator[Console]:
 
 
 @pytest.fixture(scope="module")
-def story(gateway: Gateway) -> dict[str, Any]:
-    """Supplier A's application, waiting for CoreCo in the console."""
-    return {"slot": gateway.apply("c1")}
+def pending(gateway: Gateway) -> int:
+    """An application of 500,000.00 by supplier A, left pending: who may act on it?"""
+    return gateway.apply("c0", amount=500_000_00)
 
 
 def _tree_nodes(series: list[Any]) -> list[dict[str, Any]]:
@@ -106,8 +107,8 @@ def _tree_nodes(series: list[Any]) -> list[dict[str, Any]]:
 
 
 def test_each_role_sees_its_scope_and_only_its_actions(console: Console, gateway: Gateway,
-                                                       story: dict[str, Any]) -> None:
-    slot = story["slot"]
+                                                       pending: int) -> None:
+    slot = pending
     console.open("en")
     console.sign_in(gateway.keys["auditor"])
     nav = console.text("#nav")
@@ -134,9 +135,12 @@ def test_each_role_sees_its_scope_and_only_its_actions(console: Console, gateway
     assert console.page.locator("[data-action=reject]").count() == 1
 
 
-def test_demo_story_actions_from_the_pages(console: Console, gateway: Gateway,
-                                           story: dict[str, Any]) -> None:
-    slot, page = story["slot"], console.page
+@pytest.fixture(scope="module")
+def played(console: Console, gateway: Gateway) -> dict[str, Any]:
+    """The demo story played from the pages, each step checked as it goes: CoreCo confirms; A
+    splits to B (and, once more, to C through a lost answer); A offers a part to the bank; B
+    splits to C; the bank accepts; CoreCo authorizes collection; the keeper settles."""
+    slot, page = gateway.apply("c1"), console.page
     console.open("zh-CN")
     # CoreCo confirms 1,000,000.00 (确权)
     console.sign_in(gateway.keys["core"])
@@ -233,11 +237,19 @@ def test_demo_story_actions_from_the_pages(console: Console, gateway: Gateway,
     while gateway.call("GET", f"/receivables/{slot}/settlement", "auditor")["status"] != "settled":
         assert time.monotonic() < deadline, "the keeper did not settle the receivable"
         time.sleep(0.2)  # polling a condition, not a timed assertion
+    return {"slot": slot, "offer_id": offer["offer_id"]}
+
+
+def test_demo_story_actions_from_the_pages(played: dict[str, Any], gateway: Gateway) -> None:
+    slot = played["slot"]
+    assert gateway.call("GET", f"/offers/{played['offer_id']}", "auditor")["status"] == "accepted"
+    s = gateway.call("GET", f"/receivables/{slot}/settlement", "auditor")
+    assert (s["status"], s["repaid"], s["paid_out"]) == ("settled", "100000000", "100000000")
 
 
 def test_auditor_tree_has_every_token_with_holder_and_value(console: Console, gateway: Gateway,
-                                                             story: dict[str, Any]) -> None:
-    slot = story["slot"]
+                                                             played: dict[str, Any]) -> None:
+    slot = played["slot"]
     console.sign_in(gateway.keys["auditor"])
     console.go(f"#/receivables/{slot}")
     assert console.page.locator("#repaid-progress").get_attribute("value") == "100000000"
@@ -267,8 +279,9 @@ def test_auditor_tree_has_every_token_with_holder_and_value(console: Console, ga
 
 
 def test_sankey_totals_match_the_trace(console: Console, gateway: Gateway,
-                                       story: dict[str, Any]) -> None:
-    slot = story["slot"]
+                                       played: dict[str, Any]) -> None:
+    slot = played["slot"]
+    console.sign_in(gateway.keys["auditor"])
     console.go(f"#/flows/{slot}")
     links = console.option("sankey-chart")[0]["links"]
     by_kind: dict[str, int] = {}
@@ -295,8 +308,8 @@ def test_sankey_totals_match_the_trace(console: Console, gateway: Gateway,
 
 
 def test_a_supplier_cannot_see_anothers_receivable(console: Console, gateway: Gateway,
-                                                   story: dict[str, Any]) -> None:
-    slot = story["slot"]
+                                                   played: dict[str, Any]) -> None:
+    slot = played["slot"]
     console.sign_in(gateway.keys["supplier-d"])
     assert "共 0 条" in console.text("main")
     console.go(f"#/receivables/{slot}")
@@ -315,8 +328,8 @@ def test_a_supplier_cannot_see_anothers_receivable(console: Console, gateway: Ga
 
 
 def test_language_switch_and_no_english_label_in_chinese(console: Console, gateway: Gateway,
-                                                         story: dict[str, Any]) -> None:
-    slot = story["slot"]
+                                                         played: dict[str, Any]) -> None:
+    slot = played["slot"]
     en = json.loads((CATALOGUES / "en.json").read_text("utf-8"))
     zh = json.loads((CATALOGUES / "zh-CN.json").read_text("utf-8"))
     # the English words of every label that differs in Chinese (placeholders cut out)
@@ -352,8 +365,7 @@ def test_language_switch_and_no_english_label_in_chinese(console: Console, gatew
             console.shot("receivables")
 
 
-def test_keyboard_labels_and_contrast(console: Console, gateway: Gateway,
-                                      story: dict[str, Any]) -> None:
+def test_keyboard_labels_and_contrast(console: Console, gateway: Gateway) -> None:
     page = console.page
     for view in ("#/receivables", "#/tokens"):
         console.sign_in(gateway.keys["supplier-a"])
@@ -435,8 +447,8 @@ def test_lineage_of_1000_tokens_collapses_and_search_opens_to_a_holder(
 
 
 def test_receivable_filters_from_the_page(console: Console, gateway: Gateway,
-                                          story: dict[str, Any]) -> None:
-    slot, page = story["slot"], console.page
+                                          played: dict[str, Any]) -> None:
+    slot, page = played["slot"], console.page
     console.sign_in(gateway.keys["auditor"])
     r = gateway.call("GET", f"/receivables/{slot}", "auditor")
     due = datetime.fromtimestamp(int(r["maturity"]), UTC).date()
@@ -461,6 +473,7 @@ def test_sankey_of_money_going_round_stays_acyclic(console: Console, gateway: Ga
     """A pays B, B pays A (a financier that also sells): ECharts draws only acyclic Sankeys, so
     the return leg gets its own node, and every amount is still there."""
     a, b = gateway.addresses["supplier-a"], gateway.addresses["bank"]
+    console.sign_in(gateway.keys["auditor"])  # names come from the participants list
     rows = [{"kind": "financing", "payer": b, "payee": a, "amount": "300"},
             {"kind": "redemption", "payer": a, "payee": b, "amount": "200"},
             {"kind": "financing", "payer": b, "payee": a, "amount": "100"}]

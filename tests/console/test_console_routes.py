@@ -13,7 +13,7 @@ import pytest
 from api.console import router as console_router
 from tests.console.conftest import DAY, Gateway
 
-pytestmark = pytest.mark.xdist_group("console")
+pytestmark = pytest.mark.xdist_group("console-routes")
 
 
 def test_page_speaks_the_chosen_language_and_remembers_it(gateway: Gateway) -> None:
