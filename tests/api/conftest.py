@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from api.main import create_app
 from scf_chain.chain.embedded import EmbeddedChain
 from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
-from tests.indexer.fixtures import _pg_database  # noqa: F401  (a fresh database per session)
+from tests.indexer.fixtures import _pg_database, fresh_pg_database  # noqa: F401
 
 
 class Api:
@@ -66,13 +67,13 @@ class World:
                                                                 marks=pytest.mark.postgres)])
 def world(request: pytest.FixtureRequest, embedded_chain: EmbeddedChain) -> Iterator[World]:
     """The gateway on a fresh store: SQLite, or a new PostgreSQL database."""
-    settings = Settings()
-    if request.param == "postgresql":
-        settings = Settings(database_url=request.getfixturevalue("_pg_database"))
-    platform = Platform.open(settings, chain=embedded_chain)
-    try:
+    with ExitStack() as stack:
+        settings = Settings()
+        if request.param == "postgresql":
+            # a database of its own: modules on one worker register the same participant names
+            settings = Settings(database_url=stack.enter_context(fresh_pg_database()))
+        platform = Platform.open(settings, chain=embedded_chain)
+        stack.callback(platform.close)
         key = platform.issue_api_key("operator").token
         with TestClient(create_app(platform)) as client:
             yield World(platform, client, key)
-    finally:
-        platform.close()

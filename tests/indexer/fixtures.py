@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,10 @@ def _pg_admin(url: str) -> tuple[str, str]:
     return admin, u.database or "scf_test"
 
 
-@pytest.fixture(scope="session")
-def _pg_database() -> Iterator[str]:
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A new, migrated PostgreSQL database, dropped afterwards (skips or fails when the server
+    is absent, as the test command promises)."""
     base = os.environ.get("SCF_TEST_DATABASE_URL", PG_DEFAULT)
     admin, name = _pg_admin(base)
     unique = f"{name}_{uuid.uuid4().hex[:10]}"
@@ -67,10 +70,19 @@ def _pg_database() -> Iterator[str]:
             pytest.fail(f"PostgreSQL not reachable at {base}: {exc}")
         pytest.skip(f"PostgreSQL not reachable: {exc}")
     url = make_url(base).set(database=unique).render_as_string(hide_password=False)
-    db.upgrade(url)
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{unique}" WITH (FORCE)')
+    try:
+        db.upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{unique}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def _pg_database() -> Iterator[str]:
+    """One database per session (per xdist worker); tests using it empty it or use unique names."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
