@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -74,10 +76,27 @@ def _set_allowance(platform: Platform, payer: GatewayParticipant, token: str,
         money.approve(spender, target)
 
 
+@contextmanager
+def holding(platform: Platform, who: GatewayParticipant) -> Iterator[GatewayParticipant]:
+    """Hold `who`'s account lock; yields the participant as it is under the lock.
+
+    A key rotation holds the same lock, so one that finished while we waited has moved the
+    participant to a new address (and key): its row is read again under the lock, and the new
+    address's lock taken instead, so the operation signs with the key that holds the money.
+    """
+    while True:
+        with platform.account_locks.hold(who.address):
+            current = platform.participant(who.name)
+            if current.address.lower() == who.address.lower():
+                yield current
+                return
+        who = current
+
+
 def accept_offer(platform: Platform, financier: GatewayParticipant, offer_id: int) -> Financed:
     """Approve the price on top of the financier's collection reserve, then accept (DvP)."""
-    client = platform.token(financier)
-    with platform.account_locks.hold(financier.address):
+    with holding(platform, financier) as financier:
+        client = platform.token(financier)
         offer = client.get_offer(offer_id)
         if offer.status == OfferStatus.OPEN:
             rec = client.get_receivable(client.slot_of(offer.escrow_token_id))
@@ -89,8 +108,8 @@ def accept_offer(platform: Platform, financier: GatewayParticipant, offer_id: in
 def repay(platform: Platform, payer: GatewayParticipant, slot: int, amount: int) -> Repaid:
     """Pay `amount` towards a receivable with an allowance that keeps the payer's collection
     reserve whole (an amount above what is outstanding goes to the contract, which refuses it)."""
-    client = platform.token(payer)
-    with platform.account_locks.hold(payer.address):
+    with holding(platform, payer) as payer:
+        client = platform.token(payer)
         rec = client.get_receivable(slot)
         if rec.status in CONFIRMED and 0 < amount <= rec.outstanding:
             token = rec.settlement_token
@@ -106,8 +125,8 @@ def authorize_collection(platform: Platform, debtor: GatewayParticipant, slot: i
                          enabled: bool) -> TxResult:
     """Let keepers pull what is owed at maturity (or stop them): the flag, and the debtor's
     allowance reset to everything owed on its collection-authorized receivables."""
-    client = platform.token(debtor)
-    with platform.account_locks.hold(debtor.address):
+    with holding(platform, debtor) as debtor:
+        client = platform.token(debtor)
         rec = client.get_receivable(slot)
         if rec.debtor.lower() != debtor.address.lower() or rec.status not in CONFIRMED:
             return client.authorize_collection(slot, enabled)  # the contract says why not

@@ -479,3 +479,56 @@ def test_a_rotation_waits_for_a_payment_of_its_account(world: World,
     assert answer["r"].status_code == 200, answer["r"].text
     new = answer["r"].json()["new_address"]
     assert world.platform.money(world.platform.operator_account).balance_of(new) == 300
+
+
+def test_a_payment_that_waited_for_a_rotation_pays_with_the_new_key(
+        world: World, cast: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    slot, _ = _receivable(world, cast)
+    x, x_api = world.participant("rotpay", ["debtor"], funds=1_000)  # owes nothing: may rotate
+    old = world.address(x)
+    p = world.platform
+    locks, keys = p.account_locks, p.keys
+    rotating, go, waiting = threading.Event(), threading.Event(), threading.Event()
+    real_rotate, real_lock = keys.rotate, locks._thread_lock
+
+    def held_rotate(name: str) -> Any:
+        rotating.set()  # the rotation holds x's lock here, before the new key exists
+        assert go.wait(120)
+        return real_rotate(name)
+
+    def spying(account: str) -> threading.Lock:
+        lock = real_lock(account)
+        if account.lower() == old and lock.locked() and rotating.is_set():
+            waiting.set()
+        return lock
+
+    monkeypatch.setattr(keys, "rotate", held_rotate)
+    monkeypatch.setattr(locks, "_thread_lock", spying)
+    answers: dict[str, Any] = {}
+
+    def call(name: str, fn: Any) -> threading.Thread:
+        t = threading.Thread(target=lambda: answers.__setitem__(name, fn()))
+        t.start()
+        return t
+
+    rotation = call("rotate", lambda: world.operator.post(f"/participants/{x}/rotate-key"))
+    assert rotating.wait(120)
+    payment = call("repay", lambda: x_api.post(f"/receivables/{slot}/repayments",
+                                               {"amount": "100"}))
+    deadline = time.monotonic() + 120
+    while not waiting.is_set() and payment.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert waiting.is_set(), answers.get("repay")  # the payment waits for the rotation
+    go.set()
+    rotation.join(180)
+    payment.join(180)
+    assert answers["rotate"].status_code == 200, answers["rotate"].text
+    new = answers["rotate"].json()["new_address"]
+    # the payment ran after the rotation, with the key that now holds x's money
+    assert answers["repay"].status_code == 200, answers["repay"].text
+    assert answers["repay"].json()["total_repaid"] == "100"
+    money = p.money(p.operator_account)
+    assert (money.balance_of(old), money.balance_of(new)) == (0, 900)
