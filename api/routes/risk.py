@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, or_, select
 
 from api.deps import Caller, CallerDep, FreshDep, Idempotent, PlatformDep
@@ -112,13 +112,43 @@ def receivable(slot: SlotPath, platform: FreshDep, caller: CallerDep) -> dict[st
     return out  # type: ignore[no-any-return]
 
 
+class AlertStep(BaseModel):
+    """One step of an alert's lifecycle."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str | None = Field(alias="from", description="the status before (null: raised)")
+    to: str
+    by: str = Field(description="a participant's name, or detector:<name>")
+    at: int = Field(description="unix time")
+    reason: str | None
+
+
+class AlertOut(BaseModel):
+    """A detector's finding and where it stands (docs/risk.md)."""
+
+    id: int
+    detector: str
+    status: Literal["open", "acknowledged", "dismissed", "confirmed"]
+    severity: str
+    slot: str | None = Field(description="the receivable it is about, if one")
+    parties: list[str] = Field(description="addresses it is about (lowercase)")
+    summary: str
+    details: dict[str, Any]
+    raised_at: int
+    updated_at: int
+    updated_by: str | None
+    reason: str | None
+    history: list[AlertStep]
+
+
 def _supervisor(caller: Caller) -> None:
     if not caller.reads_everything:
         raise Problem(403, "forbidden", "Not allowed",
                       "risk alerts are for auditors and the operator")
 
 
-@router.get("/alerts", response_model=Page[dict[str, Any]])
+@router.get("/alerts", response_model=Page[AlertOut])
 def alerts(
     platform: FreshDep, caller: CallerDep, limit: Limit = 50, offset: Offset = 0,
     status: Annotated[Literal["open", "acknowledged", "dismissed", "confirmed"] | None,
@@ -127,7 +157,7 @@ def alerts(
     participant: Annotated[str | None, Query(max_length=64,
                                              description="a participant name or address")] = None,
     slot: Annotated[str | None, Query(pattern=r"^[0-9]{1,78}$")] = None,
-) -> Page[dict[str, Any]]:
+) -> Page[AlertOut]:
     """Alerts raised by the detectors, newest first (auditors and the operator)."""
     _supervisor(caller)
     assert status is None or status in STATUSES
@@ -144,8 +174,8 @@ def alerts(
     items, total = _service(platform, detect=True).alerts(status=status, detector=detector, participant=who,
                                              slot=None if slot is None else uint(slot),
                                              limit=limit, offset=offset)
-    return Page[dict[str, Any]](items=[alert_dict(a) for a in items], total=total, limit=limit,
-                                offset=offset)
+    return Page[AlertOut](items=[AlertOut.model_validate(alert_dict(a)) for a in items],
+                          total=total, limit=limit, offset=offset)
 
 
 class ResolveIn(In):
@@ -172,7 +202,7 @@ async def _supervising(
 AlertPath = Annotated[str, Path(pattern=r"^[0-9]{1,18}$", description="alert id")]
 
 
-@router.post("/alerts/{alert_id}/{action}")
+@router.post("/alerts/{alert_id}/{action}", response_model=AlertOut)
 def resolve(alert_id: AlertPath, action: Literal["acknowledge", "dismiss", "confirm"],
             body: ResolveIn, idem: Annotated[Idempotent, Depends(_supervising)]):  # type: ignore[no-untyped-def]
     """Acknowledge, dismiss or confirm an alert, with the reason; kept in its history. A
