@@ -235,14 +235,28 @@ def too_many(wait: float) -> ASGIApp:
                             headers={"Retry-After": str(retry_after)})
 
 
+# Fixed files that touch neither the store nor the chain: the console's page and its scripts,
+# styles and catalogues. A browser fetches several at each page load; charging them to the
+# per-IP budget of anonymous requests would starve the console's real API calls behind them.
+STATIC_PATHS = ("/console", "/console/")
+STATIC_PREFIXES = ("/console/static/",)
+
+
+def is_static(scope: Scope) -> bool:
+    path = str(scope.get("path", ""))
+    return scope.get("method") in ("GET", "HEAD") and (
+        path in STATIC_PATHS or path.startswith(STATIC_PREFIXES))
+
+
 class RateLimitMiddleware:
-    """Answers 429 (with Retry-After) before the request is read, parsed or authenticated."""
+    """Answers 429 (with Retry-After) before the request is read, parsed or authenticated.
+    The console's fixed files are not counted (`is_static`)."""
 
     def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
         self.app, self.limiter = app, limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or is_static(scope):
             await self.app(scope, receive, send)
             return
         wait = self.limiter.check(credential(Headers(scope=scope)), client_ip(scope))

@@ -176,6 +176,17 @@ def test_failed_authentications_are_limited_per_client_ip(platform: Platform,
     assert client.get("/participants/me", headers=b).status_code == 200
 
 
+def test_the_consoles_fixed_files_do_not_spend_the_anonymous_budget(platform: Platform) -> None:
+    client = _client(platform, rate_limit_anonymous_per_s=0.001, rate_limit_anonymous_burst=2)
+    # a browser loading the console page many times: page, script, styles, catalogue
+    for _ in range(10):
+        assert client.get("/console").status_code == 200
+        assert client.get("/console/static/console.js").status_code == 200
+    # the API behind them still counts every anonymous request
+    assert [client.get("/health").status_code for _ in range(3)] == [200, 200, 429]
+    assert client.post("/console").status_code == 429  # only reads of fixed files are free
+
+
 def test_no_rate_limit_when_the_rate_is_zero(platform: Platform, keys: dict[str, str]) -> None:
     client = _client(platform, rate_limit_per_s=0, rate_limit_burst=1)
     c = {"X-API-Key": keys["rl-c"]}
