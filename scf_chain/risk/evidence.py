@@ -10,6 +10,7 @@ and the delivery of that invoice's order, and runs the platform's own cross-docu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,8 +20,11 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from scf_chain.db.models import EvidenceDocument, RiskDocument, RiskReceivable
+from scf_chain.errors import EvidenceError
 from scf_chain.evidence.crosscheck import CrossDocumentMismatch, check_trade
 from scf_chain.evidence.models import Document, Invoice, LogisticsEvent, PurchaseOrder
+
+log = logging.getLogger(__name__)
 
 # A document row is committed right after its created_at stamp; documents are looked for from
 # the newest one seen minus this margin, so a slow commit is not missed.
@@ -71,7 +75,12 @@ def sync_evidence(session: Session, read: DocumentReader) -> EvidencePass:
         .order_by(EvidenceDocument.created_at, EvidenceDocument.doc_id)).tuples().all()
     touched: set[tuple[str, str]] = set()
     for doc_id, doc_key, created_at in new:
-        row = facts_of(doc_id, doc_key, created_at, read(doc_id))
+        try:
+            doc = read(doc_id)
+        except (EvidenceError, OSError, ValueError) as exc:  # retried on the next pass
+            log.warning("risk: cannot read document %s: %s", doc_id, exc)
+            continue
+        row = facts_of(doc_id, doc_key, created_at, doc)
         session.add(row)
         touched.add((row.order_number, row.buyer))
     session.flush()
@@ -118,7 +127,12 @@ def check_receivable(session: Session, r: RiskReceivable, read: DocumentReader) 
     if delivery is None:
         r.consistency = "no_delivery"
         return
-    docs = read(inv.doc_id), read(order.doc_id), read(delivery.doc_id)
+    try:
+        docs = read(inv.doc_id), read(order.doc_id), read(delivery.doc_id)
+    except (EvidenceError, OSError, ValueError) as exc:
+        log.warning("risk: cannot read the evidence of receivable %s: %s", r.slot, exc)
+        r.evidence_checked = False  # looked at again on the next pass
+        return
     try:
         check_trade(docs[0], docs[1], docs[2], r.face_value,  # type: ignore[arg-type]
                     to_checksum_address(r.debtor), to_checksum_address(r.creditor))
