@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client.registry import CollectorRegistry
 
 from api import openapi, problems
 from api.console import router as console
@@ -18,6 +19,7 @@ from api.routes import (
     dev,
     evidence,
     financing,
+    metrics,
     participants,
     receivables,
     risk,
@@ -25,6 +27,7 @@ from api.routes import (
     tokens,
 )
 from scf_chain.config import Settings, get_settings
+from scf_chain.keeper.metrics import KeeperCollector
 from scf_chain.platform.core import Platform
 
 log = logging.getLogger("api")
@@ -100,8 +103,10 @@ def create_app(platform: Platform | None = None, background: bool = False,
     if platform is not None:
         app.state.platform = platform
     problems.install(app)
+    app.state.metrics = CollectorRegistry()
+    app.state.metrics.register(KeeperCollector(lambda: app.state.platform.sessions))
     for module in (participants, evidence, receivables, tokens, financing, settlement, audit, dev,
-                   risk):
+                   risk, metrics):
         app.include_router(module.router)
     app.include_router(participants.policy_router)
     console.install(app)  # the web console at /console (api/console)

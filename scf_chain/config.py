@@ -57,8 +57,8 @@ class Settings(BaseSettings):
         None, description="a scorecard model file (scf risk train); without one, risk routes "
                           "give features and alerts and no score")
     risk_rate_ceiling: float = Field(
-        0.12, gt=0, description="implied annual financing rate above which above_market_rate "
-                                "raises an alert (0.12: 4 x the one-year LPR of 3.0 %)")
+        0.12, gt=0, description="implied annual financing rate above which the trace flags a "
+                                "financing and above_market_rate raises an alert (0.12: 4 x the one-year LPR of 3.0 %)")
 
     @property
     def manifest_path(self) -> Path:

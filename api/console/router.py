@@ -24,7 +24,7 @@ from sqlalchemy import select
 from api.console.i18n import LANGUAGES, catalogue, negotiate
 from api.deps import CallerDep, FreshDep
 from api.problems import Problem
-from api.routes.audit import RATE_CEILING
+from api.routes.audit import rate_ceiling
 from api.routes.common import OfferPath, SlotPath, uint
 from api.routes.evidence import out as document_out
 from api.routes.receivables import load_visible
@@ -127,7 +127,7 @@ class OfferTermsOut(BaseModel):
         description="(value − price) / price × 365 / days to maturity, exact; null when the "
                     "price or the remaining term is zero")
     implied_annual_rate_decimal: str | None
-    above_ceiling: bool | None = Field(description="above the audit's flagging ceiling (24 %)")
+    above_ceiling: bool | None = Field(description="above the flagging ceiling (SCF_RISK_RATE_CEILING)")
 
 
 @router.get("/api/offers/{offer_id}/terms", response_model=OfferTermsOut)
@@ -151,4 +151,4 @@ def offer_terms(offer_id: OfferPath, platform: FreshDep, caller: CallerDep) -> O
         implied_annual_rate=None if rate is None else f"{rate.numerator}/{rate.denominator}",
         implied_annual_rate_decimal=None if rate is None else str(
             (Decimal(rate.numerator) / Decimal(rate.denominator)).quantize(Decimal("1e-8"))),
-        above_ceiling=None if rate is None else rate > RATE_CEILING)
+        above_ceiling=None if rate is None else rate > rate_ceiling(platform))

@@ -14,9 +14,15 @@ from api.routes.common import SlotPath, party, uint
 from api.routes.receivables import load_visible, viewer
 from scf_chain.audit import participant_flows, reconcile, trace_receivable, trace_seen
 from scf_chain.platform import evidence as evidence_ops
+from scf_chain.platform.core import Platform
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-RATE_CEILING = Fraction(24, 100)  # implied annual financing rates above this are flagged
+
+
+def rate_ceiling(platform: Platform) -> Fraction:
+    """The implied annual financing rate above which a financing is flagged: one setting for the
+    trace, the console's offer terms and the risk detector (SCF_RISK_RATE_CEILING)."""
+    return Fraction(str(platform.settings.risk_rate_ceiling))
 
 
 @router.get("/receivables/{slot}/trace")
@@ -29,7 +35,7 @@ def trace(slot: SlotPath, platform: FreshDep, caller: CallerDep) -> Any:
     """
     load_visible(platform, caller, uint(slot))
     with platform.sessions() as s:
-        t = trace_seen(trace_receivable(s, uint(slot), rate_ceiling=RATE_CEILING,
+        t = trace_seen(trace_receivable(s, uint(slot), rate_ceiling=rate_ceiling(platform),
                                         verifier=evidence_ops.verifier(platform)),
                        viewer(caller))
     # already deterministic JSON: sent as is (a 10,000-token tree costs more to re-encode

@@ -226,6 +226,8 @@ def test_a_debtor_short_of_money_shows_a_stalled_collection_until_it_pays(world:
                 KeeperAction.slot == b, KeeperAction.action == "collect_stalled")))
 
     assert len(stalled_rows()) == 1
+    assert _stalled_metric(world) == ("1.0", "500.0")  # the operator's alert: one stall, 5.00 short
+    assert c.s2_api.get("/metrics").status_code == 403  # monitoring is for operator and auditors
     again = _keeper_pass(world)  # nothing could be pulled this time: NothingToCollect
     assert again.stalled.get(b) == report.stalled[b] and not again.collected
     assert len(stalled_rows()) == 1  # the same stall is one row, its time refreshed
@@ -238,3 +240,13 @@ def test_a_debtor_short_of_money_shows_a_stalled_collection_until_it_pays(world:
     st = c.settlement(b)
     assert st["collection"]["status"] == "collected" and st["paid_out"] == "1000"
     assert c.balance(c.s2) == 1_000
+    assert _stalled_metric(world) == ("0.0", "0.0")
+
+
+def _stalled_metric(world: World) -> tuple[str, str]:
+    """(stalled collections, their shortfall) for reason balance_short, from GET /metrics."""
+    r = world.operator.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain"), r.text
+    lines = dict(line.rsplit(" ", 1) for line in r.text.splitlines() if line and line[0] != "#")
+    return (lines['scf_collections_stalled{reason="balance_short"}'],
+            lines['scf_collections_stalled_shortfall{reason="balance_short"}'])

@@ -170,14 +170,14 @@ def test_the_debtor_sees_every_holding_but_no_financing_terms(story: Story) -> N
 
 @pytest.mark.parametrize("who", ["aud", "operator"])
 def test_auditors_and_the_operator_see_the_whole_trace_unchanged(story: Story, who: str) -> None:
-    from api.routes.audit import RATE_CEILING
+    from api.routes.audit import rate_ceiling
     from scf_chain.platform import evidence as evidence_ops
 
     platform = story.world.platform
     r = story.apis[who].get(f"/audit/receivables/{story.slot}/trace")
     assert r.status_code == 200
     with platform.sessions() as s:
-        core = trace_receivable(s, story.slot, rate_ceiling=RATE_CEILING,
+        core = trace_receivable(s, story.slot, rate_ceiling=rate_ceiling(platform),
                                 verifier=evidence_ops.verifier(platform)).to_json()
     assert r.text == core  # byte for byte what the core builds
     trace = r.json()
