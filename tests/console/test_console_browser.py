@@ -219,7 +219,28 @@ def played(console: Console, gateway: Gateway) -> dict[str, Any]:
     rate = (20_000_000 - 19_600_000) / 19_600_000 * 365 * DAY / (int(r["maturity"]) - now)
     shown = console.text(f"[data-rate='{offer['offer_id']}']")
     assert abs(float(shown.rstrip("%")) - rate * 100) < 0.02, (shown, rate)
+    # beside it the risk signals, from the risk routes with the bank's key: no model is
+    # configured; the order, delivery and invoice are all there and agree; the debtor's record
+    oid = offer["offer_id"]
+    assert console.text(f"[data-ceiling='{oid}']").strip() == "（未超利率预警线）"
+    risk = f"[data-risk-of='{oid}']"
+    assert "未配置评分模型" in console.text(f"{risk} [data-risk=holder]")
+    evidence = console.text(f"{risk} [data-risk=evidence]")
+    assert all(x in evidence for x in ("✓订单", "✓签收", "✓发票", "相互一致")), evidence
+    assert "✗" not in evidence
+    debtor = console.text(f"{risk} [data-risk=debtor]")
+    assert "尚无还款记录" in debtor and "额度已用" in debtor and "/ 10,000,000.00" in debtor, debtor
     console.shot("offers")
+    # a risk route that will not show a view (404) leaves the rest of the page working
+    page.route("**/risk/participants/*", lambda route: route.fulfill(
+        status=404, content_type="application/problem+json",
+        body='{"type":"about:blank","title":"Not found","status":404,"code":"not_found"}'))
+    console.go("#/offers")
+    assert console.text(f"{risk} [data-risk=holder]").endswith("不可查看")
+    assert "相互一致" in console.text(f"{risk} [data-risk=evidence]")
+    assert console.text(f"[data-rate='{oid}']") == shown
+    page.unroute("**/risk/participants/*")
+    console.go("#/offers")
     page.click(f"[data-action=accept-{offer['offer_id']}]")
     page.wait_for_function("() => document.querySelector('main table')?.innerText"
                            ".includes('已接受')")

@@ -229,7 +229,7 @@
     links.push(["#/flows", t("nav.flows")]);
     if (readsAll()) links.push(["#/reconcile", t("nav.reconcile")]);
     nav.append(h("ul", {}, links.map(([href, label]) => h("li", {}, h("a", { href, text: label })))));
-    const roles = state.me.roles.map((r) => t("role." + r)).join(t("common.list_sep"));
+    const roles = state.me.roles.map((r) => t("role." + r)).join(t("risk.sep"));
     whoami.append(h("span", { "data-me": state.me.name },
       t("signin.as", { name: state.me.display_name, roles })),
     h("button", { type: "button", class: "link", on: { click: signOut }, text: t("signin.out") }));
@@ -543,7 +543,7 @@
         table([t("col.token"), t("lineage.parent"), t("lineage.holder_col"), t("col.value"), t("lineage.redeemed_col"), t("col.status")],
           trace.lineage.map((n) => [n.token_id, n.parent_token_id || "", n.state === "withheld" ? t("lineage.withheld") : who(n.holder),
             n.value === null ? t("common.withheld") : yuan(n.value), n.redeemed === null ? t("common.withheld") : yuan(n.redeemed),
-            t("token_state." + n.state) + (financedIds.has(n.token_id) ? t("common.list_sep") + t("lineage.financed") : "")]))),
+            t("token_state." + n.state) + (financedIds.has(n.token_id) ? t("risk.sep") + t("lineage.financed") : "")]))),
       h("p", {}, h("a", { href: "#/receivables/" + slot, text: t("nav.back_receivable") }))),
     section(t("lineage.financings"), table([t("col.offer"), t("col.seller"), t("col.financier"), t("col.value"),
       t("col.price"), t("col.rate")], fin)));
@@ -590,7 +590,7 @@
     chart.setOption({
       animation: false,
       tooltip: { trigger: "item", formatter: (p) => echarts.format.encodeHTML(p.dataType === "edge"
-        ? `${p.data.source} → ${p.data.target}: ${yuan(p.data.units)} (${p.data.kinds.split(",").map((k) => t("kind." + k)).join(t("common.list_sep"))})`
+        ? `${p.data.source} → ${p.data.target}: ${yuan(p.data.units)} (${p.data.kinds.split(",").map((k) => t("kind." + k)).join(t("risk.sep"))})`
         : p.name) },
       series: [{ type: "sankey", data: g.nodes, links: g.links, left: 20, right: 160, top: 20, bottom: 20,
         nodeGap: 18, emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.45 },
@@ -768,13 +768,33 @@
     }
     // the rate from the gateway (the financier cannot read the receivable before it holds a part)
     const terms = {};
-    await Promise.all(page.items.filter((o) => o.status === "open").map(async (o) => {
+    const open = page.items.filter((o) => o.status === "open");
+    await Promise.all(open.map(async (o) => {
       try {
         terms[o.offer_id] = await get(`/console/api/offers/${o.offer_id}/terms`);
       } catch (e) {
         terms[o.offer_id] = null;
       }
     }));
+    // the risk view of each open offer's holder and receivable, as the API shows it to this key
+    // (a financier sees the holders offering to it and their receivables; null: not visible)
+    const holders = {};
+    const slots = {};
+    const riskOf = async (path) => {
+      try {
+        return await get(path);
+      } catch (e) {
+        return null;
+      }
+    };
+    await Promise.all([
+      ...[...new Set(open.map((o) => o.holder.toLowerCase()))].map(async (a) => {
+        holders[a] = await riskOf(`/risk/participants/${a}`);
+      }),
+      ...[...new Set(open.map((o) => o.slot))].map(async (n) => {
+        slots[n] = await riskOf(`/risk/receivables/${n}`);
+      }),
+    ]);
     const me = state.me.address.toLowerCase();
     const rows = page.items.map((o) => {
       const terms_ = terms[o.offer_id];
@@ -789,14 +809,56 @@
       }
       return [o.offer_id, h("a", { href: "#/receivables/" + o.slot, text: o.slot }), who(o.holder), who(o.financier),
         yuan(o.value), yuan(o.price), day(o.expiry),
-        h("span", { "data-rate": o.offer_id, class: terms_ && terms_.above_ceiling ? "bad" : null },
-          terms_ && terms_.implied_annual_rate_decimal ? pct(Number(terms_.implied_annual_rate_decimal)) : t("common.na"),
-          terms_ && terms_.above_ceiling ? " " + t("offers.above_ceiling") : ""),
+        h("span", {},
+          h("span", { "data-rate": o.offer_id, class: terms_ && terms_.above_ceiling ? "bad" : null },
+            terms_ && terms_.implied_annual_rate_decimal ? pct(Number(terms_.implied_annual_rate_decimal)) : t("common.na")),
+          terms_ && terms_.above_ceiling !== null ? h("span", {
+            "data-ceiling": o.offer_id, class: terms_.above_ceiling ? "bad" : "muted",
+            text: " " + t(terms_.above_ceiling ? "offers.above_ceiling" : "offers.within_ceiling") }) : null),
+        o.status === "open" ? riskSignals(o.offer_id, holders[o.holder.toLowerCase()], slots[o.slot]) : "",
         t("offer_status." + o.status), action || cell];
     });
     main.replaceChildren(section(t("offers.title"), h("p", { class: "muted", text: t("offers.rate_note") }),
       table([t("col.offer"), t("col.slot"), t("col.seller"), t("col.financier"), t("col.value"), t("col.price"),
-        t("col.expiry"), t("col.rate"), t("col.status"), ""], rows)));
+        t("col.expiry"), t("col.rate"), t("col.risk"), t("col.status"), ""], rows)));
+  }
+
+  // The decision-relevant part of the risk routes' answers (docs/risk.md): the holder's score,
+  // or why there is none; the receivable's evidence; the debtor's repayment record and limit use.
+  function riskSignals(offerId, holder, rec) {
+    const line = (name, label, ...kids) => h("div", { "data-risk": name }, h("strong", { text: label + " " }), ...kids);
+    const na = () => h("span", { class: "muted", text: t("risk.unavailable") });
+    const mark = (yes, label) => h("span", { class: yes ? "ok" : "bad", text: (yes ? "✓" : "✗") + label + " " });
+    let score = na();
+    if (holder && holder.score === null) {
+      score = h("span", { class: "muted", text: holder.reason === "no model configured" ? t("risk.no_model")
+        : t("risk.no_score", { reason: holder.reason }) });
+    } else if (holder) {
+      const zh = document.documentElement.lang === "zh-CN";
+      score = h("span", {}, t("risk.score", { score: holder.score, grade: holder.grade, pd: pct(holder.pd) }),
+        (holder.reasons || []).slice(0, 3).map((r) => h("div", { class: "muted", text: "− " + (zh ? r.text_zh : r.text_en) })));
+    }
+    let evidence = na();
+    let debtor = na();
+    if (rec) {
+      const e = rec.evidence;
+      evidence = !e.checked ? h("span", { class: "muted", text: t("risk.evidence_unchecked") }) : h("span", {},
+        mark(e.order, t("risk.order")), mark(e.delivery, t("risk.delivery")), mark(e.invoice, t("risk.invoice")),
+        e.consistency === "ok" ? h("span", { class: "ok", text: t("risk.consistent") })
+          : h("span", { class: "bad", text: t("risk.inconsistent", {
+            reason: M["mismatch." + e.consistency] || e.consistency }) }));
+      const d = rec.debtor_health.features;
+      debtor = h("span", {},
+        d.debtor_on_time_share === null ? t("risk.no_history")
+          : t("risk.on_time", { share: pct(d.debtor_on_time_share), count: d.debtor_settled_count }),
+        t("risk.sep"),
+        d.debtor_limit_usage === null ? t("risk.no_limit") : t("risk.limit_usage", {
+          share: pct(d.debtor_limit_usage), outstanding: yuan(d.debtor_outstanding_face), limit: yuan(d.debtor_credit_limit) }),
+        d.debtor_overdue_count ? h("span", { class: "bad", text: t("risk.sep") + t("risk.overdue", { count: d.debtor_overdue_count }) }) : null);
+    }
+    return h("div", { class: "risk", "data-risk-of": offerId },
+      line("holder", t("risk.holder"), score), line("evidence", t("risk.evidence"), evidence),
+      line("debtor", t("risk.debtor"), debtor));
   }
 
   // ---- the router ----------------------------------------------------------------------------------
