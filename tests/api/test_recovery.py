@@ -479,6 +479,7 @@ def test_a_replay_that_asks_for_a_different_transaction_is_failed_not_sent(
 
 # -- 12 on PostgreSQL, as reported: the store's connections terminated mid-request -------------------
 @pytest.mark.postgres
+@pytest.mark.parametrize("gateway", ["postgresql"], indirect=True)  # only a server has backends
 def test_terminated_store_connections_after_the_offer_was_mined_do_not_escrow_twice(
         gateway: Gateway, pg_url: str) -> None:
     """A psql session holds the indexer cursor's row lock; POST /offers is mined, then waits on
@@ -486,8 +487,7 @@ def test_terminated_store_connections_after_the_offer_was_mined_do_not_escrow_tw
     released. The retry with the same key gets the first offer, escrowed once."""
     gw = gateway
     assert gw.platform is not None
-    if gw.platform.sessions.kw["bind"].dialect.name != "postgresql":
-        pytest.skip("a PostgreSQL store's backends")
+    assert gw.platform.sessions.kw["bind"].dialect.name == "postgresql"
     _, token = _receivable(gw.world, _cast(gw), FACE)  # type: ignore[arg-type]
     key = str(uuid.uuid4())
     body = _offer_body(gw, token)
