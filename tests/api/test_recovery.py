@@ -5,7 +5,6 @@ broadcast, between broadcast and receipt, and after the receipt pay exactly once
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -26,7 +25,7 @@ from scf_chain.db.models import IdempotencyRecord, Offer, TxJournalEntry
 from scf_chain.platform.core import Platform
 from tests.api.conftest import Api, World
 from tests.api.test_routes import _receivable
-from tests.indexer.fixtures import PG_DEFAULT, _pg_admin
+from tests.indexer.fixtures import _pg_admin, fresh_pg_database
 
 pytestmark = pytest.mark.xdist_group("embedded")
 DAY = 86_400
@@ -54,19 +53,8 @@ def _dies(request: Any) -> None:
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
     """A database of this module's own: its backends are terminated without touching others'."""
-    base = os.environ.get("SCF_TEST_DATABASE_URL", PG_DEFAULT)
-    admin, name = _pg_admin(base)
-    unique = f"{name}_recovery_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{unique}"')
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI") or os.environ.get("SCF_TEST_DATABASE_URL"):
-            pytest.fail(f"PostgreSQL not reachable at {base}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    yield make_url(base).set(database=unique).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{unique}" WITH (FORCE)')
+    with fresh_pg_database() as url:
+        yield url
 
 
 class Gateway:

@@ -17,14 +17,13 @@ from typing import Any
 import psycopg
 import pytest
 import uvicorn
-from sqlalchemy import make_url
 
 from api.main import create_app
 from scf_chain import db
 from scf_chain.chain.embedded import EmbeddedChain
 from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
-from tests.indexer.fixtures import PG_DEFAULT, _pg_admin
+from tests.indexer.fixtures import _pg_admin, fresh_pg_database
 
 pytestmark = pytest.mark.postgres
 
@@ -34,22 +33,8 @@ READS = ("/participants/me", "/receivables", "/participants")
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
     """A database of this module's own: its backends are terminated without touching others'."""
-    import os
-
-    base = os.environ.get("SCF_TEST_DATABASE_URL", PG_DEFAULT)
-    admin, name = _pg_admin(base)
-    unique = f"{name}_outage_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{unique}"')
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI") or os.environ.get("SCF_TEST_DATABASE_URL"):
-            pytest.fail(f"PostgreSQL not reachable at {base}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    url = make_url(base).set(database=unique).render_as_string(hide_password=False)
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{unique}" WITH (FORCE)')
+    with fresh_pg_database() as url:
+        yield url
 
 
 def terminate_backends(url: str) -> int:
