@@ -27,9 +27,76 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(risk_app, name="risk")
 
 
+_DEBUG = {"on": False}  # set by the global --debug (main() then lets tracebacks through)
+# libraries that log at INFO on every run (nine alembic lines per keeper pass): WARNING unless
+# --verbose or --debug
+_NOISY_LOGGERS = ("alembic", "httpx", "httpcore", "web3", "urllib3", "asyncio", "sqlalchemy")
+
+
+@app.callback()
+def _global(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and library debug logs."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show library INFO logs."),
+) -> None:
+    """scf-chain: blockchain-backed receivables for supply chain finance."""
+    import logging
+
+    _DEBUG["on"] = debug
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+
+
 def _fail(exc: Exception) -> None:
+    """One `error:` line on stderr and exit code 2 (a traceback too with --debug)."""
+    if _DEBUG["on"] and exc.__traceback__ is not None:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
+    raise typer.Exit(code=2)
+
+
+def _setting_name(loc: tuple[Any, ...]) -> str:
+    return "SCF_" + "_".join(str(p) for p in loc).upper() if loc else "a setting"
+
+
+def explain(exc: BaseException) -> str | None:
+    """The one line a user needs for a configuration, connection or input mistake (None: a bug,
+    whose traceback should show)."""
+    import errno
+
+    from pydantic import ValidationError
+
+    if isinstance(exc, ScfError):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        parts = []
+        for e in exc.errors():
+            got = f" (got {e['input']!r})" if not isinstance(e.get("input"), dict) else ""
+            parts.append(f"{_setting_name(tuple(e['loc']))}: {e['msg']}{got}")
+        return "bad setting " + "; ".join(parts)
+    try:
+        from sqlalchemy import exc as sa_exc
+    except ImportError:  # pragma: no cover - a dependency
+        sa_exc = None  # type: ignore[assignment]
+    if sa_exc is not None:
+        if isinstance(exc, sa_exc.ArgumentError):
+            return (f"SCF_DATABASE_URL is not a usable database URL ({str(exc).splitlines()[0]}); "
+                    "e.g. sqlite:///./var/scf.db or postgresql+psycopg://user@host:5432/scf")
+        if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            return (f"cannot reach the store at SCF_DATABASE_URL "
+                    f"({first[0] if first else type(exc).__name__})")
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return f"address already in use: {exc.strerror}"
+    try:
+        import requests
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return f"cannot reach the node at SCF_RPC_URL ({type(exc).__name__})"
+    return None
 
 
 @app.command("build-contracts")
@@ -110,6 +177,19 @@ def db_upgrade(
     typer.echo(f"database migrated to {revision}")
 
 
+def _missing_key(settings: "Settings", name: str) -> str:
+    return (f"the keystore {settings.keystore_path} (SCF_KEYSTORE_PATH) has no key {name!r}: "
+            f"create one with `scf keys new {name}` (then fund its address with gas) or bring "
+            f"one with `scf keys import {name} KEYFILE.json`")
+
+
+def _gas(chain: "ChainBackend", address: str) -> str:
+    from eth_utils import to_checksum_address
+
+    wei = int(chain.w3.eth.get_balance(to_checksum_address(address)))
+    return f"{wei / 10**18:.6f} ETH" + ("  (no gas: fund this address)" if wei == 0 else "")
+
+
 def _deployer(chain: "ChainBackend", key: Optional[str], dev_account: Optional[int]) -> "LocalAccount":
     """The deploying account: a keystore key by name, or (dev chains) a well-known dev account."""
     from scf_chain.config import Settings
@@ -120,7 +200,10 @@ def _deployer(chain: "ChainBackend", key: Optional[str], dev_account: Optional[i
         settings = Settings()
         if not settings.keystore_password:
             raise ConfigError("SCF_KEYSTORE_PASSWORD is needed to unlock the deployer key")
-        return KeyStore(settings.keystore_path, settings.keystore_password).account(key)
+        store = KeyStore(settings.keystore_path, settings.keystore_password)
+        if key not in store.names():
+            raise ConfigError(_missing_key(settings, key))
+        return store.account(key)
     accounts = chain.dev_accounts()
     if not accounts and dev_account is not None:
         from scf_chain.chain.anvil import anvil_dev_accounts
@@ -154,8 +237,11 @@ def deploy(
                           "node (SCF_CHAIN_BACKEND=rpc SCF_RPC_URL=...)"))
     try:
         with connect(settings) as chain:
+            account = _deployer(chain, key, dev_account)
+            typer.echo(f"deployer: {account.address} ({key or 'dev account'}), gas "
+                       f"{_gas(chain, account.address)}")
             manifest, deployed = load_or_deploy(
-                chain, _deployer(chain, key, dev_account), settings.manifest_path,
+                chain, account, settings.manifest_path,
                 settlement_tokens=settlement_token, dev_token=dev_token, fresh=fresh)
     except ScfError as exc:
         _fail(exc)
@@ -370,6 +456,8 @@ def serve(
     index_interval: float = typer.Option(2.0, help="Seconds between indexer passes."),
 ) -> None:
     """Run the HTTP gateway (embedded chain by default) with the indexer and keeper beside it."""
+    import socket
+
     import uvicorn
 
     from api.main import create_app
@@ -378,6 +466,23 @@ def serve(
     from scf_chain.platform.core import Platform
 
     settings = Settings()
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            _fail(ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): another "
+                              "gateway may be running there; choose another --port"))
+    if settings.is_production_chain:
+        # a node we do not control: service keys are never made silently (they would hold no gas)
+        from scf_chain.keys import KeyStore
+
+        if not settings.keystore_password:
+            _fail(ConfigError("SCF_KEYSTORE_PASSWORD is needed to open the keystore"))
+        names = KeyStore(settings.keystore_path, str(settings.keystore_password)).names()
+        for needed in ("operator", *(("keeper",) if keeper else ())):
+            if needed not in names:
+                _fail(ConfigError(_missing_key(settings, needed)))
     try:
         # exclusive: a second gateway on this data folder or keystore is refused here, in one
         # line, before it deploys or touches the store (nonces are handed out in memory)
@@ -393,7 +498,12 @@ def serve(
         typer.echo(f"chain: {platform.chain.info().backend} (id {platform.chain.chain_id()}); "
                    f"contracts: {platform.manifest.receivable_token}")
         typer.echo(f"operator API key: {key_file}")
+        operator = platform.operator_account.address
+        typer.echo(f"operator: {operator}, gas {_gas(platform.chain, operator)}")
         keeper_obj = platform.keeper() if keeper else None
+        if keeper_obj is not None:
+            keeper_address = platform.keys.address_of("keeper")
+            typer.echo(f"keeper: {keeper_address}, gas {_gas(platform.chain, keeper_address)}")
         app_ = create_app(platform, background=True, index_interval_s=index_interval,
                           keeper=keeper_obj)
         # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal under the
@@ -411,8 +521,172 @@ def serve(
         platform.close()
 
 
+keys_app = typer.Typer(
+    help="The keystore (SCF_KEYSTORE_PATH): standard Ethereum v3 key files, one per name. Service "
+         "keys (operator, keeper, deployer) by name; participants' keys as @NAME.",
+    no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+_PASSWORD_FILE = typer.Option(None, "--password-file", exists=True, dir_okay=False,
+                              help="A file holding the password (default: SCF_KEYSTORE_PASSWORD, "
+                                   "else a prompt).")
+
+
+def _password(password_file: Optional[Path], settings: "Settings", confirm: bool = False) -> str:
+    if password_file is not None:
+        pw = password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    elif settings.keystore_password:
+        pw = settings.keystore_password
+    elif sys.stdin.isatty():
+        pw = typer.prompt("keystore password", hide_input=True, confirmation_prompt=confirm)
+    else:
+        raise ConfigError("no keystore password: set SCF_KEYSTORE_PASSWORD or pass "
+                          "--password-file FILE")
+    if not pw:
+        raise ConfigError("the keystore password is empty (SCF_KEYSTORE_PASSWORD)")
+    return pw
+
+
+def _keystore(settings: "Settings", password: str) -> "Any":
+    from scf_chain.keys import KeyStore
+
+    return KeyStore(settings.keystore_path, password, iterations=settings.keystore_scrypt_n)
+
+
+def _listing(settings: "Settings") -> "Any":
+    """A keystore opened to read names and addresses only (a v3 file keeps its address in clear,
+    so no password is needed and none is checked)."""
+    return _keystore(settings, settings.keystore_password or "-")
+
+
+@keys_app.command("new")
+def keys_new(name: str = typer.Argument(..., help="The key's name, e.g. operator, keeper."),
+             password_file: Optional[Path] = _PASSWORD_FILE) -> None:
+    """Create a random key under NAME and print its address (fund it with gas next)."""
+    from scf_chain.config import Settings
+
+    settings = Settings()
+    try:
+        address = _keystore(settings, _password(password_file, settings, confirm=True)).create(name)
+    except ScfError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"{name}: {address}")
+
+
+@keys_app.command("import")
+def keys_import(
+    name: str = typer.Argument(..., help="The name to keep the key under."),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                help="A standard v3 keystore JSON (geth, cast wallet, MetaMask...)."),
+    password_file: Optional[Path] = _PASSWORD_FILE,
+    file_password_file: Optional[Path] = typer.Option(
+        None, "--file-password-file", exists=True, dir_okay=False,
+        help="A file holding FILE's password, if it differs from the keystore's."),
+) -> None:
+    """Import FILE's key under NAME (re-encrypted with the keystore's password)."""
+    import json
+
+    from eth_account import Account
+
+    from scf_chain.config import Settings
+    from scf_chain.errors import KeyStoreError
+
+    settings = Settings()
+    try:
+        password = _password(password_file, settings)
+        file_password = (_password(file_password_file, settings) if file_password_file
+                         else password)
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except ValueError:
+            raise KeyStoreError(f"{file} is not a JSON keystore file") from None
+        try:
+            key = Account.decrypt(data, file_password)
+        except ValueError as exc:
+            wrong = "MAC mismatch" in str(exc)
+            raise KeyStoreError(f"cannot decrypt {file}: " + (
+                "wrong password (--file-password-file for a password of its own)" if wrong
+                else f"not a v3 keystore ({exc})")) from None
+        except (KeyError, TypeError):
+            raise KeyStoreError(f"{file} is not a v3 keystore file") from None
+        address = _keystore(settings, password).import_key(name, key)
+    except ScfError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"{name}: {address}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every active key: NAME ADDRESS (service keys, then participants' @NAME)."""
+    from scf_chain.config import Settings
+
+    try:
+        store = _listing(Settings())
+        for name in store.names():
+            typer.echo(f"{name:<24} {store.address_of(name)}")
+    except ScfError as exc:
+        _fail(exc)
+
+
+@keys_app.command("address")
+def keys_address(name: str = typer.Argument(...)) -> None:
+    """Print NAME's address."""
+    from scf_chain.config import Settings
+
+    try:
+        typer.echo(_listing(Settings()).address_of(name))
+    except ScfError as exc:
+        _fail(exc)
+
+
+@keys_app.command("retire")
+def keys_retire(name: str = typer.Argument(...)) -> None:
+    """Set NAME's key aside (kept encrypted as a retired file); the name is free again."""
+    from scf_chain.config import Settings
+
+    try:
+        address = _listing(Settings()).retire(name)
+    except ScfError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"retired {name} ({address})")
+
+
+@keys_app.command("export")
+def keys_export(
+    name: str = typer.Argument(...),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="Write to FILE (mode 0600) instead of stdout."),
+) -> None:
+    """NAME's v3 keystore JSON, encrypted with the keystore's password (for other tools)."""
+    import json
+
+    from scf_chain.config import Settings
+    from scf_chain.files import write_private
+
+    try:
+        text = json.dumps(_listing(Settings()).keystore_json(name))
+    except ScfError as exc:
+        _fail(exc)
+        return
+    if output is None:
+        typer.echo(text)
+    else:
+        write_private(output, (text + "\n").encode())
+        typer.echo(f"wrote {name}'s key file to {output}")
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:
+        message = None if "--debug" in sys.argv[1:] else explain(exc)
+        if message is None:
+            raise
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -190,6 +190,24 @@ class KeyStore:
                 self._write(p, self._encrypt(key, new_password))
             self._password = new_password
 
+    def retire(self, name: str) -> str:
+        """Set `name`'s key aside as `<name>.<t>.retired` (still encrypted, still listed by
+        `retired()`); the name is then free for a new or imported key. Returns its address."""
+        path = self._file(name)
+        with self._lock:
+            address = self.address_of(name)
+            stamp = int(time.time() * 1000)
+            while (retired := path.with_name(f"{path.stem}.{stamp}.retired.json")).exists():
+                stamp += 1
+            os.replace(path, retired)
+            self._cache.pop(name, None)
+            return address
+
+    def keystore_json(self, name: str) -> dict[str, Any]:
+        """`name`'s key file as it is: a standard Ethereum v3 keystore (encrypted with this
+        keystore's password), which geth, Foundry's `cast wallet` and eth-account read."""
+        return self._read(self._file(name))
+
     def delete(self, name: str) -> None:
         path = self._file(name)
         with self._lock:
