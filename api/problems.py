@@ -20,6 +20,7 @@ from scf_chain.errors import (
     ContractRevert,
     DeploymentError,
     EvidenceError,
+    InsufficientGas,
     KeyStoreError,
     ReorgTooDeep,
     ScfError,
@@ -160,6 +161,14 @@ def problem_for(exc: BaseException) -> tuple[int, str, str, str, dict[str, Any]]
         code = str(getattr(exc, "code", "") or "evidence_invalid")
         status = int(getattr(exc, "http_status", 0) or 422)
         return status, code, "Evidence problem", str(exc), {}
+    if isinstance(exc, InsufficientGas):
+        return (409, "insufficient_gas", "The signing account cannot pay for gas",
+                f"{exc.address} holds {exc.balance_wei} wei"
+                + (f", the transaction needs up to {exc.needed_wei} wei" if exc.needed_wei else "")
+                + ": fund it with the chain's native currency (dev chains: POST /dev/fund) "
+                "and send the request again with a new Idempotency-Key",
+                {"address": exc.address, "balance_wei": str(exc.balance_wei),
+                 "needed_wei": str(exc.needed_wei)})
     if isinstance(exc, TransactionTimeout):
         return (504, "outcome_unknown", "The chain did not confirm in time",
                 f"{exc}; the transaction may still be mined: check state before retrying", {})

@@ -173,7 +173,10 @@ class ReceivableOut(BaseModel):
     face_value: Uint
     settlement_token: str | None
     maturity: int
-    status: str
+    status: str = Field(description="as the contract's statusOf: pending, active, rejected, "
+                        "withdrawn, or (derived from chain time and payments) matured, overdue, "
+                        "settled")
+    stored_status: str = Field(description="pending, active, rejected or withdrawn (as stored)")
     repaid: Uint
     paid_out: Uint
     invoice_key: str
@@ -371,3 +374,31 @@ class VerificationOut(BaseModel):
     anchorer: str | None
     revoked: bool
     disclosed: dict[str, Any] | None
+
+
+# -- balances and dev funding ----------------------------------------------------------------------
+class TokenBalance(BaseModel):
+    token: str = Field(description="the settlement token's address")
+    balance: Uint = Field(description="smallest units (cents), a decimal string")
+    allowance: Uint = Field(description="what the receivable contract may pull (approve)")
+
+
+class BalancesOut(BaseModel):
+    participant: str
+    address: str
+    spender: str = Field(description="the receivable contract: the allowances' spender")
+    gas_wei: Uint = Field(description="the native currency that pays for gas, in wei")
+    tokens: list[TokenBalance]
+
+
+class DevFundIn(In):
+    participant: str = Field(max_length=64)
+    wei: UintIn = Field(default=0, description="gas to send, in wei")
+    settlement: UintIn = Field(default=0, description="dev settlement token to mint (cents)")
+
+
+class DevFundOut(BaseModel):
+    participant: str
+    address: str
+    gas_wei: Uint
+    tx_hashes: list[str]

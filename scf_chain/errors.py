@@ -89,3 +89,13 @@ class StoreSchemaError(ScfError, RuntimeError):
 
 class DataDirLocked(ScfError, RuntimeError):
     """Another process holds the gateway lock of this data folder (one gateway per keystore)."""
+
+
+class InsufficientGas(ChainError):
+    """The node refused a transaction because its sender cannot pay for the gas (and value):
+    nothing was sent. `address` is the sender, `needed_wei` what the transaction could cost at
+    most (0 when unknown), `balance_wei` what the sender holds."""
+
+    def __init__(self, address: str, needed_wei: int, balance_wei: int, message: str) -> None:
+        super().__init__(message)
+        self.address, self.needed_wei, self.balance_wei = address, needed_wei, balance_wei

@@ -12,6 +12,7 @@ from api.routes.common import tx
 from api.schemas import (
     ApiKeyInfo,
     ApiKeyOut,
+    BalancesOut,
     CreditLimitIn,
     KeyRotationOut,
     ParticipantCreated,
@@ -24,7 +25,7 @@ from api.schemas import (
 )
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant
-from scf_chain.platform.core import role_names, roles_from_names
+from scf_chain.platform.core import NotFound, role_names, roles_from_names
 
 router = APIRouter(prefix="/participants", tags=["participants"])
 policy_router = APIRouter(prefix="/policy", tags=["participants"])
@@ -70,6 +71,15 @@ def me(caller: CallerDep) -> ParticipantOut:
 @router.get("/{name}", response_model=ParticipantOut)
 def get_participant(name: str, platform: PlatformDep, caller: CallerDep) -> ParticipantOut:
     return out(platform.participant(name))
+
+
+@router.get("/{name}/balances", response_model=BalancesOut)
+def balances(name: str, platform: PlatformDep, caller: CallerDep) -> BalancesOut:
+    """Gas (wei) and, per settlement token, the balance and the allowance to the receivable
+    contract (the participant itself, the operator, auditors; to others it does not exist)."""
+    if not (caller.reads_everything or caller.name == name):
+        raise NotFound(f"no participant named {name!r} visible to {caller.name}")
+    return BalancesOut.model_validate(platform.balances(name))
 
 
 @router.post("/{name}/roles", response_model=ParticipantOut)

@@ -24,16 +24,18 @@ from scf_chain.clients import Role
 from scf_chain.db.models import Receivable, Token
 from scf_chain.platform import evidence as evidence_ops
 from scf_chain.platform.core import NotFound, Platform
-from scf_chain.platform.operations import visible_slot
+from scf_chain.platform.operations import derived_status, derived_status_filter, visible_slot
 
 router = APIRouter(prefix="/receivables", tags=["receivables"])
 
 
-def out(r: Receivable) -> ReceivableOut:
+def out(r: Receivable, now: int) -> ReceivableOut:
+    """`now`: chain time, from which matured, overdue and settled are derived."""
     return ReceivableOut(
         slot=r.slot, debtor=r.debtor, creditor=r.creditor, face_value=r.face_value,
-        settlement_token=r.settlement_token, maturity=r.maturity, status=r.status,
-        repaid=r.repaid, paid_out=r.paid_out, invoice_key=r.invoice_key,
+        settlement_token=r.settlement_token, maturity=r.maturity,
+        status=derived_status(r, now), stored_status=r.status, repaid=r.repaid,
+        paid_out=r.paid_out, invoice_key=r.invoice_key,
         evidence_root=r.evidence_root, first_token_id=r.first_token_id,
         collect_enabled=r.collect_enabled)
 
@@ -109,14 +111,14 @@ def withdraw(slot: SlotPath, platform: PlatformDep, idem: IdemDep):  # type: ign
 
 @router.get("/{slot}", response_model=ReceivableOut)
 def get_receivable(slot: SlotPath, platform: FreshDep, caller: CallerDep) -> ReceivableOut:
-    return out(load_visible(platform, caller, uint(slot)))
+    return out(load_visible(platform, caller, uint(slot)), platform.chain.now())
 
 
 @router.get("", response_model=Page[ReceivableOut])
 def list_receivables(
     platform: FreshDep, caller: CallerDep, limit: Limit = 50, offset: Offset = 0,
-    status: Annotated[Literal["pending", "active", "rejected", "withdrawn"] | None,
-                      Query()] = None,
+    status: Annotated[Literal["pending", "active", "rejected", "withdrawn", "matured",
+                              "overdue", "settled"] | None, Query()] = None,
     debtor: Annotated[str | None, Query(max_length=64)] = None,
     creditor: Annotated[str | None, Query(max_length=64)] = None,
     maturity_from: Annotated[int | None, Query(ge=0, le=2**40, description="unix s")] = None,
@@ -126,12 +128,15 @@ def list_receivables(
 ) -> Page[ReceivableOut]:
     """Receivables the caller may see (auditors and the operator: all), newest first.
 
-    Filters: status, debtor, creditor, maturity within [maturity_from, maturity_to] and face
-    value within [min_face_value, max_face_value] (bounds included, amounts in smallest units).
+    Filters: status (as shown: active means neither matured nor settled; matured, overdue
+    and settled are derived from chain time and payments, as the contract's statusOf),
+    debtor, creditor, maturity within [maturity_from, maturity_to] and face value within
+    [min_face_value, max_face_value] (bounds included, amounts in smallest units).
     """
+    now = platform.chain.now()
     where = []
     if status:
-        where.append(Receivable.status == status)
+        where.extend(derived_status_filter(status, now))
     if debtor:
         where.append(Receivable.debtor == party(platform, debtor))
     if creditor:
@@ -152,5 +157,5 @@ def list_receivables(
         total = int(s.scalar(select(func.count()).select_from(Receivable).where(*where)) or 0)
         rows = s.scalars(select(Receivable).where(*where).order_by(Receivable.slot.desc())
                          .limit(limit).offset(offset)).all()
-    return Page[ReceivableOut](items=[out(r) for r in rows], total=total, limit=limit,
+    return Page[ReceivableOut](items=[out(r, now) for r in rows], total=total, limit=limit,
                                offset=offset)

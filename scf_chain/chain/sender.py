@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from hexbytes import HexBytes
 from scf_chain.chain.base import ChainBackend, raw_request
 from scf_chain.chain.codec import ContractCall, checksum
 from scf_chain.chain.reverts import ErrorDecoder, default_decoder, revert_class, to_revert
-from scf_chain.errors import ChainError, ContractRevert, TransactionTimeout
+from scf_chain.errors import ChainError, ContractRevert, InsufficientGas, TransactionTimeout
 
 DEFAULT_RECEIPT_TIMEOUT_S = 120.0
 FEE_CACHE_S = 2.0
@@ -131,6 +132,14 @@ def _is_nonce_error(exc: BaseException) -> bool:
     )
 
 
+def _is_insufficient_funds(exc: BaseException) -> bool:
+    """The node's "cannot pay for gas" refusal (geth/anvil: "insufficient funds for gas * price
+    + value: have X want Y"; py-evm: "cannot afford txn gas Y with account balance X")."""
+    text = str(exc).lower()
+    return ("insufficient funds" in text or "cannot afford txn gas" in text
+            or "not have enough balance" in text)
+
+
 class TxSender:
     """One account's transaction pipeline.
 
@@ -232,7 +241,26 @@ class TxSender:
             revert = to_revert(exc, self.decoder)
             if revert is not None:
                 raise revert from None
+            if _is_insufficient_funds(exc):
+                raise self._insufficient_gas(exc, None, int(tx.get("value") or 0)) from None
             raise ChainError(f"gas estimation failed: {exc}") from exc
+
+    def _insufficient_gas(self, exc: BaseException, gas: int | None,
+                          value: int) -> InsufficientGas:
+        """The typed refusal, with what the sender holds and what the transaction needs."""
+        try:
+            balance = int(self.w3.eth.get_balance(self.address))
+        except Exception:  # the refusal matters more than the figures
+            balance = 0
+        needed = 0
+        if gas is not None:
+            needed = gas * self.max_fee_per_gas() + value
+        else:  # the node's own figure, when it gives one
+            m = re.search(r"(?:want|cannot afford txn gas) (\d+)", str(exc))
+            needed = int(m.group(1)) if m else 0
+        shown = f"needs up to {needed} wei" if needed else "cannot pay for its gas"
+        return InsufficientGas(self.address, needed, balance,
+                               f"{self.address} holds {balance} wei and {shown} ({exc})")
 
     def _sign(self, tx: dict[str, Any]) -> bytes:
         """The signed raw transaction. eth-account's `sign_transaction` re-derives the public key
@@ -289,6 +317,10 @@ class TxSender:
                             journal.refused(signed)
                         self._nonce = None  # someone else used this account: read it again
                         continue
+                    if _is_insufficient_funds(exc):  # refused for certain: it never happened
+                        if journal is not None:
+                            journal.refused(signed)
+                        raise self._insufficient_gas(exc, gas, int(value)) from None
                     # the node may have received it all the same: it stays journaled
                     raise ChainError(f"node refused transaction: {exc}") from exc
                 self._nonce += 1

@@ -372,6 +372,44 @@ class Platform:
             p = row
         return p
 
+    def balances(self, name: str) -> dict[str, Any]:
+        """A participant's gas (wei) and, per settlement token, its balance and its allowance to
+        the receivable contract (what collection and financing may pull)."""
+        p = self.participant(name)
+        spender = self.manifest.receivable_token
+        op = self.operator_account
+        tokens = []
+        for address in self.manifest.settlement_tokens:
+            money = self.money(op, address)
+            tokens.append({"token": address, "balance": money.balance_of(p.address),
+                           "allowance": money.allowance(p.address, spender)})
+        return {"participant": name, "address": p.address, "spender": spender,
+                "gas_wei": self.gas_of(p.address), "tokens": tokens}
+
+    def gas_of(self, address: str) -> int:
+        """What `address` holds of the chain's native currency (wei), to pay for gas."""
+        from eth_utils import to_checksum_address
+
+        return int(self.chain.w3.eth.get_balance(to_checksum_address(address)))
+
+    def dev_fund(self, name: str, wei: int, settlement: int) -> list[str]:
+        """Dev chains only: send `wei` of gas from the node's funded account and mint
+        `settlement` of the dev settlement token to participant `name`."""
+        p = self.participant(name)
+        if not self.is_dev_chain:
+            raise Conflict("not_a_dev_chain", "this chain has no funded dev accounts: fund "
+                           "participants from a funded account of your own")
+        if settlement and not self.manifest.dev_settlement_token:
+            raise Conflict("not_a_dev_chain", "this deployment has no dev settlement token")
+        done: list[str] = []
+        if wei:
+            done.append(self.system.sender(self.chain.dev_accounts()[0]).send(
+                p.address, b"", wei).tx_hash)
+        if settlement:
+            done.append(self.money(self.operator_account, self.manifest.dev_settlement_token)
+                        .mint(p.address, settlement).tx_hash)
+        return done
+
     def rotate_key(self, name: str) -> KeyRotation:
         """Give participant `name` a new signing key and move its roles, tokens, settlement money
         and gas to the new address (see `scf_chain.platform.rotation`); resumes an interrupted

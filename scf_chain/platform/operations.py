@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -272,3 +273,35 @@ def visible_slot(platform: Platform, address: str, slot: int) -> bool:
             return True
         return s.scalar(select(func.count()).select_from(Token)
                         .where(Token.slot == slot, Token.owner == address)) != 0
+
+
+DERIVED_STATUSES = ("active", "matured", "overdue", "settled")
+
+
+def derived_status(r: Receivable, now: int) -> str:
+    """A stored receivable's status as the contract's `statusOf` gives it at chain time `now`:
+    an active receivable is settled once fully paid out, else active before maturity, and at or
+    after maturity matured if fully repaid or overdue if not."""
+    if r.status != "active":
+        return r.status
+    if r.paid_out == r.face_value:
+        return "settled"
+    if now < r.maturity:
+        return "active"
+    return "matured" if r.repaid == r.face_value else "overdue"
+
+
+def derived_status_filter(status: str, now: int) -> list[Any]:
+    """SQL conditions on `Receivable` selecting those whose `derived_status` is `status`."""
+    if status not in DERIVED_STATUSES:
+        return [Receivable.status == status]
+    where: list[Any] = [Receivable.status == "active"]
+    if status == "settled":
+        return [*where, Receivable.paid_out == Receivable.face_value]
+    where.append(Receivable.paid_out != Receivable.face_value)
+    if status == "active":
+        return [*where, Receivable.maturity > now]
+    where.append(Receivable.maturity <= now)
+    if status == "matured":
+        return [*where, Receivable.repaid == Receivable.face_value]
+    return [*where, Receivable.repaid != Receivable.face_value]
