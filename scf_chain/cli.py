@@ -294,8 +294,13 @@ def index(
             if not follow:
                 r = Indexer(chain, sessions, manifest, confirmations=settings.confirmations,
                             max_reorg_depth=settings.max_reorg_depth).index_once()
-                typer.echo(f"indexed {r.events} events in blocks {r.from_block}..{r.to_block} "
-                           f"(head {r.head}){'; reorg rolled back' if r.reorg else ''}")
+                if r.from_block is None:
+                    typer.echo(f"nothing new to index (head {r.head})"
+                               f"{'; reorg rolled back' if r.reorg else ''}")
+                else:
+                    typer.echo(f"indexed {r.events} events in blocks {r.from_block}.."
+                               f"{r.to_block} (head {r.head})"
+                               f"{'; reorg rolled back' if r.reorg else ''}")
                 return
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -326,9 +331,31 @@ def audit_trace(slot: int = typer.Argument(..., help="The receivable (slot) to t
         _fail(exc)
 
 
+def _participant_address(session: "Any", who: str) -> str:
+    """`who` as an address: a registered address, or a gateway participant's name."""
+    from eth_utils import is_address, to_checksum_address
+    from sqlalchemy import select
+
+    from scf_chain.db.models import GatewayParticipant, Participant
+
+    if is_address(who):
+        return str(to_checksum_address(who))
+    gp = session.get(GatewayParticipant, who)
+    if gp is not None:
+        return str(gp.address)
+    known = session.scalars(select(GatewayParticipant.name).order_by(
+        GatewayParticipant.name).limit(20)).all()
+    registered = session.scalar(select(Participant.address).limit(1))
+    raise ConfigError(f"{who!r} is neither an address nor a participant's name in the store "
+                      f"(SCF_DATABASE_URL)" + (f"; names: {', '.join(known)}" if known else
+                                               "; it has no named participants"
+                                               + ("" if registered is None else
+                                                  ": give an address")))
+
+
 @audit_app.command("flows")
 def audit_flows(
-    address: str = typer.Argument(..., help="The participant's address."),
+    address: str = typer.Argument(..., help="The participant's address or gateway name."),
     fmt: str = typer.Option("csv", "--format", help="csv or json"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to a file."),
 ) -> None:
@@ -340,7 +367,7 @@ def audit_flows(
         _fail(ConfigError("--format is csv or json"))
     try:
         with _store(Settings())() as s:
-            flows = participant_flows(s, address)
+            flows = participant_flows(s, _participant_address(s, address))
     except ScfError as exc:
         _fail(exc)
         return

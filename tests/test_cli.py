@@ -28,7 +28,7 @@ def test_deploy_index_keeper_and_reconcile_commands(anvil_chain, tmp_path: Path)
     assert "collected 0, paid out 0" in out
     assert "0 differences" in run("audit", "reconcile")
     bad = runner.invoke(app, ["audit", "trace", "99"], env=env)
-    assert bad.exit_code == 1 and "no receivable" in bad.output
+    assert bad.exit_code == 2 and "no receivable" in bad.output
 
 
 @pytest.mark.parametrize("backend", ["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
@@ -100,7 +100,7 @@ def _serve_once(tmp_path: Path, backend: str) -> None:
 
 def test_keeper_refuses_an_id_that_does_not_fit_a_lease() -> None:
     result = CliRunner().invoke(app, ["keeper", "--once", "--keeper-id", "k" * 65])
-    assert result.exit_code == 1 and "1 to 64 characters" in result.output
+    assert result.exit_code == 2 and "1 to 64 characters" in result.output
 
 
 def _row_counts(url: str) -> dict[str, int]:
@@ -139,7 +139,7 @@ def test_index_keeper_and_audit_refuse_a_reset_node_and_leave_the_store(
         for args in (["index"], ["index", "--follow"], ["keeper", "--once", "--dev-account", "4"],
                      ["audit", "reconcile"]):
             result = runner.invoke(app, args, env=foreign)
-            assert result.exit_code == 1, (args, result.output)
+            assert result.exit_code == 2, (args, result.output)
             lines = result.output.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.output)
             assert "has no code on chain" in lines[0] and "not the chain the manifest" in lines[0]
@@ -151,6 +151,10 @@ def test_index_keeper_and_audit_refuse_a_reset_node_and_leave_the_store(
     result = runner.invoke(app, ["index"], env=env)
     assert result.exit_code == 0 and "reorg" not in result.output, result.output
     assert _row_counts(store) == before
+    # nothing new since: said plainly (it once printed "blocks None..None")
+    again = runner.invoke(app, ["index"], env=env)
+    assert again.exit_code == 0 and again.output.startswith("nothing new to index"), again.output
+    assert "None" not in again.output
 
 
 @pytest.mark.anvil
@@ -185,7 +189,7 @@ def test_keeper_rides_out_a_store_outage(anvil_chain, tmp_path: Path,
     # with --once the outage is the answer: no silent success
     passes.clear()
     result = runner.invoke(app, ["keeper", "--once", "--dev-account", "4"], env=env)
-    assert result.exit_code == 1 and len(passes) == 1
+    assert result.exit_code == 2 and len(passes) == 1
     assert result.output.startswith("error: the store is unavailable: ")
     assert "Traceback" not in result.output
 
@@ -240,7 +244,7 @@ def test_a_second_gateway_on_the_same_data_dir_is_refused_in_one_line(tmp_path: 
         second = subprocess.run(serve(free_port()), cwd=tmp_path, env=env, capture_output=True,
                                 text=True, timeout=180)
         out = (second.stdout + second.stderr).strip()
-        assert second.returncode == 1, out
+        assert second.returncode == 2, out
         assert out.splitlines() == [out] and out.startswith(
             f"error: another gateway (pid {first.pid}) is running on {data}"), out
         assert health(port) is not None  # the first one is untouched
@@ -251,3 +255,23 @@ def test_a_second_gateway_on_the_same_data_dir_is_refused_in_one_line(tmp_path: 
         except subprocess.TimeoutExpired:
             first.kill()
             first.wait()
+
+
+def test_audit_flows_takes_an_address_and_resolves_a_gateway_name(tmp_path: Path) -> None:
+    from scf_chain import db
+    from scf_chain.db.models import GatewayParticipant
+
+    store = f"sqlite:///{tmp_path}/s.db"
+    db.upgrade(store)
+    address = "0x" + "ab" * 20
+    with db.session_factory(db.make_engine(store))() as s:
+        s.add(GatewayParticipant(name="supa", address=address, roles=0, key_name="@supa",
+                                 display_name="Supa", created_at=0))
+        s.commit()
+    env = {"SCF_DATABASE_URL": store}
+    runner = CliRunner()
+    by_name = runner.invoke(app, ["audit", "flows", "supa", "--format", "json"], env=env)
+    by_address = runner.invoke(app, ["audit", "flows", address, "--format", "json"], env=env)
+    assert by_name.exit_code == 0 and by_name.output == by_address.output, by_name.output
+    unknown = runner.invoke(app, ["audit", "flows", "nobody"], env=env)
+    assert unknown.exit_code == 2 and "'nobody'" in unknown.output and "supa" in unknown.output

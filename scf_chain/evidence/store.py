@@ -64,9 +64,18 @@ class MasterKey:
     def from_file(cls, path: Path) -> MasterKey:
         tighten(Path(path), PRIVATE_FILE)  # a key written before modes were enforced
         try:
-            return cls(Path(path).read_bytes())
+            raw = Path(path).read_bytes()
         except FileNotFoundError:
             raise EvidenceError(f"no master key file at {path}") from None
+        if len(raw) != 32:  # also taken: the key as 64 hex characters (`openssl rand -hex 32`)
+            text = raw.strip()
+            if len(text) == 64 and all(c in b"0123456789abcdefABCDEF" for c in text):
+                return cls(bytes.fromhex(text.decode()))
+            raise EvidenceError(
+                f"the master key file {path} (SCF_MASTER_KEY_FILE) holds {len(raw)} bytes: it "
+                "must hold 32 raw bytes (`head -c 32 /dev/urandom > FILE`) or 64 hex characters "
+                "(`openssl rand -hex 32 > FILE`)")
+        return cls(raw)
 
     def wrap(self, data_key: bytes, doc_id: str, context: bytes = b"") -> bytes:
         """nonce || AES-GCM(data key), bound to `doc_id` and any `context` (associated data)."""
