@@ -9,11 +9,13 @@ from sqlalchemy import func, or_, select
 
 from api.deps import CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import Limit, OfferPath, Offset, as_holder, party, ref32, tx, uint
+from api.routes.risk import gate
 from api.schemas import CancelledOut, FinancedOut, OfferIn, OfferOut, Page
 from scf_chain.clients import Role
 from scf_chain.db.models import Offer
 from scf_chain.platform.core import NotFound
 from scf_chain.platform.operations import accept_offer
+from scf_chain.risk import gates
 
 router = APIRouter(prefix="/offers", tags=["financing"])
 
@@ -31,6 +33,8 @@ def offer(body: OfferIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[
     financier = party(platform, body.financier)
 
     def effect() -> OfferOut:
+        gate(gates.check_offer, platform, idem.caller.address, body.token_id, body.value,
+             body.price, financier)
         o = as_holder(platform, idem.caller, body.token_id,
                       lambda: platform.token(idem.caller.participant).offer(
                           body.token_id, body.value, financier, body.price, body.expiry,
@@ -50,6 +54,7 @@ def accept(offer_id: OfferPath, platform: PlatformDep, idem: IdemDep):  # type: 
     idem.caller.require(Role.FINANCIER)
 
     def effect() -> FinancedOut:
+        gate(gates.check_accept, platform, uint(offer_id))
         f = accept_offer(platform, idem.caller.participant, uint(offer_id))
         return FinancedOut(offer_id=f.offer_id, token_id=f.token_id, value=f.value,
                            price=f.price, tx=tx(f.tx))

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 
 from api.deps import Caller, CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import Limit, Offset, SlotPath, party, ref32, tx, uint
+from api.routes.risk import gate
 from api.schemas import (
     UINT_PATTERN,
     AppliedOut,
@@ -25,6 +26,7 @@ from scf_chain.db.models import Receivable, Token
 from scf_chain.platform import evidence as evidence_ops
 from scf_chain.platform.core import NotFound, Platform
 from scf_chain.platform.operations import derived_status, derived_status_filter, visible_slot
+from scf_chain.risk import gates
 
 router = APIRouter(prefix="/receivables", tags=["receivables"])
 
@@ -67,6 +69,8 @@ def apply(body: ApplyIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[
     debtor = party(platform, body.debtor)
 
     def effect() -> AppliedOut:
+        gate(gates.check_apply, platform, caller.participant, debtor, body.face_value,
+             body.invoice_doc_id, body.order_doc_id, body.delivery_doc_id)
         ev = evidence_ops.prepare_application(
             platform, caller.participant, debtor, body.face_value, body.invoice_doc_id,
             body.order_doc_id, body.delivery_doc_id)
@@ -85,6 +89,7 @@ def confirm(slot: SlotPath, platform: PlatformDep, idem: IdemDep):  # type: igno
     idem.caller.require(Role.DEBTOR, Role.SUPPLIER)
 
     def effect() -> ConfirmedOut:
+        gate(gates.check_confirm, platform, idem.caller.participant, uint(slot))
         c = platform.token(idem.caller.participant).confirm(uint(slot))
         return ConfirmedOut(slot=c.slot, token_id=c.token_id, face_value=c.face_value, tx=tx(c.tx))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -17,6 +18,7 @@ from scf_chain.db.models import Offer, Receivable
 from scf_chain.platform.core import NotFound, Platform
 from scf_chain.platform.idempotency import fingerprint
 from scf_chain.platform.operations import visible_slot
+from scf_chain.risk import gates
 from scf_chain.risk.alerts import STATUSES, Action, AlertNotFound, AlertTransitionError
 from scf_chain.risk.detectors import DETECTORS
 from scf_chain.risk.errors import RiskModelError
@@ -161,9 +163,9 @@ def alerts(
     """Alerts raised by the detectors, newest first (auditors and the operator)."""
     _supervisor(caller)
     assert status is None or status in STATUSES
-    if detector is not None and detector not in DETECTORS:
+    if detector is not None and detector not in DETECTORS and detector not in gates.GATES:
         raise Problem(422, "unknown_detector", "Unknown detector",
-                      f"detectors: {', '.join(DETECTORS)}")
+                      f"detectors: {', '.join(DETECTORS)}; gates: {', '.join(gates.GATES)}")
     who = None
     if participant is not None:
         try:
@@ -236,3 +238,82 @@ def metrics(platform: FreshDep, caller: CallerDep) -> dict[str, Any]:
         "suppliers": [_money(vars(x)) for x in m.suppliers if keep(x.address)],
         "debtors": [vars(x) for x in m.debtors if keep(x.address)],
     }
+
+
+# -- gates -------------------------------------------------------------------------------------------
+
+def gate(check: Callable[..., None], *args: Any) -> None:
+    """Run a risk gate (scf_chain.risk.gates) inside a POST's effect, before its transaction: a
+    block is answered `risk_gate_blocked` (stored and replayed like any answer of the key)."""
+    try:
+        check(*args)
+    except gates.RiskGateBlocked as exc:
+        raise Problem(exc.http_status, "risk_gate_blocked", "Blocked by a risk gate", str(exc),
+                      gate=exc.gate,
+                      reasons=[{"code": r.code, "text": r.text} for r in exc.reasons]) from None
+
+
+class PolicyVersionOut(BaseModel):
+    version: int = Field(description="0: the defaults, before any change")
+    changed_by: str
+    changed_at: int = Field(description="unix time")
+    reason: str | None
+    policy: gates.RiskPolicy
+
+
+class PolicyOut(PolicyVersionOut):
+    rate_ceiling_in_force: float = Field(description="max_annual_rate, or SCF_RISK_RATE_CEILING")
+    notes: dict[str, str] = Field(description="gates that are on but cannot judge, and why")
+    history: list[PolicyVersionOut] = Field(description="every version, newest first")
+
+
+class PolicyIn(In):
+    """The gates to change (absent: unchanged), and why."""
+
+    rate_ceiling: gates.Mode | None = None
+    debtor_exposure: gates.Mode | None = None
+    evidence_consistency: gates.Mode | None = None
+    min_grade: gates.Mode | None = None
+    max_annual_rate: float | None = Field(None, gt=0, le=100,
+                                          description="null: back to SCF_RISK_RATE_CEILING")
+    exposure_near_share: float | None = Field(None, gt=0, le=1)
+    min_grade_value: str | None = Field(None, min_length=1, max_length=16)
+    reason: str | None = Field(None, max_length=1000, description="kept in the history")
+
+
+def _version_out(v: gates.PolicyVersion) -> PolicyVersionOut:
+    return PolicyVersionOut(version=v.version, changed_by=v.changed_by, changed_at=v.changed_at,
+                            reason=v.reason, policy=v.policy)
+
+
+def _policy_out(platform: Platform) -> PolicyOut:
+    versions = gates.history(platform)
+    v = versions[0]
+    return PolicyOut(**_version_out(v).model_dump(exclude={"policy"}), policy=v.policy,
+                     rate_ceiling_in_force=gates.rate_ceiling_of(platform, v.policy),
+                     notes=gates.notes(platform, v.policy),
+                     history=[_version_out(x) for x in versions])
+
+
+@router.get("/policy", response_model=PolicyOut)
+def policy(platform: PlatformDep, caller: CallerDep) -> PolicyOut:
+    """The risk gates in force, what they cannot judge, and every change (auditors, operator)."""
+    _supervisor(caller)
+    return _policy_out(platform)
+
+
+@router.post("/policy", response_model=PolicyOut)
+def set_policy(body: PolicyIn, idem: Annotated[Idempotent, Depends(_supervising)]):  # type: ignore[no-untyped-def]
+    """Change gates (operator only): a new version, the old ones kept with who and when."""
+    idem.caller.require(Role.OPERATOR)
+    platform = idem.platform
+    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+
+    def effect() -> PolicyOut:
+        try:
+            gates.change(platform, changes, idem.caller.name, body.reason)
+        except gates.PolicyInvalid as exc:
+            raise Problem(422, "risk_policy_invalid", "Invalid risk policy", str(exc)) from None
+        return _policy_out(platform)
+
+    return idem.run(effect)

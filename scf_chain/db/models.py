@@ -591,3 +591,16 @@ class RiskState(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class RiskPolicyVersion(Base):
+    """One version of the risk gates' policy (scf_chain.risk.gates): the newest is in force.
+    Never updated nor deleted, so every change keeps who made it, when and why."""
+
+    __tablename__ = "risk_policy_versions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
