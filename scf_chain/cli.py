@@ -500,6 +500,10 @@ def serve(
         except OSError as exc:
             _fail(ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): another "
                               "gateway may be running there; choose another --port"))
+    try:
+        settings.check_master_key_placement()
+    except ScfError as exc:
+        _fail(exc)
     if settings.is_production_chain:
         # a node we do not control: service keys are never made silently (they would hold no gas)
         from scf_chain.keys import KeyStore

@@ -103,4 +103,4 @@ def test_scf_deploy_command_against_anvil(anvil_chain, tmp_path: Path) -> None: 
     data["chain_id"] = 1
     (tmp_path / "m.json").write_text(json.dumps(data))
     third = runner.invoke(app, ["deploy", "--dev-account", "0"], env=env)
-    assert third.exit_code == 1 and "chain id 1" in third.output
+    assert third.exit_code == 2 and "chain id 1" in third.output
