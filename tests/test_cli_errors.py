@@ -152,3 +152,18 @@ def test_a_production_chain_never_gets_service_keys_silently(anvil_chain, tmp_pa
     line = _one_error_line(_run(["serve", "--port", str(free_port())], tmp_path, env))
     assert "no key 'keeper'" in line and "`scf keys new keeper`" in line
     assert sorted(p.name for p in (tmp_path / "keys").glob("*.json")) == ["operator.json"]
+
+
+@pytest.mark.anvil
+def test_a_keeper_pass_prints_no_migration_logs(anvil_chain, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = {"SCF_CHAIN_BACKEND": "rpc", "SCF_RPC_URL": anvil_chain.rpc_url,
+           "SCF_DEPLOYMENT_FILE": str(tmp_path / "m.json")}
+    deployed = _run(["deploy", "--dev-token", "--dev-account", "0", "--fresh"], tmp_path, env)
+    assert deployed.returncode == 0, deployed.stderr
+    assert "deployer: 0x" in deployed.stdout and " ETH" in deployed.stdout
+    quiet = _run(["keeper", "--once", "--dev-account", "4"], tmp_path, env)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "alembic" not in quiet.stderr and "Running upgrade" not in quiet.stderr, quiet.stderr
+    loud = _run(["--verbose", "keeper", "--once", "--dev-account", "4"], tmp_path,
+                {**env, "SCF_DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db"})
+    assert loud.returncode == 0 and "Running upgrade" in loud.stderr, loud.stderr
