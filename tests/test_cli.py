@@ -95,6 +95,7 @@ def _serve_once(tmp_path: Path, backend: str) -> None:
     out = "".join(lines)
     assert proc.returncode == 0, out
     assert f"chain: {backend}" in out
+    assert re.search(r"operator: 0x[0-9a-fA-F]{40}, gas \d+\.\d+ ETH", out), out
     assert not key_file.exists()  # a node that is gone takes its throw-away state with it
 
 
