@@ -246,7 +246,7 @@ def gate(check: Callable[..., None], *args: Any) -> None:
     """Run a risk gate (scf_chain.risk.gates) inside a POST's effect, before its transaction: a
     block is answered `risk_gate_blocked` (stored and replayed like any answer of the key)."""
     try:
-        check(*args)
+        _scored(lambda: check(*args))  # an unreadable model: 503 risk_model_unavailable
     except gates.RiskGateBlocked as exc:
         raise Problem(exc.http_status, "risk_gate_blocked", "Blocked by a risk gate", str(exc),
                       gate=exc.gate,
@@ -291,7 +291,7 @@ def _policy_out(platform: Platform) -> PolicyOut:
     v = versions[0]
     return PolicyOut(**_version_out(v).model_dump(exclude={"policy"}), policy=v.policy,
                      rate_ceiling_in_force=gates.rate_ceiling_of(platform, v.policy),
-                     notes=gates.notes(platform, v.policy),
+                     notes=_scored(lambda: gates.notes(platform, v.policy)),
                      history=[_version_out(x) for x in versions])
 
 
@@ -311,7 +311,7 @@ def set_policy(body: PolicyIn, idem: Annotated[Idempotent, Depends(_supervising)
 
     def effect() -> PolicyOut:
         try:
-            gates.change(platform, changes, idem.caller.name, body.reason)
+            _scored(lambda: gates.change(platform, changes, idem.caller.name, body.reason))
         except gates.PolicyInvalid as exc:
             raise Problem(422, "risk_policy_invalid", "Invalid risk policy", str(exc)) from None
         return _policy_out(platform)

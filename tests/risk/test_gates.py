@@ -5,6 +5,7 @@ nothing sent: the caller's nonce and the transaction journal unchanged)."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +13,13 @@ from eth_utils import to_checksum_address
 from sqlalchemy import func, select
 
 from scf_chain.db.models import TxJournalEntry
+from scf_chain.risk.data import training_set
+from scf_chain.risk.model import save_model
+from scf_chain.risk.service import service_for
+from scf_chain.risk.train import fit_scorecard
 from tests.api.conftest import Api, World, world  # noqa: F401  (fixture)
 from tests.indexer.fixtures import _pg_database  # noqa: F401  (fixture)
+from tests.risk.synthetic import FAST, synthetic_frame
 from tests.risk.test_risk_routes import _docs, _submit
 
 DAY = 86_400
@@ -239,3 +245,39 @@ def test_min_grade_without_a_model_passes_with_a_note(world: World,  # noqa: F81
         "price": "999", "expiry": world.platform.chain.now() + 30 * DAY})
     assert r.status_code == 201, r.text
     assert not _alerts(market, "min_grade")
+
+
+def test_min_grade_with_a_model_blocks_flags_and_lets_the_grade_through(
+        world: World, market: dict[str, Any], tmp_path: Path) -> None:  # noqa: F811
+    frame = synthetic_frame().drop(columns=["sector"]).rename(columns={
+        "days_late": "debtor_avg_days_late", "on_time_share": "debtor_on_time_share"})
+    model = fit_scorecard(training_set(frame, "status", bad_value="default"), FAST,
+                          model_version="gates-test")
+    save_model(model, tmp_path / "model.json")
+    svc = service_for(world.platform)
+    svc.model_file, svc._scorer = tmp_path / "model.json", None
+    a, a_api = market["a"]
+    offer = {"token_id": market["token"], "value": "1000", "financier": market["bank"][0],
+             "price": "999", "expiry": world.platform.chain.now() + 30 * DAY}
+    try:
+        grade = market["aud"][1].get(f"/risk/participants/{a}").json()["grade"]
+        grades = [g.grade for g in model.grades]
+        assert grades.index(grade) > 0  # the holder (no history as a debtor) is not the best
+        better = grades[grades.index(grade) - 1]
+        r = world.operator.post("/risk/policy", {"min_grade": "block", "min_grade_value": "Z"})
+        assert r.status_code == 422 and r.json()["code"] == "risk_policy_invalid"
+        body = _policy(world, rate_ceiling="off", min_grade="block", min_grade_value=better)
+        assert "min_grade" not in body["notes"]
+        before, journal = _nonce(world, a), _journal(world, a)
+        _blocked(a_api.post("/offers", offer), "min_grade", "grade_below_minimum")
+        assert _nonce(world, a) == before and _journal(world, a) == journal
+        _policy(world, min_grade_value=grade)  # the worst grade let through is the holder's
+        assert a_api.post("/offers", offer).status_code == 201
+        assert not _alerts(market, "min_grade")
+        _policy(world, min_grade="flag", min_grade_value=better)
+        assert a_api.post("/offers", offer).status_code == 201
+        [alert] = _alerts(market, "min_grade")
+        assert alert["details"]["grade"] == grade and alert["details"]["min_grade"] == better
+    finally:
+        svc.model_file, svc._scorer = None, None
+        _policy(world, min_grade="off")
