@@ -143,7 +143,9 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 @pytest.mark.anvil
 def test_a_production_chain_never_gets_service_keys_silently(anvil_chain, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     env = {"SCF_CHAIN_BACKEND": "rpc", "SCF_RPC_URL": anvil_chain.rpc_url,
-           "SCF_KEYSTORE_PASSWORD": "pw", "SCF_DEPLOYMENT_FILE": str(tmp_path / "m.json")}
+           "SCF_KEYSTORE_PASSWORD": "pw", "SCF_DEPLOYMENT_FILE": str(tmp_path / "m.json"),
+           "SCF_MASTER_KEY_FILE": str(tmp_path / "secrets" / "master.key"),
+           "SCF_DATABASE_URL": f"sqlite:///{tmp_path}/db/s.db"}  # apart from the master key
     line = _one_error_line(_run(["deploy", "--key", "operator"], tmp_path, env))
     assert "`scf keys new operator`" in line and "`scf keys import operator" in line
     line = _one_error_line(_run(["serve", "--port", str(free_port())], tmp_path, env))
