@@ -190,6 +190,22 @@ def _gas(chain: "ChainBackend", address: str) -> str:
     return f"{wei / 10**18:.6f} ETH" + ("  (no gas: fund this address)" if wei == 0 else "")
 
 
+def _echo_service_keys(chain: "ChainBackend", settings: "Settings", skip: Optional[str]) -> None:
+    """The keystore's operator and keeper (those it holds), with their gas."""
+    from scf_chain.keys import KeyStore
+
+    if not settings.keystore_path.is_dir():
+        return
+    store = KeyStore(settings.keystore_path, settings.keystore_password or "-")  # reads only
+    names = store.names()
+    for name in ("operator", "keeper"):
+        if name in names and name != skip:
+            address = store.address_of(name)
+            typer.echo(f"{name}: {address}, gas {_gas(chain, address)}")
+        elif name not in names and settings.is_production_chain:
+            typer.echo(f"{name}: no key yet (`scf keys new {name}` before `scf serve`)")
+
+
 def _deployer(chain: "ChainBackend", key: Optional[str], dev_account: Optional[int]) -> "LocalAccount":
     """The deploying account: a keystore key by name, or (dev chains) a well-known dev account."""
     from scf_chain.config import Settings
@@ -240,6 +256,7 @@ def deploy(
             account = _deployer(chain, key, dev_account)
             typer.echo(f"deployer: {account.address} ({key or 'dev account'}), gas "
                        f"{_gas(chain, account.address)}")
+            _echo_service_keys(chain, settings, skip=key)
             manifest, deployed = load_or_deploy(
                 chain, account, settings.manifest_path,
                 settlement_tokens=settlement_token, dev_token=dev_token, fresh=fresh)

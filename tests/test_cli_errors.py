@@ -151,6 +151,10 @@ def test_a_production_chain_never_gets_service_keys_silently(anvil_chain, tmp_pa
     line = _one_error_line(_run(["serve", "--port", str(free_port())], tmp_path, env))
     assert "`scf keys new operator`" in line
     assert _run(["keys", "new", "operator"], tmp_path, env).returncode == 0
+    unfunded = _run(["deploy", "--key", "operator"], tmp_path, env)
+    assert "(no gas: fund this address)" in unfunded.stdout, unfunded.stdout
+    assert "keeper: no key yet (`scf keys new keeper`" in unfunded.stdout
+    _one_error_line(unfunded)
     line = _one_error_line(_run(["serve", "--port", str(free_port())], tmp_path, env))
     assert "no key 'keeper'" in line and "`scf keys new keeper`" in line
     assert sorted(p.name for p in (tmp_path / "keys").glob("*.json")) == ["operator.json"]
