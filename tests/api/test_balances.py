@@ -108,3 +108,27 @@ def test_dev_fund_is_for_the_operator_on_dev_chains_only(
     monkeypatch.setattr(world.platform.chain, "dev_accounts", lambda: [])
     _problem(world.operator.post("/dev/fund", {"participant": sup, "wei": "1"}), 409,
              "not_a_dev_chain")
+
+
+def test_the_sender_refuses_without_gas_typed_and_keeps_its_nonce(embedded_chain: Any) -> None:
+    from eth_account import Account
+
+    from scf_chain.chain.sender import TxSender
+    from scf_chain.errors import InsufficientGas
+
+    poor = Account.create()
+    sender = TxSender(embedded_chain, poor)
+    sink = embedded_chain.dev_accounts()[0].address
+    # estimated gas: the node refuses at estimation
+    with pytest.raises(InsufficientGas) as est:
+        sender.send(sink, b"\x01", 0)
+    assert est.value.address == poor.address and est.value.balance_wei == 0
+    assert est.value.needed_wei > 0
+    # given gas: the node refuses the signed transaction, which never happened
+    with pytest.raises(InsufficientGas) as sent:
+        sender.send(sink, b"\x01", 0, gas=50_000)
+    assert sent.value.needed_wei == 50_000 * sender.max_fee_per_gas()
+    assert sender.next_nonce == 0
+    TxSender(embedded_chain, embedded_chain.dev_accounts()[0]).send(poor.address, b"", 10**17)
+    assert sender.send(sink, b"\x01", 0).tx_hash
+    assert sender.next_nonce == 1
