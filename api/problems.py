@@ -31,18 +31,89 @@ log = logging.getLogger("api")
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://scf-chain.dev/problems/"
 
-# Contract errors that mean "you may not do this" (403) or "not in this state" (409); the rest of
-# the contract's errors are about the values sent (422).
-FORBIDDEN_REVERTS = {
-    "NotDebtor", "NotCreditor", "NotOperator", "NotPendingOperator", "MissingRole",
-    "NotRegistered", "NotAnchorer", "NotRootAuthority", "NotTokenOwner", "NotAuthorized",
-    "InsufficientAllowance", "NotInitiator", "NotOfferHolder", "NotOfferFinancier", "WrongFrom",
-}
-CONFLICT_REVERTS = {
-    "NotPending", "NotActive", "OfferNotOpen", "OfferExpired", "InvoiceAlreadyUsed", "SlotMatured",
-    "NotMatured", "EnforcedPause", "AlreadyAnchored", "NothingToRedeem", "NothingToCollect",
-    "TokenInEscrow", "CollectionNotAuthorized", "UnknownRoot", "EvidenceRegistryNotSet",
-    "ApprovalEpochExhausted",
+# Every contract error (the ABIs' closed list, scf_chain.chain.reverts.CONTRACT_ERRORS) and every
+# revert the decoder makes itself (SYNTHETIC_ERRORS), with its status: 403 "you may not do this",
+# 409 "not in this state", 422 "about the values sent". tests/api/test_problems.py checks that the
+# keys are exactly those names, so a new contract error must be given a status here.
+_FORBIDDEN, _CONFLICT, _INVALID = 403, 409, 422
+REVERT_STATUS: dict[str, int] = {
+    "InsufficientAllowance": _FORBIDDEN,
+    "MissingRole": _FORBIDDEN,
+    "NotAnchorer": _FORBIDDEN,
+    "NotAuthorized": _FORBIDDEN,
+    "NotCreditor": _FORBIDDEN,
+    "NotDebtor": _FORBIDDEN,
+    "NotInitiator": _FORBIDDEN,
+    "NotOfferFinancier": _FORBIDDEN,
+    "NotOfferHolder": _FORBIDDEN,
+    "NotOperator": _FORBIDDEN,
+    "NotPendingOperator": _FORBIDDEN,
+    "NotRegistered": _FORBIDDEN,
+    "NotRootAuthority": _FORBIDDEN,
+    "NotTokenOwner": _FORBIDDEN,
+    "WrongFrom": _FORBIDDEN,
+    "AlreadyAnchored": _CONFLICT,
+    "ApprovalEpochExhausted": _CONFLICT,
+    "CollectionNotAuthorized": _CONFLICT,
+    "EnforcedPause": _CONFLICT,
+    "EvidenceRegistryNotSet": _CONFLICT,
+    "InvoiceAlreadyUsed": _CONFLICT,
+    "NotActive": _CONFLICT,
+    "NotMatured": _CONFLICT,
+    "NotPending": _CONFLICT,
+    "NothingToCollect": _CONFLICT,
+    "NothingToRedeem": _CONFLICT,
+    "OfferExpired": _CONFLICT,
+    "OfferNotOpen": _CONFLICT,
+    "SlotMatured": _CONFLICT,
+    "TokenInEscrow": _CONFLICT,
+    "UnknownRoot": _CONFLICT,
+    "ApproveToOwner": _INVALID,
+    "CreditLimitExceeded": _INVALID,
+    "DecimalsMismatch": _INVALID,
+    "ERC20InsufficientAllowance": _INVALID,
+    "ERC20InsufficientBalance": _INVALID,
+    "ERC20InvalidApprover": _INVALID,
+    "ERC20InvalidReceiver": _INVALID,
+    "ERC20InvalidSender": _INVALID,
+    "ERC20InvalidSpender": _INVALID,
+    "ERC721InvalidReceiver": _INVALID,
+    "EvidenceRegistryAlreadySet": _INVALID,
+    "InsufficientValue": _INVALID,
+    "InvalidBatch": _INVALID,
+    "InvalidEvidence": _INVALID,
+    "InvalidExpiry": _INVALID,
+    "InvalidMaturity": _INVALID,
+    "InvalidMinUnit": _INVALID,
+    "InvalidPrice": _INVALID,
+    "InvalidValue": _INVALID,
+    "NonexistentToken": _INVALID,
+    "NotOwner": _INVALID,
+    "Overpayment": _INVALID,
+    "ReceiverRejected": _INVALID,
+    "ReentrancyGuardReentrantCall": _INVALID,
+    "Refused": _INVALID,
+    "SafeERC20FailedOperation": _INVALID,
+    "SameToken": _INVALID,
+    "SettlementTokenNotAllowed": _INVALID,
+    "SlotMismatch": _INVALID,
+    "SplitNotAllowed": _INVALID,
+    "TenorAboveCeiling": _INVALID,
+    "TenorTooLong": _INVALID,
+    "TransferAmountMismatch": _INVALID,
+    "TransferNotAllowed": _INVALID,
+    "UnknownOffer": _INVALID,
+    "UnknownSlot": _INVALID,
+    "ValueTooLarge": _INVALID,
+    "ZeroAddress": _INVALID,
+    "ZeroAmount": _INVALID,
+    "ZeroRoot": _INVALID,
+    # made by the decoder, not declared in an ABI
+    "EmptyRevert": _INVALID,
+    "Error": _INVALID,
+    "OutOfGas": _INVALID,
+    "Panic": _INVALID,
+    "UnknownError": _INVALID,
 }
 
 
@@ -124,11 +195,7 @@ def _jsonable(v: Any) -> Any:
 
 
 def revert_status(name: str) -> int:
-    if name in FORBIDDEN_REVERTS:
-        return 403
-    if name in CONFLICT_REVERTS:
-        return 409
-    return 422
+    return REVERT_STATUS[name]
 
 
 def problem_for(exc: BaseException) -> tuple[int, str, str, str, dict[str, Any]]:

@@ -3,6 +3,10 @@
 `decode_revert(data)` maps the 4-byte selector to an error from every committed ABI, decodes
 its arguments by name and raises an instance of a `ContractRevert` subclass of that name, so
 callers can write `except reverts.NotDebtor:` (classes are made on first use and cached).
+
+The names are a closed list: the custom errors of the committed ABIs (`errors.json`, generated
+by `scf build-contracts`) plus the few this module makes itself (SYNTHETIC_ERRORS). Any other
+name is refused, so a misspelt `except reverts.NotDebtr:` fails at once instead of never matching.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from typing import Any, Iterable
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
-from scf_chain.errors import ContractRevert
+from scf_chain.contracts.artifacts import all_abis, canonical_type, contract_errors
+from scf_chain.errors import ArtifactError, ContractRevert
 
 ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
 PANIC_SELECTOR = bytes.fromhex("4e487b71")
@@ -33,12 +38,23 @@ PANIC_CODES = {
     0x51: "call to a zero-initialised function",
 }
 
+# Reverts that are no custom error of an ABI: a bare revert, a reason string, a panic, an
+# unknown selector, a transaction that ran out of gas.
+SYNTHETIC_ERRORS = frozenset({"EmptyRevert", "Error", "Panic", "UnknownError", "OutOfGas"})
+CONTRACT_ERRORS = frozenset(contract_errors())
+KNOWN_ERRORS = CONTRACT_ERRORS | SYNTHETIC_ERRORS
+
 _classes: dict[str, type[ContractRevert]] = {}
 _classes_lock = threading.Lock()
 
 
 def revert_class(name: str) -> type[ContractRevert]:
-    """The exception class for Solidity error `name` (same class every time)."""
+    """The exception class for error `name` (same class every time); unknown names raise."""
+    if name not in KNOWN_ERRORS:
+        raise AttributeError(
+            f"no contract error named {name!r}: not in any committed ABI "
+            "(scf_chain/contracts/artifacts/errors.json)"
+        )
     with _classes_lock:
         cls = _classes.get(name)
         if cls is None:
@@ -48,10 +64,10 @@ def revert_class(name: str) -> type[ContractRevert]:
 
 
 def __getattr__(name: str) -> type[ContractRevert]:
-    # PEP 562: `from scf_chain.chain.reverts import NotDebtor` works for any error name.
-    if name[:1].isupper():
+    # PEP 562: `from scf_chain.chain.reverts import NotDebtor` works for every known error name.
+    if name in KNOWN_ERRORS:
         return revert_class(name)
-    raise AttributeError(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r} (no such contract error)")
 
 
 @dataclass(frozen=True)
@@ -59,14 +75,6 @@ class ErrorSpec:
     name: str
     types: tuple[str, ...]
     arg_names: tuple[str, ...]
-
-
-def _abi_type(inp: dict[str, Any]) -> str:
-    t = str(inp["type"])
-    if t.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in inp.get("components", []))
-        return f"({inner}){t[5:]}"
-    return t
 
 
 def _normalise(value: Any, typ: str) -> Any:
@@ -86,7 +94,12 @@ class ErrorDecoder:
             for item in abi:
                 if item.get("type") != "error":
                     continue
-                types = tuple(_abi_type(i) for i in item.get("inputs", []))
+                if item["name"] not in KNOWN_ERRORS:
+                    raise ArtifactError(
+                        f"ABI error {item['name']} is not in the generated error list: "
+                        "run `scf build-contracts`"
+                    )
+                types = tuple(canonical_type(i) for i in item.get("inputs", []))
                 names = tuple(i.get("name") or f"arg{n}" for n, i in enumerate(item.get("inputs", [])))
                 sig = f"{item['name']}({','.join(types)})"
                 self._specs[keccak(text=sig)[:4]] = ErrorSpec(item["name"], types, names)
@@ -126,8 +139,6 @@ _default: ErrorDecoder | None = None
 def default_decoder() -> ErrorDecoder:
     global _default
     if _default is None:
-        from scf_chain.contracts.artifacts import all_abis
-
         _default = ErrorDecoder(all_abis())
     return _default
 

@@ -13,6 +13,7 @@ from typing import Any
 import solcx
 from solcx.exceptions import SolcError
 
+from scf_chain.contracts.artifacts import ERRORS_FILE, errors_of
 from scf_chain.contracts.settings import SOLC_VERSION, SOURCES_DIR, compiler_settings
 from scf_chain.errors import ArtifactError, CompileError
 
@@ -140,10 +141,12 @@ def _sha256(text: str) -> str:
 
 
 def make_artifacts(output: dict[str, Any], sources: dict[str, str]) -> dict[str, str]:
-    """Artifact file name -> exact file text, for every deployable contract under contracts/."""
+    """Artifact file name -> exact file text, for every deployable contract under contracts/,
+    plus the generated list of their custom errors (ERRORS_FILE)."""
     settings = compiler_settings()
     settings.pop("outputSelection")
     files: dict[str, str] = {}
+    abis: dict[str, list[dict[str, Any]]] = {}
     for unit, contracts in sorted(output.get("contracts", {}).items()):
         if not unit.startswith(SOURCES_DIR + "/"):
             continue
@@ -172,6 +175,12 @@ def make_artifacts(output: dict[str, Any], sources: dict[str, str]) -> dict[str,
             if name + ".json" in files:
                 raise CompileError(f"two contracts are named {name}; names must be unique")
             files[name + ".json"] = json.dumps(artifact, indent=2, sort_keys=True) + "\n"
+            abis[name] = data["abi"]
+    try:
+        errors = errors_of(abis)
+    except ArtifactError as exc:
+        raise CompileError(str(exc)) from exc
+    files[ERRORS_FILE] = json.dumps({"errors": errors}, indent=2, sort_keys=True) + "\n"
     return files
 
 

@@ -74,3 +74,17 @@ def test_a_compile_error_carries_file_line_and_message(tmp_path: Path) -> None:
     assert ("contracts/Broken.sol", 6) in [(f, line) for f, line, _ in err.errors]
     assert "Undeclared identifier" in str(err)
     assert "contracts/Broken.sol:6" in str(err)
+
+
+def test_the_generated_error_list_is_part_of_the_build(fresh: dict[str, str], tmp_path: Path) -> None:
+    errors = json.loads(fresh[artifacts.ERRORS_FILE])["errors"]
+    assert errors["NotDebtor"]["contracts"] == ["ReceivableToken"]
+    assert errors["ERC20InsufficientBalance"]["inputs"][0] == {"name": "sender", "type": "address"}
+    assert artifacts.ERRORS_FILE.removesuffix(".json") not in artifacts.names()
+    out = tmp_path / "out"
+    shutil.copytree(build.ARTIFACTS_DIR, out)
+    stale = json.loads((out / artifacts.ERRORS_FILE).read_text())
+    del stale["errors"]["NotDebtor"]
+    (out / artifacts.ERRORS_FILE).write_text(json.dumps(stale))
+    with pytest.raises(ArtifactError, match="stale or missing: errors$|stale or missing: errors\\)"):
+        build.check(out_dir=out)
