@@ -56,6 +56,48 @@ def _hex(value: Any) -> str:
     return "0x" + bytes(value).hex()
 
 
+def struct_fields(abi: Sequence[dict[str, Any]], function: str,
+                  value: Sequence[Any]) -> dict[str, Any]:
+    """A struct returned by `function` as a dict keyed by the ABI's component names.
+
+    The contract's structs are packed for gas and get reordered; reading them by name keeps a
+    reorder from scrambling fields. A struct whose shape differs from the ABI raises.
+    """
+    for item in abi:
+        if item.get("type") == "function" and item.get("name") == function:
+            outputs = item.get("outputs", [])
+            if len(outputs) == 1 and "components" in outputs[0]:
+                names = [c["name"] for c in outputs[0]["components"]]
+                if len(names) != len(value) or not all(names):
+                    raise ChainError(f"{function} returned {len(value)} fields, its ABI names "
+                                     f"{len(names)}")
+                return dict(zip(names, value, strict=True))
+    raise ChainError(f"the ABI has no function {function} returning one struct")
+
+
+def decode_offer(abi: Sequence[dict[str, Any]], offer_id: int, value: Sequence[Any]) -> Offer:
+    """`getOffer`'s struct as an Offer, by component name."""
+    o = struct_fields(abi, "getOffer", value)
+    return Offer(offer_id, str(o["holder"]), str(o["financier"]), int(o["sourceTokenId"]),
+                 int(o["escrowTokenId"]), int(o["value"]), int(o["price"]), int(o["expiry"]),
+                 OfferStatus(int(o["status"])), _hex(o["registrationRef"]))
+
+
+def decode_receivable(abi: Sequence[dict[str, Any]], slot: int, value: Sequence[Any],
+                      status: ReceivableState) -> Receivable:
+    """`getReceivable`'s struct as a Receivable, by component name (`status` is `statusOf`'s,
+    which also knows a slot has matured)."""
+    r = struct_fields(abi, "getReceivable", value)
+    return Receivable(
+        slot=slot, debtor=str(r["debtor"]), maturity=int(r["maturity"]),
+        initiated_by_debtor=bool(r["initiatedByDebtor"]), issued_at=int(r["issuedAt"]),
+        creditor=str(r["creditor"]), face_value=int(r["faceValue"]),
+        settlement_token=str(r["settlementToken"]), collect_enabled=bool(r["collectEnabled"]),
+        invoice_key=_hex(r["invoiceKey"]), invoice_leaf=_hex(r["invoiceLeaf"]),
+        evidence_root=_hex(r["evidenceRoot"]), repaid=int(r["repaid"]),
+        paid_out=int(r["paidOut"]), status=status)
+
+
 class _Client:
     contract_name: str = ""
 
@@ -222,8 +264,7 @@ class ReceivableTokenClient(_Client):
 
     def get_offer(self, offer_id: int) -> Offer:
         o = self._call(self.contract.functions.getOffer(offer_id))
-        return Offer(offer_id, str(o[0]), str(o[3]), int(o[4]), int(o[5]), int(o[6]), int(o[7]),
-                     int(o[1]), OfferStatus(int(o[2])), _hex(o[8]))
+        return decode_offer(artifacts.load(self.contract_name).abi, offer_id, o)
 
     def offer_count(self) -> int:
         return int(self._call(self.contract.functions.offerCount()))
@@ -260,12 +301,8 @@ class ReceivableTokenClient(_Client):
     # -- reads ------------------------------------------------------------------------------------------
     def get_receivable(self, slot: int) -> Receivable:
         r = self._call(self.contract.functions.getReceivable(slot))
-        return Receivable(
-            slot=slot, debtor=str(r[0]), maturity=int(r[1]), initiated_by_debtor=bool(r[3]),
-            issued_at=int(r[4]), creditor=str(r[5]), face_value=int(r[6]),
-            settlement_token=str(r[7]), collect_enabled=bool(r[8]), invoice_key=_hex(r[9]),
-            invoice_leaf=_hex(r[10]), evidence_root=_hex(r[11]), repaid=int(r[12]),
-            paid_out=int(r[13]), status=self.status_of(slot))
+        return decode_receivable(artifacts.load(self.contract_name).abi, slot, r,
+                                 self.status_of(slot))
 
     def status_of(self, slot: int) -> ReceivableState:
         return ReceivableState(int(self._call(self.contract.functions.statusOf(slot))))

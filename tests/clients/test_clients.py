@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import pytest
 from eth_utils import keccak
 
 from scf_chain.chain import reverts
 from scf_chain.clients import OfferStatus, ReceivableState, Role
+from scf_chain.clients.contracts import decode_offer, decode_receivable
+from scf_chain.contracts import artifacts
 from scf_chain.devnet import DevNet
-from scf_chain.errors import ContractRevert
+from scf_chain.errors import ChainError, ContractRevert
 
 DAY = 86_400
 FACE = 1_000_000_00
@@ -118,3 +123,53 @@ def test_policy_and_pause_through_operator_client(net: DevNet) -> None:
     assert op.paused()
     with pytest.raises(reverts.EnforcedPause):
         _confirmed(net, "INV-P")
+
+
+def _reordered(abi: list[dict[str, Any]], function: str) -> list[dict[str, Any]]:
+    """A synthetic ABI: `function`'s returned struct with its components in reverse order."""
+    out = copy.deepcopy(abi)
+    for item in out:
+        if item.get("type") == "function" and item["name"] == function:
+            item["outputs"][0]["components"].reverse()
+    return out
+
+
+def _struct(abi: list[dict[str, Any]], function: str) -> list[dict[str, Any]]:
+    fn = next(i for i in abi if i.get("type") == "function" and i["name"] == function)
+    return list(fn["outputs"][0]["components"])
+
+
+def test_structs_decode_by_component_name_so_a_reorder_keeps_every_field() -> None:
+    abi = artifacts.load("ReceivableToken").abi
+    a1, a2 = "0x" + "11" * 20, "0x" + "22" * 20
+    sample = {"holder": a1, "expiry": 1_900_000_000, "status": 1, "financier": a2,
+              "sourceTokenId": 3, "escrowTokenId": 4, "value": 500, "price": 480,
+              "registrationRef": b"\x07" * 32}
+    assert [c["name"] for c in _struct(abi, "getOffer")] != sorted(sample)  # not trivially ordered
+    as_built = tuple(sample[c["name"]] for c in _struct(abi, "getOffer"))
+    reordered_abi = _reordered(abi, "getOffer")
+    reordered = tuple(sample[c["name"]] for c in _struct(reordered_abi, "getOffer"))
+    offer = decode_offer(abi, 9, as_built)
+    assert offer == decode_offer(reordered_abi, 9, reordered)
+    assert (offer.holder, offer.financier, offer.source_token_id, offer.escrow_token_id,
+            offer.value, offer.price, offer.expiry, offer.status, offer.registration_ref) == (
+        a1, a2, 3, 4, 500, 480, 1_900_000_000, OfferStatus(1), "0x" + "07" * 32)
+
+    rec = {"debtor": a1, "maturity": 1_800_000_000, "status": 0, "initiatedByDebtor": True,
+           "issuedAt": 1_700_000_000, "creditor": a2, "faceValue": 10_000,
+           "settlementToken": "0x" + "33" * 20, "collectEnabled": False,
+           "invoiceKey": b"\x01" * 32, "invoiceLeaf": b"\x02" * 32, "evidenceRoot": b"\x03" * 32,
+           "repaid": 40, "paidOut": 30}
+    reordered_abi = _reordered(abi, "getReceivable")
+    got = decode_receivable(
+        reordered_abi, 5, tuple(rec[c["name"]] for c in _struct(reordered_abi, "getReceivable")),
+        ReceivableState(1))
+    assert got == decode_receivable(
+        abi, 5, tuple(rec[c["name"]] for c in _struct(abi, "getReceivable")), ReceivableState(1))
+    assert (got.debtor, got.creditor, got.maturity, got.issued_at, got.face_value,
+            got.initiated_by_debtor, got.collect_enabled, got.repaid, got.paid_out,
+            got.invoice_key, got.evidence_root) == (
+        a1, a2, 1_800_000_000, 1_700_000_000, 10_000, True, False, 40, 30,
+        "0x" + "01" * 32, "0x" + "03" * 32)
+    with pytest.raises(ChainError):
+        decode_offer(abi, 9, as_built[:-1])  # a struct of another shape is refused
