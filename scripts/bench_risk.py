@@ -104,6 +104,68 @@ def _throughput(model: ScorecardModel, rows: list[dict[str, object]], n: int) ->
     return full, totals
 
 
+RECALL_TARGET = 0.95
+PRECISION_TARGET = 0.90
+
+
+def _market(args: argparse.Namespace) -> list[str]:
+    """Per-pattern precision and recall of the detectors on a simulated market (real platform,
+    throw-away chain), against the simulator's labels."""
+    from scf_chain.config import Settings
+    from scf_chain.platform.core import Platform
+    from scf_chain.risk.simulate import PATTERNS, SimConfig, evaluate, simulate
+
+    n = args.market_receivables
+    cfg = SimConfig(receivables=n, debtors=8, suppliers=max(8, n // 25), tier2=max(4, n // 50),
+                    banks=4, fraud_share=args.market_fraud_share, seed=args.market_seed)
+    platform = Platform.open(Settings(chain_backend=args.market_backend))
+    try:
+        t0 = time.perf_counter()
+        result = simulate(platform, cfg, args.out.with_name("bench_risk_labels.json"))
+        sim_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        scores = evaluate(platform, result.labels)
+        eval_s = time.perf_counter() - t0
+    finally:
+        platform.close()
+    print(f"market: {result.receivables} receivables in {sim_s:.0f} s; {scores}", flush=True)
+    lines = [
+        "## Fraud detection on a simulated market", "",
+        f"`scf_chain/risk/simulate.py` on the {args.market_backend} chain, seed "
+        f"{cfg.seed}: {result.receivables:,} receivables ({cfg.debtors} core enterprises, "
+        f"{cfg.suppliers} tier-1 and {cfg.tier2} tier-2 suppliers, {cfg.banks} banks), "
+        f"{result.fraud_receivables} of them ({result.fraud_receivables / result.receivables:.1%})"
+        f" carrying injected fraud, {result.transactions:,} transactions, all through the "
+        f"platform's Python layer; simulated in {sim_s:.0f} s, then the evidence pass and the "
+        f"five detectors in {eval_s:.1f} s. Labels: `{args.out.with_name('bench_risk_labels.json').name}`"
+        " (written by this run). An item is a receivable (fictitious, circular), an offer "
+        "(split storm, above-market rate) or a supplier–debtor pair (concentration); precision "
+        "and recall count the items the detector's alerts name against the labelled ones.", "",
+        f"| Pattern (detector) | Labelled | Alerted | True positives | Precision (≥ "
+        f"{PRECISION_TARGET:.2f}) | Recall (≥ {RECALL_TARGET:.2f}) | |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in PATTERNS:
+        m = scores[p]
+        ok = m["precision"] >= PRECISION_TARGET and m["recall"] >= RECALL_TARGET
+        lines.append(f"| {p} | {m['labelled']} | {m['alerted']} | {m['true_positives']} | "
+                     f"{m['precision']:.3f} | {m['recall']:.3f} | {_met(ok)} |")
+    lines += [
+        "", "What this shows and what it does not: the injected patterns are the detectors' own "
+        "definitions played out on chain (a loop within the window, 12–16 parts of 50.00–300.00 "
+        "before a financing, rates of 20–40 % against a 12 % ceiling, three receivables of one "
+        "supplier on a debtor that repays late or not at all, invoices whose delivery is missing, "
+        "late or whose order is smaller), and the clean market stays away from the thresholds "
+        "(clean rates 2–8 %, at most two parts of ≥ 10 % per receivable, each clean supplier's "
+        "receivables spread over several debtors). So the figures measure that the detectors "
+        "read the indexed events and stored evidence correctly at this scale, not how they fare "
+        "against fraud designed to stay just under the thresholds.", "",
+        "Larger runs: `.venv/bin/python scripts/bench_risk.py --market-receivables 20000` "
+        "(anvil; the default is 2,000).", "",
+    ]
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", type=int, default=5)
@@ -111,6 +173,11 @@ def main() -> int:
     ap.add_argument("--scores", type=int, default=100_000)
     ap.add_argument("--no-ablation", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_risk.md")
+    ap.add_argument("--market-receivables", type=int, default=2_000)
+    ap.add_argument("--market-fraud-share", type=float, default=0.06)
+    ap.add_argument("--market-seed", type=int, default=11)
+    ap.add_argument("--market-backend", choices=["anvil", "embedded"], default="anvil")
+    ap.add_argument("--no-market", action="store_true")
     args = ap.parse_args()
     png = args.out.with_suffix(".png")
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -250,18 +317,15 @@ def main() -> int:
     ]
     for r in example.reasons:
         lines += [f"- {r.text_en}", f"  {r.text_zh}"]
+    lines += [""]
+    if not args.no_market:
+        lines += _market(args)
     lines += [
-        "", "## Not built yet (issue 11's other benchmark items)", "",
-        "- Fraud detection precision and recall per pattern on a simulated market (targets: "
-        "recall ≥ 0.95, precision ≥ 0.90): the market simulator and the detectors do not exist "
-        "yet.",
-        "- Feature throughput from the store and incremental feature updates keeping up with the "
-        "indexer (≥ 2,000 events/s): the store features do not exist yet; the scorecard takes "
-        "any table of named numeric and categorical features with gaps, so they plug in as they "
-        "come.",
-        "- Scores of debtors and suppliers: no scorecard is trained on trade data yet (there is "
-        "no labelled trade data before the simulator); the figures above validate the method "
-        "only.", "",
+        "## Not measured here", "",
+        "- Scores of debtors and suppliers on trade features: no scorecard is trained on "
+        "simulated trade yet; the figures above validate the method only.",
+        "- Incremental feature-fold throughput: measured separately (docs/risk.md: the fold alone "
+        "about 11,000–12,000 events/s).", "",
     ]
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
