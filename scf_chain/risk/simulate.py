@@ -333,12 +333,14 @@ class Simulator:
         if t.pattern is not None:
             return
         # clean: pass a part to a tier-2 supplier (at most 2 parts, each ≥ 10 %), and finance
+        left = t.face
         if rng.random() < 0.4:
             for _ in range(rng.randint(1, 2)):
-                self._split(t.supplier, t.token, f"tier2-{rng.randrange(cfg.tier2)}",
-                            t.face * rng.randint(10, 30) // 100)
+                part = t.face * rng.randint(10, 30) // 100
+                self._split(t.supplier, t.token, f"tier2-{rng.randrange(cfg.tier2)}", part)
+                left -= part
         if rng.random() < 0.5:
-            self._finance(t.supplier, t.token, bank, t.face // 2, rng.uniform(*CLEAN_RATES),
+            self._finance(t.supplier, t.token, bank, left // 2, rng.uniform(*CLEAN_RATES),
                           maturity)
 
     def _repay(self, t: _Trade) -> None:
