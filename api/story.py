@@ -115,6 +115,18 @@ def run_story(http: Any, operator_key: str, say: Callable[[str], None] = print,
     financed = call("POST", f"/offers/{offer['offer_id']}/accept", k["bank"])
     st.tokens["bank"] = int(financed["token_id"])
     say(f"   the bank paid {yuan(financed['price'])} for {yuan(financed['value'])}")
+    risk = call("GET", f"/risk/participants/core-{tag}", k["bank"])
+    if risk.get("score") is None:
+        say(f"   the bank's risk view of CoreCo: {risk.get('reason', 'no score')}")
+    else:
+        say(f"   the bank's risk view of CoreCo: grade {risk['grade']}, score {risk['score']}, "
+            f"PD {float(risk['pd']):.1%}")
+    ceiling = float(call("GET", "/risk/policy", k["auditor"])["rate_ceiling_in_force"])
+    at = int(call("GET", "/health", k["auditor"])["head_time"])
+    value, price = int(financed["value"]), int(financed["price"])
+    rate = (value - price) / price * 365 * DAY / max(now + 90 * DAY - at, 1)
+    say(f"   rate check: implied annual rate {rate:.2%}, "
+        f"{'within' if rate <= ceiling else 'ABOVE'} the ceiling of {ceiling:.2%}")
 
     say("== 6. CoreCo authorizes collection; maturity passes; the keeper pays every holder")
     call("POST", f"/receivables/{st.slot}/collection", k["core"], {"enabled": True})
