@@ -224,7 +224,7 @@ class Simulator:
         p.chain.time_travel(DAY)
         p.sync(force=True)
         for k in self.labels:
-            self.labels[k] = sorted(set(self.labels[k]))
+            self.labels[k] = sorted(set(self.labels[k]), key=lambda x: (len(x), x))
         fraud = sum(1 for t in trades if t.pattern)
         return SimResult(self.labels, len(trades), fraud, self.txs, dict(self.addr), cfg.seed)
 
