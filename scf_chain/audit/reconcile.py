@@ -15,11 +15,10 @@ from web3 import Web3
 from scf_chain.chain.base import ChainBackend
 from scf_chain.chain.reverts import to_revert
 from scf_chain.contracts import artifacts
+from scf_chain.contracts.encoding import STORED_RECEIVABLE_STATUS, slot_of
 from scf_chain.db.models import Holding, IndexerCursor, Receivable, Token
 from scf_chain.errors import AuditError
 from scf_chain.indexer.ingest import DeploymentLike
-
-STORED_STATUS = {0: "none", 1: "pending", 2: "active", 3: "rejected", 4: "withdrawn"}
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def reconcile(
             if chain_owner is not None:
                 diffs.append(Difference("token", key, "burned", True, False))
             continue
-        live_by_slot[tid >> 64] += value
+        live_by_slot[slot_of(tid)] += value
         if chain_owner is None:
             diffs.append(Difference("token", key, "burned", False, True))
             continue
@@ -124,7 +123,7 @@ def reconcile(
             "debtor": str(c[ix["debtor"]]).lower(), "creditor": str(c[ix["creditor"]]).lower(),
             "face_value": int(c[ix["faceValue"]]), "maturity": int(c[ix["maturity"]]),
             "settlement_token": str(c[ix["settlementToken"]]).lower(),
-            "status": STORED_STATUS.get(int(c[ix["status"]]), str(c[ix["status"]])),
+            "status": STORED_RECEIVABLE_STATUS.get(int(c[ix["status"]]), str(c[ix["status"]])),
             "repaid": int(c[ix["repaid"]]), "paid_out": int(c[ix["paidOut"]]),
         }
         for name, expected_value in expected.items():

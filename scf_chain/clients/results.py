@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 
+from scf_chain.contracts.encoding import OfferStatus, ReceivableState
 from scf_chain.contracts.events import DecodedEvent
 
 
@@ -18,26 +19,6 @@ class Role(IntFlag):
     FINANCIER = 8
     ANCHORER = 16
     AUDITOR = 32
-
-
-class ReceivableState(IntEnum):
-    """`statusOf`: stored status, plus the time-derived Matured, Overdue and Settled."""
-
-    NONE = 0
-    PENDING = 1
-    ACTIVE = 2
-    REJECTED = 3
-    WITHDRAWN = 4
-    MATURED = 5
-    OVERDUE = 6
-    SETTLED = 7
-
-
-class OfferStatus(IntEnum):
-    NONE = 0
-    OPEN = 1
-    ACCEPTED = 2
-    CANCELLED = 3
 
 
 class DocType(IntEnum):

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from scf_chain.contracts.encoding import slot_of
 from scf_chain.db.models import (
     Base,
     EvidenceRoot,
@@ -26,11 +27,8 @@ from scf_chain.db.models import (
 from scf_chain.risk.features import RiskFold
 
 ZERO_ADDRESS = "0x" + "0" * 40
-SLOT_SHIFT = 64
 _IN_CHUNK = 500
 
-RECEIVABLE_STATUS = {1: "pending", 2: "active", 3: "rejected", 4: "withdrawn"}
-OFFER_STATUS = {1: "open", 2: "accepted", 3: "cancelled"}
 
 M = TypeVar("M", bound=Base)
 
@@ -162,7 +160,7 @@ class Projector:
             elif n == "LeafRevoked":
                 leaves.add((_hex(a["root"]), _hex(a["leaf"])))
         token_ids.discard(0)
-        slots.update(t >> SLOT_SHIFT for t in token_ids)
+        slots.update(slot_of(t) for t in token_ids)
         self._load(Token, Token.token_id, token_ids, self._tokens, lambda o: o.token_id)
         for t in self._tokens.values():
             accounts.add(t.owner)
@@ -281,7 +279,7 @@ class Projector:
     def _on_Transfer(self, ev: EventRecord, a: dict[str, Any]) -> None:
         token_id = int(a["tokenId"])
         src, dst = _lower(a["from"]), _lower(a["to"])
-        slot = token_id >> SLOT_SHIFT
+        slot = slot_of(token_id)
         if src == ZERO_ADDRESS:
             t = Token(token_id=token_id, slot=slot, owner=dst, value=0, parent_token_id=None,
                       minted_block=ev.block_number, minted_tx=ev.tx_hash, burned=False, redeemed=0)
@@ -303,7 +301,7 @@ class Projector:
 
     def _on_TransferValue(self, ev: EventRecord, a: dict[str, Any]) -> None:
         src, dst, value = int(a["_fromTokenId"]), int(a["_toTokenId"]), int(a["_value"])
-        slot = (dst or src) >> SLOT_SHIFT
+        slot = slot_of(dst or src)
         if src:
             s = self._token(src)
             s.value -= value

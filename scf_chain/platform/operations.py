@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from scf_chain.chain import reverts
 from scf_chain.clients import Financed, OfferStatus, ReceivableState, Redeemed, Repaid, TxResult
 from scf_chain.clients import Receivable as ChainReceivable
+from scf_chain.contracts.encoding import DERIVED_RECEIVABLE_STATUSES
 from scf_chain.db.models import GatewayParticipant, KeeperAction, Receivable, Token
 from scf_chain.keeper.keeper import COLLECTION_ACTIONS, due_of
 from scf_chain.platform.core import Conflict, NotFound, Platform
@@ -275,7 +276,7 @@ def visible_slot(platform: Platform, address: str, slot: int) -> bool:
                         .where(Token.slot == slot, Token.owner == address)) != 0
 
 
-DERIVED_STATUSES = ("active", "matured", "overdue", "settled")
+DERIVED_STATUSES = DERIVED_RECEIVABLE_STATUSES
 
 
 def derived_status(r: Receivable, now: int) -> str:

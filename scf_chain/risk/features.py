@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from scf_chain.contracts.encoding import SLOT_SHIFT
 from scf_chain.db.models import (
     Base,
     IndexedBlock,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 DAY = 86_400
 YEAR_DAYS = 365
 ZERO_ADDRESS = "0x" + "0" * 40
-SLOT_SHIFT = 64
 _IN_CHUNK = 500
 
 M = TypeVar("M", bound=Base)

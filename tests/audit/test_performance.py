@@ -13,6 +13,7 @@ from hexbytes import HexBytes
 
 from scf_chain.audit import trace_receivable
 from scf_chain.contracts import artifacts
+from scf_chain.contracts.encoding import token_id_of
 from scf_chain.contracts.events import default_event_decoder
 from scf_chain.db.models import IndexerCursor
 from scf_chain.indexer import EventRecord, Projector
@@ -63,7 +64,7 @@ def _synthetic_receivable(holders: list[str]) -> tuple[list[dict[str, Any]], int
              maturity=2_000_000_000, invoiceKey=b"\x01" * 32, evidenceRoot=b"\x02" * 32,
              initiatedByDebtor=False)
     out.next_tx()
-    root = (slot << 64) | 1
+    root = token_id_of(slot, 1)
     out.emit("Transfer", **{"from": "0x" + "00" * 20, "to": creditor, "tokenId": root})
     out.emit("SlotChanged", _tokenId=root, _oldSlot=0, _newSlot=slot)
     out.emit("TransferValue", _fromTokenId=0, _toTokenId=root, _value=face)
@@ -73,7 +74,7 @@ def _synthetic_receivable(holders: list[str]) -> tuple[list[dict[str, Any]], int
     for serial in range(2, TOKENS + 1):
         out.next_tx()
         parent = ids[(serial - 2) // 2]
-        tid = (slot << 64) | serial
+        tid = token_id_of(slot, serial)
         v = values[parent] // 3
         values[parent] -= v
         values[tid] = v

@@ -1,0 +1,56 @@
+"""How ReceivableToken encodes what the Python side decodes: one definition of each.
+
+- Token ids: a token id is `(slot << SLOT_SHIFT) | serial`; `slot_of(token_id)` is its slot.
+- Status codes: `ReceivableState` (`statusOf`: the stored status 0-4 plus the time-derived
+  Matured, Overdue and Settled) and `OfferStatus`, with the lower-case names the database,
+  the API and the audit use (`receivable_status_name`, `STORED_RECEIVABLE_STATUSES`, ...).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+SLOT_SHIFT = 64
+SERIAL_MASK = (1 << SLOT_SHIFT) - 1
+
+
+def slot_of(token_id: int) -> int:
+    """The slot (receivable) a token id belongs to."""
+    return token_id >> SLOT_SHIFT
+
+
+def token_id_of(slot: int, serial: int) -> int:
+    """The token id of the `serial`-th token of `slot`."""
+    return (slot << SLOT_SHIFT) | (serial & SERIAL_MASK)
+
+
+class ReceivableState(IntEnum):
+    """`statusOf`: stored status, plus the time-derived Matured, Overdue and Settled."""
+
+    NONE = 0
+    PENDING = 1
+    ACTIVE = 2
+    REJECTED = 3
+    WITHDRAWN = 4
+    MATURED = 5
+    OVERDUE = 6
+    SETTLED = 7
+
+
+class OfferStatus(IntEnum):
+    NONE = 0
+    OPEN = 1
+    ACCEPTED = 2
+    CANCELLED = 3
+
+
+# The statuses the contract stores (getReceivable's `status`), by code, as the database names them.
+STORED_RECEIVABLE_STATUS: dict[int, str] = {
+    s.value: s.name.lower() for s in ReceivableState if s <= ReceivableState.WITHDRAWN
+}
+# The statuses `statusOf` derives from a stored Active one and the time (operations.derived_status).
+DERIVED_RECEIVABLE_STATUSES: tuple[str, ...] = tuple(
+    s.name.lower() for s in (ReceivableState.ACTIVE, ReceivableState.MATURED,
+                             ReceivableState.OVERDUE, ReceivableState.SETTLED)
+)
+OFFER_STATUS: dict[int, str] = {s.value: s.name.lower() for s in OfferStatus}
