@@ -35,11 +35,12 @@ if [ "${SCF_SKIP_NODE:-0}" != "1" ]; then
 fi
 
 # the console's browser tests drive Debian's Chromium (no browser download), with a Chinese font
-# so its screenshots show the zh-CN pages
+# so its screenshots show the zh-CN pages; docs/api.md's test runs its commands with curl and jq
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null &&
-   { [ ! -x /usr/bin/chromium ] || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; }; then
-  echo "setup: apt-get install chromium fonts-wqy-microhei (console browser tests)"
-  pkgs="chromium fonts-wqy-microhei"
+   { [ ! -x /usr/bin/chromium ] || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] ||
+     ! command -v jq >/dev/null || ! command -v curl >/dev/null; }; then
+  echo "setup: apt-get install chromium fonts-wqy-microhei curl jq (browser and API guide tests)"
+  pkgs="chromium fonts-wqy-microhei curl jq"
   apt-get install -y -q $pkgs >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q $pkgs >/dev/null; }
 fi
 

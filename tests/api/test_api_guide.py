@@ -5,22 +5,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
-import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from api.main import create_app
-from scf_chain.chain.embedded import EmbeddedChain
-from scf_chain.config import Settings
-from scf_chain.platform.core import Platform
+from tests.live import live_gateway
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 FENCE = re.compile(r"^```sh( env)?\n(.*?)^```$", re.S | re.M)
@@ -71,40 +63,12 @@ def test_the_guide_has_one_env_block_and_every_curl_states_its_answer() -> None:
         assert calls and len(EXPECT.findall(b.text)) == calls, b.text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[tuple[str, str]]:
     """A fresh gateway over real HTTP with its keeper: (base URL, operator API key)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        settings = Settings(data_dir=d, database_url=f"sqlite:///{d}/scf.db",
-                            keystore_path=d / "keys", document_store_path=d / "documents",
-                            keystore_scrypt_n=2**10)
-        chain = EmbeddedChain()
-        platform = Platform.open(settings, chain=chain)
-        app = create_app(platform, background=True, index_interval_s=0.2,
-                         keeper=platform.keeper())
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="on"))
-        thread = threading.Thread(target=server.run, name="guide-gateway", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 120
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}", platform.issue_api_key("operator").token
-        finally:
-            server.should_exit = True
-            thread.join(timeout=60)
-            platform.close()
-            chain.close()
+    with live_gateway("guide-gateway") as (url, platform):
+        yield url, platform.issue_api_key("operator").token
 
 
 @pytest.mark.skipif(not (shutil.which("curl") and shutil.which("jq") and shutil.which("bash")),

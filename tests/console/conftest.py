@@ -6,10 +6,7 @@ that need it are skipped, with the reason, only when that binary is absent.
 
 from __future__ import annotations
 
-import socket
 import tempfile
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,12 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from api.main import create_app
-from scf_chain.chain.embedded import EmbeddedChain
-from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
+from tests.live import live_gateway
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -92,34 +86,12 @@ class Gateway:
         return int(applied["slot"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[Gateway]:
     """The gateway served over real HTTP, with the story's participants registered."""
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        settings = Settings(data_dir=d, database_url=f"sqlite:///{d}/scf.db",
-                            keystore_path=d / "keys", document_store_path=d / "documents",
-                            keystore_scrypt_n=2**10)
-        chain = EmbeddedChain()
-        platform = Platform.open(settings, chain=chain)
-        app = create_app(platform, background=True, index_interval_s=0.2,
-                         keeper=platform.keeper())
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="on"))
-        thread = threading.Thread(target=server.run, name="console-gateway", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.05)
-        gw = Gateway(f"http://127.0.0.1:{port}", platform,
+    with live_gateway("console-gateway") as (url, platform):
+        gw = Gateway(url, platform,
                      platform.issue_api_key("operator").token)
         tag = uuid.uuid4().hex[:6]
         for short, (display, roles, funds) in PEOPLE.items():
@@ -131,13 +103,7 @@ def gateway() -> Iterator[Gateway]:
             gw.names[short] = out["participant"]["name"]
         gw.call("POST", f"/participants/{gw.names['core']}/credit-limit", None,
                 {"limit": "1000000000"})
-        try:
-            yield gw
-        finally:
-            server.should_exit = True
-            thread.join(timeout=60)
-            platform.close()
-            chain.close()
+        yield gw
 
 
 @pytest.fixture(scope="module")
