@@ -259,12 +259,14 @@ def deploy(
             _echo_service_keys(chain, settings, skip=key)
             manifest, deployed = load_or_deploy(
                 chain, account, settings.manifest_path,
-                settlement_tokens=settlement_token, dev_token=dev_token, fresh=fresh)
+                settlement_tokens=settlement_token, dev_token=dev_token, fresh=fresh,
+                evm_version=settings.evm_version)
     except ScfError as exc:
         _fail(exc)
         return
     verb = "deployed" if deployed else "reusing the deployment in"
-    typer.echo(f"{verb} {settings.manifest_path} (chain id {manifest.chain_id})")
+    typer.echo(f"{verb} {settings.manifest_path} (chain id {manifest.chain_id}, "
+               f"{manifest.evm_version} build)")
     for c in manifest.contracts.values():
         typer.echo(f"  {c.name:<20} {c.address}")
 

@@ -146,7 +146,7 @@ class Platform:
         tmp: tempfile.TemporaryDirectory[str] | None = None
         lock: DataDirLock | None = None
         try:
-            if chain.name in ("embedded", "anvil"):
+            if chain.name in ("embedded", "anvil", "ganache"):
                 tmp = tempfile.TemporaryDirectory(prefix=f"scf-{chain.name}-")
                 base = Path(tmp.name)
                 ephemeral: dict[str, Any] = {
@@ -168,7 +168,8 @@ class Platform:
                             iterations=settings.keystore_scrypt_n)
             operator = cls._operator_account(chain, keys)
             manifest, deployed = load_or_deploy(chain, operator, settings.manifest_path,
-                                                dev_token=bool(chain.dev_accounts()))
+                                                dev_token=bool(chain.dev_accounts()),
+                                                evm_version=settings.evm_version)
             if deployed:
                 log.info("deployed the system to chain %s: %s", manifest.chain_id,
                          settings.manifest_path)
