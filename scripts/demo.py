@@ -22,9 +22,9 @@ import httpx
 import uvicorn
 
 from api.main import create_app
-from api.story import StoryError, run_story, yuan
 from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
+from scripts.demo_story import StoryError, run_story, yuan
 
 EXPECTED = {"supplier-a": 500_000_00, "supplier-b": 200_000_00, "supplier-c": 100_000_00,
             "bank": 200_000_00}
