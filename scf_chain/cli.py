@@ -266,12 +266,14 @@ def deploy(
 
                 manifest, deployed = load_or_deploy(
                     chain, account, settings.manifest_path, settlement_tokens=settlement_token,
-                    dev_token=dev_token, fresh=fresh, progress=step)
+                    dev_token=dev_token, fresh=fresh, evm_version=settings.evm_version,
+                    progress=step)
     except ScfError as exc:
         _fail(exc)
         return
     verb = "deployed" if deployed else "reusing the deployment in"
-    typer.echo(f"{verb} {settings.manifest_path} (chain id {manifest.chain_id})")
+    typer.echo(f"{verb} {settings.manifest_path} (chain id {manifest.chain_id}, "
+               f"{manifest.evm_version} build)")
     for c in manifest.contracts.values():
         typer.echo(f"  {c.name:<20} {c.address}")
 

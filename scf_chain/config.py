@@ -21,11 +21,14 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SCF_", env_file=".env", extra="ignore")
 
-    chain_backend: Literal["embedded", "anvil", "rpc"] = "embedded"
+    chain_backend: Literal["embedded", "anvil", "ganache", "rpc"] = "embedded"
     rpc_url: str | None = None
     rpc_dev_methods: bool = Field(False, description="allow evm_* time control on the rpc backend")
-    anvil_host: str = "127.0.0.1"
-    anvil_port: int | None = None
+    anvil_host: str = Field("127.0.0.1", description="host of a node the backend starts "
+                                                      "(anvil or ganache)")
+    anvil_port: int | None = Field(None, description="its port (default: a free one)")
+    evm_version: Literal["auto", "cancun", "paris"] = Field(
+        "auto", description="contract build to deploy; auto: the newest the node runs (probed)")
     # Every piece of state defaults to a place inside the data folder, so one SCF_DATA_DIR moves
     # all of it (README "Where state lives"); each can be set apart.
     data_dir: Path = Path("./var")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -141,6 +141,21 @@ def _is_insufficient_funds(exc: BaseException) -> bool:
             or "not have enough balance" in text)
 
 
+def fee_fields(base_fee: int | None, gas_price: Callable[[], int]) -> dict[str, int]:
+    """The fee fields of a transaction, by what the node reports, and so its type.
+
+    - blocks without a base fee (before London, and consortium chains that never enabled it):
+      a legacy (type 0) transaction at the node's gas price, which may be 0;
+    - a base fee of 0 (a zero-fee network on a London or later fork): legacy as well, at the
+      node's gas price (0 there), which every client takes, where some refuse type 2;
+    - otherwise EIP-1559 (type 2): a 1 gwei tip and room for the base fee to double.
+    """
+    if base_fee is None or int(base_fee) == 0:
+        return {"gasPrice": int(gas_price())}
+    tip = 10**9
+    return {"maxFeePerGas": int(base_fee) * 2 + tip, "maxPriorityFeePerGas": tip}
+
+
 class TxSender:
     """One account's transaction pipeline.
 
@@ -194,12 +209,7 @@ class TxSender:
         if cached and now - cached[0] < FEE_CACHE_S:
             return cached[1]
         block = self.w3.eth.get_block("latest")
-        base = block.get("baseFeePerGas")
-        if base is None:  # a pre-London or free-gas consortium chain
-            fields = {"gasPrice": int(self.w3.eth.gas_price)}
-        else:
-            tip = 10**9 if base > 0 else 0
-            fields = {"maxFeePerGas": int(base) * 2 + tip, "maxPriorityFeePerGas": tip}
+        fields = fee_fields(block.get("baseFeePerGas"), lambda: int(self.w3.eth.gas_price))
         self._fees = (now, fields)
         return fields
 

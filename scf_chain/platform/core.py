@@ -51,6 +51,8 @@ OPERATOR = "operator"
 # may be called so, though participants' keys live apart from them in the keystore anyway
 RESERVED_NAMES = frozenset({OPERATOR, "keeper", "deployer"})
 DEV_GAS_WEI = 10 * 10**18
+# chains a backend starts inside or beside this process, which end with it
+THROWAWAY_CHAINS = ("embedded", "anvil", "ganache")
 ROLE_NAMES = {r.name.lower(): r for r in Role if r not in (Role.NONE,)}  # type: ignore[union-attr]
 
 
@@ -154,14 +156,14 @@ class Platform:
         tmp: tempfile.TemporaryDirectory[str] | None = None
         lock: DataDirLock | None = None
         try:
-            if chain.name in ("embedded", "anvil"):
+            if chain.name in THROWAWAY_CHAINS:
                 settings, tmp = cls._throwaway_state(settings, chain.name)
             if exclusive:
                 lock = DataDirLock([settings.data_dir, settings.keystore_path])
             # a chain this process started is new: a deployment in the data folder is an
             # earlier one's (a chain handed in by the caller may outlive a platform, and be
             # reopened)
-            if owns and chain.name in ("embedded", "anvil") and tmp is None \
+            if owns and chain.name in THROWAWAY_CHAINS and tmp is None \
                     and settings.manifest_path.exists():
                 raise ConfigError(
                     f"{settings.manifest_path} holds the deployment of an earlier {chain.name} "
@@ -175,7 +177,8 @@ class Platform:
                             iterations=settings.keystore_scrypt_n)
             operator = cls._operator_account(chain, keys)
             manifest, deployed = load_or_deploy(chain, operator, settings.manifest_path,
-                                                dev_token=bool(chain.dev_accounts()))
+                                                dev_token=bool(chain.dev_accounts()),
+                                                evm_version=settings.evm_version)
             if deployed:
                 log.info("deployed the system to chain %s: %s", manifest.chain_id,
                          settings.manifest_path)
