@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,10 +83,13 @@ class Manifest(BaseModel):
         return self.contracts["EvidenceRegistry"].address
 
     def save(self, path: Path) -> None:
-        """Write atomically, so a crash never leaves half a manifest."""
+        """Write atomically, so a crash never leaves half a manifest; 0600 like everything else
+        in the data folder."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(self.model_dump_json(indent=2) + "\n")
         os.replace(tmp, path)
 
     @classmethod
@@ -132,15 +135,24 @@ def _deploy_one(sender: TxSender, evm_version: str, name: str,
 
 def deploy_system(chain: ChainBackend, deployer: LocalAccount | TxSender,
                   settlement_tokens: Sequence[str] = (), dev_token: bool = False,
-                  evm_version: str | None = None) -> Manifest:
+                  evm_version: str | None = None,
+                  progress: Callable[[int, int, str], None] | None = None) -> Manifest:
     """Deploy ReceivableToken (with the participant registry) and EvidenceRegistry, wire them.
 
     `settlement_tokens` are existing ERC-20s to allow; `dev_token` also deploys the dev chain's
     TestSettlementToken (2 decimals, mintable by the deployer) and allows it. The deployer becomes
     the operator. `evm_version` picks the contract build ("cancun", "paris"; None or "auto": the
     newest the node runs); before anything is sent the node is probed, and a build needing
-    opcodes it lacks is refused with DeploymentError.
+    opcodes it lacks is refused with DeploymentError. `progress(done, total, what)` is called
+    before each transaction.
     """
+    total = 3 + len(settlement_tokens) + 2 * dev_token
+    steps = iter(range(total))
+
+    def step(what: str) -> None:
+        if progress is not None:
+            progress(next(steps), total, what)
+
     if not settlement_tokens and not dev_token:
         raise DeploymentError("a deployment needs a settlement token: pass one, or a dev token")
     target = select_evm_version(chain, evm_version)
@@ -150,17 +162,22 @@ def deploy_system(chain: ChainBackend, deployer: LocalAccount | TxSender,
     allowed = [_checksum(a) for a in settlement_tokens]
     dev_address = None
     if dev_token:
+        step("TestSettlementToken")
         info, _ = _deploy_one(sender, target, "TestSettlementToken")
         contracts[info.name] = info
         dev_address = info.address
         allowed.append(info.address)
+    step("ReceivableToken")
     info, token = _deploy_one(sender, target, "ReceivableToken", TOKEN_NAME, TOKEN_SYMBOL,
                               VALUE_DECIMALS, sender.address)
     contracts[info.name] = info
+    step("EvidenceRegistry")
     info, _ = _deploy_one(sender, target, "EvidenceRegistry", token.address)
     contracts[info.name] = info
+    step("wiring")
     sender.transact(token.functions.setEvidenceRegistry(info.address))
     for address in allowed:
+        step(f"settlement token {address[:10]}")
         sender.transact(token.functions.setSettlementToken(address, True))
     return Manifest(chain_id=chain.chain_id(), deployer=sender.address, start_block=start_block,
                     deployed_at=datetime.now(UTC), contracts=contracts,
@@ -199,7 +216,9 @@ def verify_manifest(chain: ChainBackend, manifest: Manifest) -> None:
 
 def load_or_deploy(chain: ChainBackend, deployer: LocalAccount | TxSender, path: Path,
                    settlement_tokens: Sequence[str] = (), dev_token: bool = False,
-                   fresh: bool = False, evm_version: str | None = None) -> tuple[Manifest, bool]:
+                   fresh: bool = False, evm_version: str | None = None,
+                   progress: Callable[[int, int, str], None] | None = None
+                   ) -> tuple[Manifest, bool]:
     """The manifest at `path` if it matches this chain, else a new deployment written there.
 
     Returns (manifest, deployed_now). A manifest for another chain id is refused with a clear
@@ -209,6 +228,7 @@ def load_or_deploy(chain: ChainBackend, deployer: LocalAccount | TxSender, path:
         manifest = Manifest.load(path)
         verify_manifest(chain, manifest)
         return manifest, False
-    manifest = deploy_system(chain, deployer, settlement_tokens, dev_token, evm_version)
+    manifest = deploy_system(chain, deployer, settlement_tokens, dev_token, evm_version,
+                             progress)
     manifest.save(path)
     return manifest, True

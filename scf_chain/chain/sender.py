@@ -20,6 +20,7 @@ from scf_chain.chain.base import ChainBackend, raw_request
 from scf_chain.chain.codec import ContractCall, checksum
 from scf_chain.chain.reverts import ErrorDecoder, default_decoder, revert_class, to_revert
 from scf_chain.errors import ChainError, ContractRevert, InsufficientGas, TransactionTimeout
+from scf_chain.obs import metrics as obs_metrics
 
 DEFAULT_RECEIPT_TIMEOUT_S = 120.0
 FEE_CACHE_S = 2.0
@@ -334,6 +335,7 @@ class TxSender:
                     # the node may have received it all the same: it stays journaled
                     raise ChainError(f"node refused transaction: {exc}") from exc
                 self._nonce += 1
+                obs_metrics.tx_sent(_hash_hex(tx_hash))
                 return _hash_hex(tx_hash)
         raise ChainError("nonce could not be synchronised with the node")  # pragma: no cover
 
@@ -350,6 +352,7 @@ class TxSender:
                     f"transaction {tx_hash} not mined within {self.receipt_timeout_s:.0f}s")
             time.sleep(delay)
             delay = min(max(delay * 2, 0.005), RECEIPT_POLL_MAX_S)
+        obs_metrics.tx_receipt(tx_hash, _int(rcpt["status"]) == 1)
         if _int(rcpt["status"]) != 1:
             raise self._failure(tx_hash, rcpt, replay)
         addr = rcpt.get("contractAddress")
