@@ -79,7 +79,11 @@ class ParticipantIn(In):
     display_name: str = Field(min_length=1, max_length=200)
     roles: list[RoleName] = Field(min_length=1, max_length=5)
     dev_funds: UintIn = Field(0, description="dev chains only: test settlement money to mint")
-
+    custody: Literal["custodial", "external"] = Field(
+        "custodial", description="external: the participant holds its own key (give `address`); "
+                                 "its writes go through /prepare and /custody/submit")
+    address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$",
+                                description="the participant's own address (custody external)")
 
 class ParticipantOut(BaseModel):
     name: str
@@ -87,6 +91,8 @@ class ParticipantOut(BaseModel):
     address: str
     roles: list[str]
     created_at: int
+    custody: str = Field("custodial", description="custodial (key in the gateway's keystore) "
+                                                  "or external (signs itself)")
 
 
 API_KEY_DOC = ("the API key's secret, in the first answer only (only its hash is kept); null when "
