@@ -110,7 +110,7 @@ def create_app(platform: Platform | None = None, background: bool = False,
                    risk, metrics):
         app.include_router(module.router)
     app.include_router(participants.policy_router)
-    custody.install(app)  # <route>/prepare and /custody/submit (participants with their own keys)
+    custody.install(app)  # /prepare<route> and /custody/submit (participants with their own keys)
     console.install(app)  # the web console at /console (api/console)
     openapi.install(app)
     # Added last, so they run first: a request over its rate or size limit is refused before

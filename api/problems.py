@@ -224,7 +224,7 @@ def problem_for(exc: BaseException) -> tuple[int, str, str, str, dict[str, Any]]
     if isinstance(exc, NotFound) or isinstance(exc, AuditError):
         return 404, "not_found", "Not found", str(exc), {}
     if isinstance(exc, ParticipantError):
-        status = 409 if exc.code == "participant_exists" else 422
+        status = 409 if exc.code in ("participant_exists", "address_taken") else 422
         return status, exc.code, "Invalid participant request", str(exc), {}
     from scf_chain.platform.custody import CustodyError
 

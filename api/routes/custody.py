@@ -1,4 +1,4 @@
-"""Participants who hold their own keys: `POST <route>/prepare` for every write route that signs
+"""Participants who hold their own keys: `POST /prepare<route>` for every write route that signs
 as the caller, and `POST /custody/submit` for the signed transaction (scf_chain.platform.custody).
 
 A prepare runs the route itself (same body, same checks and risk gates) up to the caller's first
@@ -26,8 +26,9 @@ from scf_chain.platform import custody
 from scf_chain.platform.custody import EXTERNAL, Signing
 
 router = APIRouter(prefix="/custody", tags=["custody"])
+PREPARE = "/prepare"  # `POST /prepare/offers/7/accept` prepares `POST /offers/7/accept`
 
-# The write routes whose effect signs as the caller: each gets `<path>/prepare`. Every other
+# The write routes whose effect signs as the caller: each gets `/prepare<path>`. Every other
 # POST route is in NOT_SIGNING (a test checks that each POST route is in exactly one).
 SIGNING_ROUTES = (
     "/evidence/batches",
@@ -116,13 +117,13 @@ class CustodyMode:
 
 
 async def preparing(request: Request, platform: PlatformDep, caller: WriterDep) -> None:
-    """Route dependency of every `/prepare`: run the route in preparing mode."""
+    """Route dependency of every `/prepare<route>`: run the route in preparing mode."""
     if caller.participant.custody != EXTERNAL:
         raise Problem(409, "not_external", "The gateway signs for this participant",
                       f"{caller.name}'s key is held by the gateway: send the request to the "
                       "route itself")
     await run_in_threadpool(custody.purge, platform)
-    path = request.url.path.removesuffix("/prepare")
+    path = request.url.path.removeprefix(PREPARE)
     request.state.custody = CustodyMode(Signing(platform, caller.participant, path,
                                                 await request.body(), custody.new_request_id()))
 
@@ -183,12 +184,12 @@ async def _dispatch(request: Request, path: str, body: bytes, key: str,
 
 
 def install(app: FastAPI) -> None:
-    """Add `<path>/prepare` beside every route in SIGNING_ROUTES, then the submit route."""
+    """Add `/prepare<path>` for every route in SIGNING_ROUTES, then the submit route."""
     for route in list(route_leaves(app.routes)):
         if not (route.path in SIGNING_ROUTES and "POST" in (route.methods or ())):
             continue
         app.add_api_route(
-            route.path + "/prepare", route.endpoint, methods=["POST"],
+            PREPARE + route.path, route.endpoint, methods=["POST"],
             dependencies=[Depends(preparing)], response_model=PreparedOut, status_code=200,
             tags=[*route.tags, "custody"], name=f"{route.name}_prepare",
             summary=f"Prepare: {route.summary or route.name.replace('_', ' ')}",

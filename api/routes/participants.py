@@ -14,6 +14,7 @@ from api.schemas import (
     ApiKeyOut,
     BalancesOut,
     CreditLimitIn,
+    ExternalParticipantIn,
     KeyRotationOut,
     ParticipantCreated,
     ParticipantIn,
@@ -45,18 +46,17 @@ def _without_secret(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=ParticipantCreated)
-def create_participant(body: ParticipantIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def create_participant(body: ExternalParticipantIn | ParticipantIn, platform: PlatformDep,
+                       idem: IdemDep):  # type: ignore[no-untyped-def]
     """Create a participant: a signing key in the keystore (or, with `custody: external`, its
     own `address`: it signs itself), its roles on chain, an API key."""
     idem.caller.require(Role.OPERATOR)
-    if (body.custody == "external") != (body.address is not None):
-        raise Problem(422, "validation_error", "The request is invalid",
-                      "give `address` exactly when custody is external")
+    address = body.address if isinstance(body, ExternalParticipantIn) else None
 
     def effect() -> ParticipantCreated:
         p, key = platform.create_participant(body.name, body.display_name,
                                              roles_from_names(list(body.roles)), body.dev_funds,
-                                             external_address=body.address)
+                                             external_address=address)
         return ParticipantCreated(participant=out(p), key_id=key.key_id, api_key=key.token)
 
     return idem.run(effect, 201, stored_as=_without_secret)

@@ -77,9 +77,10 @@ class ExternalSignerRequired(CustodyError):
         super().__init__(
             "external_signer_required",
             f"participant {participant!r} holds its own key (custody: external): the gateway "
-            "cannot sign for it. POST the same request to this route's path + '/prepare', sign "
-            "the transaction it returns, and POST it to /custody/submit (scf_chain.sdk does "
-            "all three)", 409, prepare_suffix="/prepare", submit="/custody/submit")
+            "cannot sign for it. POST the same request to /prepare followed by this route's path "
+            "(e.g. /prepare/offers/7/accept), sign the transaction it returns, and POST it to "
+            "/custody/submit (scf_chain.sdk does all three)", 409, prepare_prefix="/prepare",
+            submit="/custody/submit")
 
 
 class SignatureRequired(ScfError, RuntimeError):

@@ -100,7 +100,7 @@ class Gateway:
 
     def prepare(self, path: str, body: Any = None) -> Prepared:
         """The unsigned transaction `POST path` needs from this participant (nothing is sent)."""
-        return Prepared.of(self._answer(self.http.post(f"{path}/prepare", json=body,
+        return Prepared.of(self._answer(self.http.post(f"/prepare{path}", json=body,
                                                        headers=self.headers)))
 
     def sign(self, prepared: Prepared) -> str:

@@ -51,7 +51,7 @@ class External:
             to_checksum_address(self.address)))
 
     def prepare(self, path: str, body: Any = None) -> dict[str, Any]:
-        r = self.api.client.post(f"{path}/prepare", json=body, headers=self.api.headers())
+        r = self.api.client.post(f"/prepare{path}", json=body, headers=self.api.headers())
         assert r.status_code == 200, r.text
         return dict(r.json())
 
@@ -79,8 +79,8 @@ def test_every_post_route_either_signs_as_the_caller_or_is_listed_as_not_signing
         world: World) -> None:
     posts = {r.path for r in route_leaves(world.client.app.routes)  # type: ignore[attr-defined]
              if "POST" in (getattr(r, "methods", None) or ())}
-    prepares = {p for p in posts if p.endswith("/prepare")}
-    assert prepares == {p + "/prepare" for p in SIGNING_ROUTES}
+    prepares = {p for p in posts if p.startswith("/prepare/")}
+    assert prepares == {"/prepare" + p for p in SIGNING_ROUTES}
     assert posts - prepares == set(SIGNING_ROUTES) | set(NOT_SIGNING)
     assert not set(SIGNING_ROUTES) & set(NOT_SIGNING)
 
@@ -93,7 +93,7 @@ def test_external_bank_finances_through_prepare_and_submit_with_the_custodial_an
     # the custodial route cannot sign for it, and says what to do
     r = bank.api.post(f"/offers/{offer_id}/accept")
     assert r.status_code == 409 and r.json()["code"] == "external_signer_required", r.text
-    assert "/prepare" in r.json()["detail"] and bank.nonce() == 0
+    assert "/prepare/offers" in r.json()["detail"] and bank.nonce() == 0
 
     first = bank.prepare(f"/offers/{offer_id}/accept")
     tx = first["transaction"]
@@ -239,7 +239,7 @@ def test_risk_gates_run_at_prepare_and_again_at_submit(world: World, tmp_path: P
 
     policy("block")
     try:
-        r = bank.api.client.post(f"/offers/{offer_id}/accept/prepare",
+        r = bank.api.client.post(f"/prepare/offers/{offer_id}/accept",
                                  headers=bank.api.headers())
         assert r.status_code == 422 and r.json()["code"] == "risk_gate_blocked", r.text
         policy("flag")
@@ -258,14 +258,18 @@ def test_registration_and_prepare_are_for_external_participants_only(
     r = world.operator.post("/participants", {"name": f"x-{uuid.uuid4().hex[:6]}",
                                               "display_name": "X", "roles": ["supplier"],
                                               "custody": "external"})
-    assert r.status_code == 422 and "address" in r.json()["detail"], r.text
+    assert r.status_code == 422 and r.json()["code"] == "validation_error", r.text
     taken = world.address(c.s1)
     r = world.operator.post("/participants", {"name": f"x-{uuid.uuid4().hex[:6]}",
                                               "display_name": "X", "roles": ["supplier"],
                                               "custody": "external", "address": taken})
-    assert r.status_code == 422 and r.json()["code"] == "address_taken", r.text
+    assert r.status_code == 409 and r.json()["code"] == "address_taken", r.text
+    r = world.operator.post("/participants", {"name": f"x-{uuid.uuid4().hex[:6]}",
+                                              "display_name": "X", "roles": ["supplier"],
+                                              "address": taken})
+    assert r.status_code == 422 and r.json()["code"] == "validation_error", r.text
     _, token = c.receivable(c.s1, c.s1_api, 1_000)
-    r = c.s1_api.client.post(f"/tokens/{token}/split/prepare", json={"to": c.s2, "value": "1"},
+    r = c.s1_api.client.post(f"/prepare/tokens/{token}/split", json={"to": c.s2, "value": "1"},
                              headers=c.s1_api.headers())
     assert r.status_code == 409 and r.json()["code"] == "not_external", r.text
     sup = External(world, tmp_path, "xsup", ["supplier"])
