@@ -54,6 +54,7 @@ from scf_chain.chain.sender import (
 )
 from scf_chain.db.models import CustodyPrepared, GatewayParticipant
 from scf_chain.errors import ChainError, ScfError
+from scf_chain.obs import metrics as obs_metrics
 
 if TYPE_CHECKING:
     from scf_chain.platform.core import Platform
@@ -394,6 +395,7 @@ class Signing:
             # the node may have received it all the same: it stays journaled
             raise ChainError(f"node refused transaction: {exc}") from exc
         self.used = True
+        obs_metrics.tx_sent(tx_hash)
         return tx_hash
 
     def _nonce_moved_on(self, nonce: int, latest: int | None) -> CustodyError:
