@@ -1,6 +1,6 @@
 """Train the trade scorecards shipped in the package: scf_chain/risk/models/trade_scorecards.json.
 
-Usage: .venv/bin/python scripts/train_risk_model.py [--receivables 4000] [--seed 2026]
+Usage: .venv/bin/python scripts/train_risk_model.py [--receivables 3200] [--seed 2026]
        [--workers 4] [--out scf_chain/risk/models/trade_scorecards.json] [--frames DIR]
        [--from-frames DIR]
 Runs the two-round simulated market of `scf_chain.risk.trade.shipped_market` on a throw-away
@@ -40,7 +40,7 @@ from scf_chain.risk.trade import (  # noqa: E402
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--receivables", type=int, default=4_000)
+    ap.add_argument("--receivables", type=int, default=3_200)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--out", type=Path, default=default_model_path())

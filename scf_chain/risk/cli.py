@@ -68,7 +68,7 @@ def train(
         "market on a throw-away chain (SCF_CHAIN_BACKEND=anvil or embedded), take features "
         "from the store after round 1, label them by round 2.")] = False,
     receivables: Annotated[int, typer.Option(
-        "--receivables", min=200, help="With --simulate: the market's size.")] = 4_000,
+        "--receivables", min=200, help="With --simulate: the market's size.")] = 3_200,
     seed: Annotated[int, typer.Option("--seed", help="With --simulate.")] = 2026,
     workers: Annotated[int, typer.Option("--workers", min=1, help="With --simulate.")] = 4,
 ) -> None:

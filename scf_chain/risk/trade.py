@@ -42,9 +42,9 @@ Row = dict[str, float | int | None]
 TRADE_SETTINGS = ScorecardSettings(monotonic_trend="auto_asc_desc", min_bin_size=0.10)
 
 
-def shipped_market(seed: int = 2026, receivables: int = 4_000, workers: int = 4) -> SimConfig:
+def shipped_market(seed: int = 2026, receivables: int = 3_200, workers: int = 4) -> SimConfig:
     """The market the shipped scorecards are trained on (scripts/train_risk_model.py): two
-    rounds, 250 debtors of health 0.70–0.99, 200 tier-1 suppliers of which 15 % dishonest,
+    rounds, 200 debtors of health 0.70–0.99, 160 tier-1 suppliers of which 15 % dishonest,
     6 % fraud and 2 % evasive fraud."""
     from scf_chain.risk.simulate import SimConfig
 

@@ -109,3 +109,16 @@ def test_the_shipped_bundle_is_used_by_default_and_describes_its_training() -> N
         assert card.metrics.auc_out_of_fold > 0.5
         for f in card.features:  # plain words for every reason code, in both languages
             assert f.label_en != f.name and f.label_zh != f.name
+
+
+def test_training_on_a_market_needs_a_throw_away_chain(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from scf_chain.cli import app
+
+    monkeypatch.setenv("SCF_CHAIN_BACKEND", "rpc")
+    out = tmp_path / "cards.json"
+    result = CliRunner().invoke(app, ["risk", "train", "--simulate", "--out", str(out)])
+    assert result.exit_code == 1 and "throw-away chain" in result.output
+    assert not out.exists()
