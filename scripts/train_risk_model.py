@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python scripts/train_risk_model.py [--receivables 3200] [--seed 2026]
        [--workers 4] [--out scf_chain/risk/models/trade_scorecards.json] [--frames DIR]
-       [--from-frames DIR]
+       [--from-frames DIR] [--from-market reports/bench_risk_market.json]
 Runs the two-round simulated market of `scf_chain.risk.trade.shipped_market` on a throw-away
 anvil node, through the platform's Python layer; takes every participant's features from the
 store at the end of round 1; labels debtors by round 2's defaults and lateness and suppliers by
@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,12 +31,31 @@ import pandas as pd  # noqa: E402
 
 from scf_chain.config import Settings  # noqa: E402
 from scf_chain.platform.core import Platform  # noqa: E402
-from scf_chain.risk.model import default_model_path  # noqa: E402
+from scf_chain.risk.features import DEBTOR_FEATURES, SUPPLIER_FEATURES  # noqa: E402
+from scf_chain.risk.model import ModelBundle, default_model_path  # noqa: E402
+from scf_chain.risk.simulate import Outcome, SimConfig  # noqa: E402
 from scf_chain.risk.trade import (  # noqa: E402
+    debtor_labels,
+    describe_training,
     fit_trade_scorecards,
+    frame,
     shipped_market,
     simulate_and_train,
+    supplier_labels,
 )
+
+
+def _from_market(run: dict[str, Any], name: str) -> ModelBundle:
+    """The scorecards of a saved benchmark market: the same frames `simulate_and_train` makes."""
+    cfg = SimConfig(**{**run["cfg"], "health": tuple(run["cfg"]["health"])})
+    outcomes = [Outcome(**o) for o in run["outcomes"]]
+    debtors = frame(run["taken"], debtor_labels(outcomes, 1), DEBTOR_FEATURES)
+    suppliers = frame(run["taken"], supplier_labels(outcomes, 1), SUPPLIER_FEATURES)
+    training = describe_training(
+        cfg, run["result"]["receivables"], debtors, suppliers,
+        f"python scripts/train_risk_model.py --from-market reports/{name}")
+    return fit_trade_scorecards(debtors, suppliers, version=f"trade-sim-s{cfg.seed}",
+                                training=training)
 
 
 def main() -> int:
@@ -49,9 +69,15 @@ def main() -> int:
     ap.add_argument("--from-frames", type=Path, default=None,
                     help="fit from the tables (and training.json) a run wrote with --frames, "
                          "without simulating again")
+    ap.add_argument("--from-market", type=Path, default=None,
+                    help="fit from a market scripts/bench_risk.py saved (bench_risk_market.json: "
+                         "its features after round 1 and outcomes of round 2)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    if args.from_frames is not None:
+    if args.from_market is not None:
+        bundle = _from_market(json.loads(args.from_market.read_text(encoding="utf-8")),
+                              args.from_market.name)
+    elif args.from_frames is not None:
         training = json.loads((args.from_frames / "training.json").read_text(encoding="utf-8"))
         bundle = fit_trade_scorecards(pd.read_csv(args.from_frames / "debtors.csv"),
                                       pd.read_csv(args.from_frames / "suppliers.csv"),

@@ -148,20 +148,25 @@ def simulate_and_train(platform: Platform, cfg: SimConfig,
     result = simulate(platform, cfg, on_round_end=at_round_end)
     debtors = frame(taken, debtor_labels(result.outcomes, 1), DEBTOR_FEATURES)
     suppliers = frame(taken, supplier_labels(result.outcomes, 1), SUPPLIER_FEATURES)
-    training: dict[str, Any] = {
-        "source": "scf_chain.risk.simulate", "seed": cfg.seed,
-        "receivables": cfg.receivables, "debtors": cfg.debtors, "suppliers": cfg.suppliers,
-        "fraud_share": cfg.fraud_share, "evasion_share": cfg.evasion_share,
-        "dishonest_share": cfg.dishonest_share, "health": list(cfg.health),
-        "late_days": LATE_DAYS, "debtor_rows": len(debtors),
-        "debtor_bad": int(debtors[TARGET].sum()), "supplier_rows": len(suppliers),
-        "supplier_bad": int(suppliers[TARGET].sum()),
-        "regenerate": "python scripts/train_risk_model.py",
-    }
+    training = describe_training(cfg, result.receivables, debtors, suppliers,
+                                 "python scripts/train_risk_model.py")
     bundle = fit_trade_scorecards(debtors, suppliers, settings,
                                   version=version or f"trade-sim-s{cfg.seed}",
                                   training=training)
     return TradeTraining(bundle, debtors, suppliers, result)
+
+
+def describe_training(cfg: SimConfig, receivables: int, debtors: pd.DataFrame,
+                      suppliers: pd.DataFrame, regenerate: str) -> dict[str, Any]:
+    """What a bundle records of the market it was trained on, and how to make it again."""
+    return {
+        "source": "scf_chain.risk.simulate", "seed": cfg.seed, "receivables": receivables,
+        "debtors": cfg.debtors, "suppliers": cfg.suppliers, "fraud_share": cfg.fraud_share,
+        "evasion_share": cfg.evasion_share, "dishonest_share": cfg.dishonest_share,
+        "health": list(cfg.health), "late_days": LATE_DAYS, "debtor_rows": len(debtors),
+        "debtor_bad": int(debtors[TARGET].sum()), "supplier_rows": len(suppliers),
+        "supplier_bad": int(suppliers[TARGET].sum()), "regenerate": regenerate,
+    }
 
 
 def _participants(platform: Platform) -> list[str]:
