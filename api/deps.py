@@ -19,13 +19,12 @@ from scf_chain.chain.codec import checksum
 from scf_chain.chain.sender import journaling
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant
-from scf_chain.platform.apikeys import AuthError, authenticate
+from scf_chain.errors import AuthError, OutcomeDiverged, OutcomePending
+from scf_chain.platform.apikeys import authenticate
 from scf_chain.platform.core import Platform
 from scf_chain.platform.idempotency import (
     RETRY_AFTER_S,
     Claim,
-    OutcomeDiverged,
-    OutcomePending,
     StoredResponse,
     fingerprint,
 )

@@ -34,7 +34,14 @@ from scf_chain.clients import (
 from scf_chain.config import Settings
 from scf_chain.db.models import GatewayParticipant
 from scf_chain.deploy import Manifest, load_or_deploy
-from scf_chain.errors import ConfigError, KeyStoreError, ScfError
+from scf_chain.errors import (
+    ConfigError,
+    Conflict,
+    KeyStoreError,
+    NotFound,
+    ParticipantError,
+    ParticipantExists,
+)
 from scf_chain.files import DataDirLock, private_dir
 from scf_chain.indexer import Indexer
 from scf_chain.indexer.ingest import IndexReport
@@ -52,26 +59,6 @@ OPERATOR = "operator"
 RESERVED_NAMES = frozenset({OPERATOR, "keeper", "deployer"})
 DEV_GAS_WEI = 10 * 10**18
 ROLE_NAMES = {r.name.lower(): r for r in Role if r not in (Role.NONE,)}  # type: ignore[union-attr]
-
-
-class ParticipantError(ScfError, ValueError):
-    """A participant request is invalid (bad name, unknown role, duplicate, unknown name)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Conflict(ScfError, RuntimeError):
-    """The request is valid but the state does not allow it now (`code` says why)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class NotFound(ScfError, LookupError):
-    """The named resource does not exist (or the caller may not know it exists)."""
 
 
 def roles_from_names(names: list[str]) -> Role:
@@ -337,7 +324,7 @@ class Platform:
                                    "dev_funds is only available with a dev settlement token")
         with self.sessions() as s:
             if s.get(GatewayParticipant, name) is not None:
-                raise ParticipantError("participant_exists", f"participant {name!r} exists")
+                raise ParticipantExists(f"participant {name!r} exists")
         # a participant key without a participant row is an earlier attempt that failed on
         # chain: resume it (participants' keys have their own namespace: never a service key)
         key_name = self.keys.participant(name)
