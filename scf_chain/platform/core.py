@@ -58,6 +58,8 @@ OPERATOR = "operator"
 # may be called so, though participants' keys live apart from them in the keystore anyway
 RESERVED_NAMES = frozenset({OPERATOR, "keeper", "deployer"})
 DEV_GAS_WEI = 10 * 10**18
+# chains a backend starts inside or beside this process, which end with it
+THROWAWAY_CHAINS = ("embedded", "anvil", "ganache")
 ROLE_NAMES = {r.name.lower(): r for r in Role if r not in (Role.NONE,)}  # type: ignore[union-attr]
 
 
@@ -112,10 +114,12 @@ class Platform:
         """Connect, deploy or reuse the deployment, migrate the store, load keys and documents.
 
         The embedded chain, and an anvil node this backend starts, live and die with this
-        process, so with them everything else (store, keys, documents, manifest) goes to a
-        temporary folder unless configured explicitly (state left from an earlier node would
-        point at contracts and blocks that no longer exist). A node started separately (`scf
-        chain up`, then the rpc backend) keeps its state, and so does the data folder.
+        process, so with them everything else (store, keys, documents, manifest, master key)
+        goes to a temporary folder deleted at close, unless SCF_DATA_DIR is given: then it all
+        goes there (each piece that has its own setting may still be set apart) and is kept for
+        inspection; a data folder holding an earlier run's deployment is refused (its store
+        would point at contracts and blocks that no longer exist). A node started separately
+        (`scf chain up`, then the rpc backend) keeps its state, and so does the data folder.
 
         `exclusive` (a gateway): hold the lock of the data folder and keystore while open, and
         refuse with DataDirLocked, before deploying or touching the store, if another process
@@ -128,26 +132,31 @@ class Platform:
 
         settings = settings or Settings()
         settings.check_master_key_placement()
+        if settings.is_production_chain and not settings.master_key_path.exists():
+            raise ConfigError(
+                f"the documents' master key {settings.master_key_path} (SCF_MASTER_KEY_FILE) "
+                f"does not exist: create it once with `scf keys master-key "
+                f"{settings.master_key_path}` (32 random bytes, mode 0600), kept apart from the "
+                "data it protects; it is never made silently on a production chain")
         owns = chain is None
         chain = chain or connect(settings)
         tmp: tempfile.TemporaryDirectory[str] | None = None
         lock: DataDirLock | None = None
         try:
-            if chain.name in ("embedded", "anvil"):
-                tmp = tempfile.TemporaryDirectory(prefix=f"scf-{chain.name}-")
-                base = Path(tmp.name)
-                ephemeral: dict[str, Any] = {
-                    "data_dir": base, "database_url": f"sqlite:///{base}/scf.db",
-                    "keystore_path": base / "keys", "document_store_path": base / "documents",
-                    "deployment_file": base / "deployment.json",
-                    "keystore_password": secrets.token_hex(16),
-                    # keys of a throw-away chain need no expensive KDF
-                    "keystore_scrypt_n": 2**12,
-                }
-                settings = settings.model_copy(update={
-                    k: v for k, v in ephemeral.items() if k not in settings.model_fields_set})
+            if chain.name in THROWAWAY_CHAINS:
+                settings, tmp = cls._throwaway_state(settings, chain.name)
             if exclusive:
                 lock = DataDirLock([settings.data_dir, settings.keystore_path])
+            # a chain this process started is new: a deployment in the data folder is an
+            # earlier one's (a chain handed in by the caller may outlive a platform, and be
+            # reopened)
+            if owns and chain.name in THROWAWAY_CHAINS and tmp is None \
+                    and settings.manifest_path.exists():
+                raise ConfigError(
+                    f"{settings.manifest_path} holds the deployment of an earlier {chain.name} "
+                    f"chain, which ended with its process: give SCF_DATA_DIR an empty or new "
+                    f"folder (or remove {settings.data_dir}); its store and keys belong to a "
+                    "chain that no longer exists")
             private_dir(settings.data_dir)
             if not settings.keystore_password:
                 raise ConfigError("SCF_KEYSTORE_PASSWORD is needed to open the keystore")
@@ -155,7 +164,8 @@ class Platform:
                             iterations=settings.keystore_scrypt_n)
             operator = cls._operator_account(chain, keys)
             manifest, deployed = load_or_deploy(chain, operator, settings.manifest_path,
-                                                dev_token=bool(chain.dev_accounts()))
+                                                dev_token=bool(chain.dev_accounts()),
+                                                evm_version=settings.evm_version)
             if deployed:
                 log.info("deployed the system to chain %s: %s", manifest.chain_id,
                          settings.manifest_path)
@@ -163,8 +173,12 @@ class Platform:
             sessions = db.session_factory(db.make_engine(settings.database_url))
             master_file = settings.master_key_path
             try:
-                master = (MasterKey.from_file(master_file) if master_file.exists()
-                          else MasterKey.generate(master_file))
+                if master_file.exists():
+                    master = MasterKey.from_file(master_file)
+                else:  # a dev chain (a production one was refused above)
+                    master = MasterKey.generate(master_file)
+                    log.info("created the documents' master key %s (SCF_MASTER_KEY_FILE), "
+                             "as on every dev chain without one", master_file)
             except OSError as exc:  # a read-only secrets mount without the key, a wrong owner
                 raise ConfigError(f"cannot read or create the documents' master key "
                                   f"{master_file} (SCF_MASTER_KEY_FILE): {exc.strerror}") from exc
@@ -187,6 +201,25 @@ class Platform:
             if lock is not None:
                 lock.release()
             raise
+
+    @staticmethod
+    def _throwaway_state(settings: Settings, chain_name: str
+                         ) -> tuple[Settings, tempfile.TemporaryDirectory[str] | None]:
+        """Settings for a chain that ends with this process: every piece of state not set
+        explicitly goes to SCF_DATA_DIR if given (kept), else to a temporary folder (deleted at
+        close). Keys of such a chain protect nothing: a random password unless one is given,
+        and a cheap KDF."""
+        update: dict[str, Any] = {"keystore_password": secrets.token_hex(16),
+                                  "keystore_scrypt_n": 2**12}
+        tmp: tempfile.TemporaryDirectory[str] | None = None
+        if "data_dir" not in settings.model_fields_set:
+            # the settings derived from the data folder follow it into the temporary one
+            tmp = tempfile.TemporaryDirectory(prefix=f"scf-{chain_name}-")
+            base = Path(tmp.name)
+            update.update({"data_dir": base, "database_url": f"sqlite:///{base}/scf.db",
+                           "keystore_path": base / "keys", "document_store_path": base / "documents"})
+        return settings.model_copy(update={
+            k: v for k, v in update.items() if k not in settings.model_fields_set}), tmp
 
     @staticmethod
     def _operator_account(chain: ChainBackend, keys: Any) -> LocalAccount:
