@@ -174,6 +174,15 @@ def problem_response(status: int, code: str, title: str, detail: str | None = No
     return response
 
 
+def route_leaves(routes: Any) -> Any:
+    """Every route, those of included routers too (FastAPI keeps an included router whole)."""
+    for route in routes:
+        if hasattr(route, "effective_candidates"):  # FastAPI's included router
+            yield from route_leaves(route.effective_candidates())
+        else:
+            yield route
+
+
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 

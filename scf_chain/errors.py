@@ -291,13 +291,11 @@ class ParticipantError(InvalidError):
         super().__init__(message, code=code)
 
 
-class ParticipantExists(ConflictError, ParticipantError):
-    """A participant of this name exists."""
+class ParticipantConflict(ConflictError, ParticipantError):
+    """The name or the address is a participant's already (`participant_exists`,
+    `address_taken`)."""
 
-    code, title = "participant_exists", ParticipantError.title
-
-    def __init__(self, message: str) -> None:
-        super().__init__(self.code, message)
+    title = ParticipantError.title
 
 
 class Conflict(ConflictError):
@@ -363,6 +361,83 @@ class OutcomeDiverged(ConflictError):
 
     def facts(self) -> dict[str, Any]:
         return {"mined": self.mined}
+
+
+# -- custody: participants that sign their own transactions --------------------------------------
+
+class CustodyError(InvalidError):
+    """A prepare or submit that cannot go on; `code` says why, `facts` add what the client
+    needs (the signer found, the fields that differ)."""
+
+    title = "Self-signed transaction problem"
+
+    def __init__(self, code: str, message: str, **facts: Any) -> None:
+        super().__init__(message, code=code)
+        self._facts = facts
+
+    def facts(self) -> dict[str, Any]:
+        return dict(self._facts)
+
+
+class CustodyConflict(ConflictError, CustodyError):
+    """The prepared transaction no longer fits (stale, expired, its nonce used), or the request
+    is not one to prepare or submit."""
+
+    title = CustodyError.title
+
+
+class CustodyNotFound(NotFoundError, CustodyError):
+    """No prepared transaction has this id."""
+
+    title = CustodyError.title
+
+
+class ExternalSignerRequired(CustodyConflict):
+    """A custodial route was asked to sign for a participant that holds its own key."""
+
+    def __init__(self, participant: str) -> None:
+        super().__init__(
+            "external_signer_required",
+            f"participant {participant!r} holds its own key (custody: external): the gateway "
+            "cannot sign for it. POST the same request to /prepare followed by this route's path "
+            "(e.g. /prepare/offers/7/accept), sign the transaction it returns, and POST it to "
+            "/custody/submit (scf_chain.sdk does all three)", prepare_prefix="/prepare",
+            submit="/custody/submit")
+
+
+class SignatureRequired(ConflictError):
+    """The effect stopped at a transaction the participant must sign: `body` is the prepared
+    step, `preparing` whether it answers a prepare (else a submit whose request needs another
+    signature). Caught where effects run (api/deps.py) and answered as the step, never as a
+    failure; escaping, it is a conflict: nothing goes on until the participant signs."""
+
+    code, title = "signature_required", "A signature is required"
+
+    def __init__(self, body: dict[str, Any], preparing: bool) -> None:
+        super().__init__(f"transaction {body['prepared_id']} awaits its signature")
+        self.body, self.preparing = body, preparing
+
+
+# -- the SDK (scf_chain.sdk, a client of the gateway) ------------------------------------------------
+
+class GatewayError(InvalidError):
+    """The gateway refused a request: `status` is its answer's, `code` its stable code, `problem`
+    the whole problem document (or the client refused to go on: `no_signer`,
+    `refused_by_review`)."""
+
+    title = "The gateway refused the request"
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status, self.problem = status, problem
+        code = str(problem.get("code", f"http_{status}"))
+        super().__init__(f"{status} {code}: {problem.get('detail') or problem.get('title')}",
+                         code=code)
+
+
+class PreparedTransactionRefused(ForbiddenError):
+    """The signer will not sign a prepared transaction (not for its address, another chain)."""
+
+    code = "prepared_transaction_refused"
 
 
 # -- risk control -------------------------------------------------------------------------------------
