@@ -16,6 +16,7 @@ from api.limits import BodyLimitMiddleware, RateLimiter, RateLimitMiddleware, To
 from api.observe import RequestContextMiddleware
 from api.routes import (
     audit,
+    custody,
     dev,
     evidence,
     financing,
@@ -108,6 +109,7 @@ def create_app(platform: Platform | None = None, background: bool = False,
                    risk, probes):
         app.include_router(module.router)
     app.include_router(participants.policy_router)
+    custody.install(app)  # /prepare<route> and /custody/submit (participants with their own keys)
     console.install(app)  # the web console at /console (api/console)
     openapi.install(app)
     # Added last, so they run first: a request over its rate or size limit is refused before

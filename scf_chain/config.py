@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     receipt_timeout_s: float = Field(120.0, gt=0)
     idempotency_ttl_s: float = Field(
         86_400.0, gt=0, description="how long an Idempotency-Key's answer is kept (then purged)")
+    custody_prepared_ttl_s: float = Field(
+        600.0, gt=0, description="how long a transaction prepared for a participant that signs "
+                                 "itself may be submitted")
 
     # Gateway limits, applied before a request is parsed or authenticated (per process: several
     # gateway processes each keep their own rate buckets).

@@ -110,6 +110,8 @@ class Platform:
     _rotation_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _indexed_to: int = field(default=-1, init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
+    # senders of participants that sign themselves, by address (scf_chain.platform.custody)
+    external_senders: dict[str, Any] = field(default_factory=dict, init=False)
     _data_lock: DataDirLock | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -261,7 +263,7 @@ class Platform:
         e.g. one named `keeper`, keeps the key, and the service makes itself a new one)."""
         with self.sessions() as s:
             rows = list(s.scalars(select(GatewayParticipant).where(
-                GatewayParticipant.name != OPERATOR,
+                GatewayParticipant.name != OPERATOR, GatewayParticipant.custody != "external",
                 GatewayParticipant.key_name.not_like(self.keys.participant("%")))))
             for row in rows:
                 if row.name in RESERVED_NAMES:
@@ -292,21 +294,33 @@ class Platform:
         return bool(self.chain.dev_accounts())
 
     def account(self, participant: GatewayParticipant | str) -> LocalAccount:
+        if not isinstance(participant, str) and participant.custody == "external":
+            from scf_chain.platform.custody import ExternalSignerRequired
+
+            raise ExternalSignerRequired(participant.name)
         name = participant if isinstance(participant, str) else participant.key_name
         return self.keys.account(name)
 
+    def signer(self, who: GatewayParticipant | LocalAccount) -> Any:
+        """What signs for `who`: its keystore account, or for a participant holding its own
+        key the sender that only sends what it signed (scf_chain.platform.custody)."""
+        if isinstance(who, LocalAccount):
+            return who
+        if who.custody == "external":
+            from scf_chain.platform.custody import external_sender
+
+            return external_sender(self, who)
+        return self.account(who)
+
     def token(self, who: GatewayParticipant | LocalAccount) -> ReceivableTokenClient:
-        acct = who if isinstance(who, LocalAccount) else self.account(who)
-        return self.system.token(acct)
+        return self.system.token(self.signer(who))
 
     def evidence_registry(self, who: GatewayParticipant | LocalAccount) -> EvidenceRegistryClient:
-        acct = who if isinstance(who, LocalAccount) else self.account(who)
-        return self.system.evidence(acct)
+        return self.system.evidence(self.signer(who))
 
     def money(self, who: GatewayParticipant | LocalAccount,
               address: str | None = None) -> SettlementTokenClient:
-        acct = who if isinstance(who, LocalAccount) else self.account(who)
-        return self.system.settlement(acct, address)
+        return self.system.settlement(self.signer(who), address)
 
     def sync(self, force: bool = False) -> None:
         """Bring the store up to the chain head (after a write, so reads see it).
@@ -353,8 +367,13 @@ class Platform:
         return checksum(self.participant(who).address)
 
     def create_participant(self, name: str, display_name: str, roles: Role,
-                           dev_funds: int = 0) -> tuple[GatewayParticipant, IssuedKey]:
-        """Create a key in the keystore, register its roles on chain, and issue an API key."""
+                           dev_funds: int = 0, external_address: str | None = None
+                           ) -> tuple[GatewayParticipant, IssuedKey]:
+        """Create a key in the keystore, register its roles on chain, and issue an API key.
+
+        With `external_address` the participant holds its own key (custody: external): no key
+        is made, and its transactions are prepared for it to sign (scf_chain.platform.custody).
+        """
         if not NAME_RE.match(name):
             raise ParticipantError("invalid_name", "a participant name is 1-63 characters of "
                                    "a-z, 0-9 and '-', starting with a letter or digit")
@@ -371,12 +390,14 @@ class Platform:
         with self.sessions() as s:
             if s.get(GatewayParticipant, name) is not None:
                 raise ParticipantError("participant_exists", f"participant {name!r} exists")
-        # a participant key without a participant row is an earlier attempt that failed on
-        # chain: resume it (participants' keys have their own namespace: never a service key)
-        key_name = self.keys.participant(name)
-        address = (self.keys.address_of(key_name) if key_name in self.keys.names()
-                   else self.keys.create(key_name))
-        account = self.keys.account(key_name)
+        if external_address is not None:
+            key_name, address = "", self._external_address(external_address)
+        else:
+            # a participant key without a participant row is an earlier attempt that failed on
+            # chain: resume it (participants' keys have their own namespace: never a service key)
+            key_name = self.keys.participant(name)
+            address = (self.keys.address_of(key_name) if key_name in self.keys.names()
+                       else self.keys.create(key_name))
         if self.is_dev_chain:
             self.system.sender(self.chain.dev_accounts()[0]).send(address, b"", DEV_GAS_WEI)
         op = self.token(self.operator_account)
@@ -384,13 +405,31 @@ class Platform:
         if dev_funds:
             self.money(self.operator_account).mint(address, dev_funds)
         with self.sessions() as s:
-            p = GatewayParticipant(name=name, address=account.address, roles=int(roles),
+            p = GatewayParticipant(name=name, address=address, roles=int(roles),
                                    key_name=key_name, display_name=display_name,
-                                   created_at=int(time.time()))
+                                   created_at=int(time.time()),
+                                   custody="custodial" if external_address is None
+                                   else "external")
             s.add(p)
             issued = issue_key(s, name)
             s.commit()
         return p, issued
+
+    def _external_address(self, address: str) -> str:
+        """A participant's own address: a valid one that no participant or service key has."""
+        from eth_utils import is_address
+
+        from scf_chain.chain.codec import checksum
+
+        if not is_address(address):
+            raise ParticipantError("invalid_address", f"{address!r} is not an address")
+        address = checksum(address)
+        service = {self.keys.address_of(k).lower() for k in RESERVED_NAMES
+                   if k in self.keys.names()}
+        if address.lower() in service or self.participant_by_address(address) is not None:
+            raise ParticipantError("address_taken", f"{address} is already a participant's "
+                                   "or a service key's address")
+        return address
 
     def set_roles(self, name: str, roles: Role) -> GatewayParticipant:
         p = self.participant(name)
@@ -449,6 +488,9 @@ class Platform:
         rotation."""
         from scf_chain.platform.rotation import rotate
 
+        if self.participant(name).custody == "external":
+            raise ParticipantError("external_custody", f"{name} holds its own key: it moves "
+                                   "to a new key itself; the gateway cannot sign for it")
         with self._rotation_lock:  # two rotations at once would each make a new key
             return rotate(self, name)
 
