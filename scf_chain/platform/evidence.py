@@ -15,7 +15,15 @@ from sqlalchemy.exc import IntegrityError
 
 from scf_chain.clients import Anchored
 from scf_chain.db.models import EvidenceDocument, GatewayParticipant
-from scf_chain.errors import EvidenceError
+from scf_chain.errors import (
+    DocumentAccessDenied,
+    DocumentNotFound,
+    EvidenceRequestConflict,
+    EvidenceRequestError,
+    EvidenceRequestForbidden,
+    EvidenceRequestNotFound,
+    NotFound,
+)
 from scf_chain.evidence.commit import SaltedDocument, parse_document
 from scf_chain.evidence.crosscheck import check_trade
 from scf_chain.evidence.merkle import verify as merkle_verify
@@ -28,16 +36,9 @@ from scf_chain.evidence.proofs import (
     make_bundle,
     verify_bundle,
 )
-from scf_chain.evidence.store import DocumentAccessDenied, DocumentNotFound
-from scf_chain.platform.core import NAME_RE, NotFound, Platform
+from scf_chain.platform.core import NAME_RE, Platform
 
 MAX_BATCH = 10_000
-
-
-class EvidenceRequestError(EvidenceError):
-    def __init__(self, code: str, message: str, http_status: int = 422) -> None:
-        super().__init__(message)
-        self.code, self.http_status = code, http_status
 
 
 def _h(b: bytes) -> str:
@@ -131,7 +132,7 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
     provider), and an invoice's submitter its seller; the parties may read it, auditors read
     everything. A document's key, and so its id, is scoped to its submitter's address: nobody can
     take another party's order or waybill numbers (an invoice's key is the seller's, whose
-    number it is). Submitting the same document twice is a 409 only to its submitter.
+    number it is). Submitting the same document twice is a conflict only to its submitter.
     """
     from scf_chain.clients import Role
 
@@ -142,12 +143,12 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
         raise EvidenceRequestError("document_invalid", str(exc)) from None
     parties = parties_of(doc)
     if caller.address.lower() not in {a.lower() for a in parties} and not caller.roles & Role.ANCHORER:
-        raise EvidenceRequestError("not_a_party", "only a party to the document or an anchorer "
-                                   "may submit it", 403)
+        raise EvidenceRequestForbidden("not_a_party", "only a party to the document or an "
+                                       "anchorer may submit it")
     if isinstance(doc, Invoice) and caller.address.lower() != doc.seller.lower():
-        raise EvidenceRequestError("not_the_issuer", "an invoice is submitted by its seller: its "
-                                   "number and its key (which a receivable consumes) are the "
-                                   "seller's", 403)
+        raise EvidenceRequestForbidden("not_the_issuer", "an invoice is submitted by its "
+                                       "seller: its number and its key (which a receivable "
+                                       "consumes) are the seller's")
     salted = SaltedDocument.create(doc, submitter=to_checksum_address(caller.address))
     doc_id = "doc-" + salted.doc_key.hex()[:24]
     readers = {p.name for p in (platform.participant_by_address(a) for a in parties) if p}
@@ -161,8 +162,8 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
             s.flush()
         except IntegrityError:
             s.rollback()
-            raise EvidenceRequestError("document_exists", f"you submitted this {doc.kind} "
-                                       f"({_number(doc)}) already", 409) from None
+            raise EvidenceRequestConflict("document_exists", f"you submitted this {doc.kind} "
+                                          f"({_number(doc)}) already") from None
         if not platform.documents.exists(doc_id):
             platform.documents.put(doc_id, json.dumps(salted.to_json()).encode(), caller.name,
                                    readers)
@@ -175,7 +176,7 @@ def document(platform: Platform, caller: GatewayParticipant, doc_id: str,
     """The row and the decrypted document, for someone allowed to read it.
 
     A document the caller may not read is answered exactly as one that does not exist (the same
-    404 problem): an id says nothing about whether someone else's document exists.
+    `document_not_found`): an id says nothing about whether someone else's document exists.
     """
     with platform.sessions() as s:
         row = s.get(EvidenceDocument, doc_id)
@@ -184,8 +185,7 @@ def document(platform: Platform, caller: GatewayParticipant, doc_id: str,
             raise DocumentNotFound(doc_id)
         content = platform.documents.get(doc_id, caller.name, is_auditor=reads_everything)
     except (DocumentNotFound, DocumentAccessDenied):
-        raise EvidenceRequestError("document_not_found", f"no document {doc_id!r}",
-                                   404) from None
+        raise EvidenceRequestNotFound("document_not_found", f"no document {doc_id!r}") from None
     assert row is not None
     return row, SaltedDocument.from_json(json.loads(content))
 
@@ -206,8 +206,8 @@ def anchor_pending(platform: Platform, anchorer: GatewayParticipant,
                               .order_by(EvidenceDocument.created_at, EvidenceDocument.doc_id)
                               .limit(limit)))
     if not rows:
-        raise EvidenceRequestError("nothing_to_anchor", "no submitted document awaits anchoring",
-                                   409)
+        raise EvidenceRequestConflict("nothing_to_anchor",
+                                      "no submitted document awaits anchoring")
     docs = [SaltedDocument.from_json(json.loads(platform.documents.get(r.doc_id, "",
                                                                        is_auditor=True)))
             for r in rows]
@@ -228,8 +228,8 @@ def bundle(platform: Platform, caller: GatewayParticipant, doc_id: str, reads_ev
            fields: list[str] | None = None) -> ProofBundle:
     row, salted = document(platform, caller, doc_id, reads_everything)
     if row.batch_root is None or row.proof is None:
-        raise EvidenceRequestError("document_not_anchored",
-                                   f"document {doc_id!r} is not anchored yet", 409)
+        raise EvidenceRequestConflict("document_not_anchored",
+                                      f"document {doc_id!r} is not anchored yet")
     return make_bundle(salted, [bytes.fromhex(p[2:]) for p in row.proof],
                        bytes.fromhex(row.batch_root[2:]), platform.chain.chain_id(),
                        platform.manifest.evidence_registry, fields)
@@ -262,8 +262,8 @@ def prepare_application(platform: Platform, creditor: GatewayParticipant, debtor
                                        f"{doc_id!r} is a {salted.document.kind}, not a "
                                        f"{kind.model_fields['kind'].default}")
         if row.batch_root is None or row.proof is None:
-            raise EvidenceRequestError("document_not_anchored",
-                                       f"document {doc_id!r} is not anchored yet", 409)
+            raise EvidenceRequestConflict("document_not_anchored",
+                                          f"document {doc_id!r} is not anchored yet")
         loaded[kind] = (row, salted)
     inv_row, inv = loaded[Invoice]
     check_trade(inv.document, loaded[PurchaseOrder][1].document,  # type: ignore[arg-type]
