@@ -126,18 +126,26 @@ def build_contracts(
 
 @chain_app.command("up")
 def chain_up(
-    backend: str = typer.Option("anvil", help="anvil (a node other processes can reach)."),
+    backend: str = typer.Option("anvil", help="anvil or ganache (nodes other processes reach)."),
     host: str = typer.Option("127.0.0.1"),
     port: Optional[int] = typer.Option(None, help="Default: a free port."),
+    hardfork: Optional[str] = typer.Option(
+        None, help="The node's fork, e.g. paris (default: anvil cancun, ganache shanghai)."),
 ) -> None:
     """Start a local chain, print its RPC URL and dev accounts, run until Ctrl-C."""
-    if backend != "anvil":
-        _fail(ValueError("only `anvil` can be served to other processes; the embedded chain "
-                         "lives inside one Python process (use `scf serve`)"))
+    if backend not in ("anvil", "ganache"):
+        _fail(ValueError("only `anvil` and `ganache` can be served to other processes; the "
+                         "embedded chain lives inside one Python process (use `scf serve`)"))
     from scf_chain.chain.anvil import AnvilChain
+    from scf_chain.chain.ganache import GANACHE_HARDFORK, GanacheChain
+    from scf_chain.chain.localnode import LocalNodeChain
 
     try:
-        chain = AnvilChain(host=host, port=port)
+        chain: LocalNodeChain
+        if backend == "anvil":
+            chain = AnvilChain(host=host, port=port, hardfork=hardfork or "cancun")
+        else:
+            chain = GanacheChain(host=host, port=port, hardfork=hardfork or GANACHE_HARDFORK)
     except ScfError as exc:
         _fail(exc)
         return

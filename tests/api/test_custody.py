@@ -275,3 +275,30 @@ def test_registration_and_prepare_are_for_external_participants_only(
     sup = External(world, tmp_path, "xsup", ["supplier"])
     r = world.operator.post(f"/participants/{sup.name}/rotate-key")
     assert r.status_code == 422 and r.json()["code"] == "external_custody", r.text
+
+
+def test_a_submit_cut_off_after_its_broadcast_is_finished_by_submitting_it_again(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scf_chain.errors import TransactionTimeout
+    from scf_chain.platform.custody import ExternalSender
+
+    c = Cast(world)
+    sup = External(world, tmp_path, "xsup", ["supplier"])
+    _, token = c.receivable(c.s1, c.s1_api, 1_000_000)
+    assert c.s1_api.post(f"/tokens/{token}/transfer", {"to": sup.address}).status_code == 200
+    prepared = sup.prepare(f"/tokens/{token}/split", {"to": c.s2, "value": "1000"})
+    raw = sup.signer.sign(prepared["transaction"])
+    real_wait = ExternalSender.wait
+
+    def lost(self: ExternalSender, tx_hash: str, replay: Any = None) -> Any:
+        raise TransactionTimeout(f"transaction {tx_hash} not mined in time")
+
+    monkeypatch.setattr(ExternalSender, "wait", lost)
+    r = sup.submit(prepared["prepared_id"], raw)
+    assert r.status_code == 503 and r.json()["code"] == "outcome_pending", r.text
+    assert _journaled(world, sup.name) == 1  # journaled before it was broadcast
+    monkeypatch.setattr(ExternalSender, "wait", real_wait)
+    r = sup.submit(prepared["prepared_id"], raw)  # resolved from the journal, not sent again
+    assert r.status_code == 201, r.text
+    assert r.json()["value"] == "1000" and r.json()["from_token_id"] == str(token)
+    assert sup.nonce() == 1 and _journaled(world, sup.name) == 1
