@@ -159,8 +159,8 @@ def chain_up(
     record: Path | None = None
     try:
         assert chain.pid is not None
-        record = NodeRecord(os.getpid(), chain.pid, chain.port, chain.rpc_url).write(
-            Settings().data_dir)
+        record = NodeRecord(os.getpid(), chain.pid, chain.port, chain.rpc_url,
+                            chain.name).write(Settings().data_dir)
         typer.echo(f"RPC URL: {chain.rpc_url}")
         typer.echo(f"chain id: {chain.chain_id()}")
         for i, acct in enumerate(chain.dev_accounts()[:5]):

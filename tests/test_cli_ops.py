@@ -131,3 +131,46 @@ def test_a_record_whose_pids_run_something_else_signals_nothing(tmp_path: Path) 
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_index_catch_up_goes_batch_by_batch_and_reports_once(monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """`scf index` ingests one batch at a time (to draw progress) and prints one summary."""
+    from scf_chain import cli
+    from scf_chain.indexer.ingest import IndexReport
+
+    class Fake:
+        start_block, confirmations, head, chunk = 10, 2, 52, 10
+
+        def __init__(self) -> None:
+            self.at: int | None = None
+            self.calls = 0
+
+        def cursor(self) -> tuple[int, str] | None:
+            return None if self.at is None else (self.at, "0x")
+
+        def index_once(self, max_batches: int | None = None) -> IndexReport:
+            assert max_batches == 1
+            self.calls += 1
+            safe = self.head - self.confirmations
+            start = self.start_block if self.at is None else self.at + 1
+            if start > safe:
+                return IndexReport(None, None, 0, 0, None, self.head, True)
+            end = min(start + self.chunk - 1, safe)
+            self.at = end
+            return IndexReport(start, end, 3, 1, None, self.head, end >= safe)
+
+    drawn: list[tuple[int, int]] = []
+    monkeypatch.setattr(Progress, "update", lambda self, done, note="", force=False:
+                        drawn.append((done, self.total)))
+    fake = Fake()
+    report = cli._catch_up(fake)
+    # blocks 10..50 in batches of 10: five batches, one report covering all of them
+    assert fake.calls == 5
+    assert (report.from_block, report.to_block, report.events, report.batches) == (10, 50, 15, 5)
+    assert report.caught_up and report.head == 52
+    assert drawn == [(10, 41), (20, 41), (30, 41), (40, 41)]
+    # nothing new: one call, nothing drawn
+    drawn.clear()
+    again = cli._catch_up(fake)
+    assert (again.from_block, again.events, again.caught_up) == (None, 0, True) and drawn == []

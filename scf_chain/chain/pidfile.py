@@ -3,7 +3,7 @@
 One file per port, `<data dir>/chain-<port>.json` (0600), naming the `scf chain up` process and
 the node it started. Stopping checks that each pid still runs the program recorded (a pid may be
 reused after a crash) and never signals anything else: no `pkill -f anvil`, which would stop
-every node on the machine.
+every node on the machine. Works for every node `scf chain up` starts (anvil, ganache).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class NodeRecord:
     node_pid: int  # the node itself (its own process group)
     port: int
     rpc_url: str
+    node: str = "anvil"  # the node program (anvil, ganache): its command line names it
 
     @staticmethod
     def path(data_dir: Path, port: int) -> Path:
@@ -100,9 +101,9 @@ def stop(path: Path, timeout_s: float = 30.0) -> str:
             raise ConfigError(f"`scf chain up` (pid {rec.pid}) did not stop within "
                               f"{timeout_s:.0f}s")
         what = f"stopped `scf chain up` (pid {rec.pid}) and its node"
-    if runs(rec.node_pid, "anvil", port_arg):  # left behind by a `chain up` that was killed
+    if runs(rec.node_pid, rec.node, port_arg):  # left behind by a `chain up` that was killed
         os.killpg(rec.node_pid, signal.SIGTERM)
-        if not _wait_gone(rec.node_pid, "anvil", port_arg, timeout_s=timeout_s):
+        if not _wait_gone(rec.node_pid, rec.node, port_arg, timeout_s=timeout_s):
             os.killpg(rec.node_pid, signal.SIGKILL)
         what = f"stopped the node (pid {rec.node_pid}) a killed `scf chain up` left behind"
     path.unlink(missing_ok=True)
