@@ -58,6 +58,7 @@ from sqlalchemy import func, select
 
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant, RawEvent
+from scf_chain.errors import EvidenceRequestError
 from scf_chain.platform import evidence as evidence_ops
 from scf_chain.platform.core import Platform
 
@@ -371,7 +372,7 @@ class Simulator:
             try:
                 evidence_ops.anchor_pending(p, self._who("logistics"), cfg.batch)
                 self._count(1)
-            except evidence_ops.EvidenceRequestError:
+            except EvidenceRequestError:
                 break
         # 2. apply (the fictitious ones past the gateway's check) and confirm
         self._parallel(lambda t: self._apply_confirm(t, maturity), trades)
