@@ -6,7 +6,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -87,6 +87,37 @@ class TxJournal(Protocol):
         """The block views are read at ('latest', or the state a replayed send saw)."""
 
 
+class NonceHold(Protocol):
+    """One account's next nonce, held (locked) while a transaction is signed and broadcast."""
+
+    next: int | None  # None: read it from the node
+
+    def store(self, nonce: int | None) -> None:
+        """The next nonce after this hold (None: read it from the node next time)."""
+
+
+class SharedNonces(Protocol):
+    """Nonces kept outside the process, for accounts several processes send for
+    (`scf_chain.platform.nonces.StoreNonces`)."""
+
+    def hold(self, account: str) -> AbstractContextManager[NonceHold]:
+        """Lock `account`'s nonce until the block ends; what it stores is kept."""
+
+    def forget(self, account: str) -> None:
+        """Read `account`'s nonce from the node at its next send."""
+
+
+class _LocalNonce:
+    """A sender's nonce in memory (one process sends for the account), as a `NonceHold`."""
+
+    def __init__(self, sender: TxSender) -> None:
+        self.sender = sender
+        self.next = sender._nonce
+
+    def store(self, nonce: int | None) -> None:
+        self.next = self.sender._nonce = nonce
+
+
 _journal: ContextVar[TxJournal | None] = ContextVar("scf_tx_journal", default=None)
 
 
@@ -106,28 +137,27 @@ def current_journal() -> TxJournal | None:
 
 def broadcast_signed(chain: ChainBackend, tx: SignedTx) -> str:
     """Send an already signed transaction again (recovery: the node may never have seen it, or
-    dropped it); senders of its account in this process skip its nonce. Raises what the node
-    answers (already known, nonce too low) for the caller to judge."""
+    dropped it); senders of its account skip its nonce. Raises what the node answers (already
+    known, nonce too low) for the caller to judge."""
     senders = [h for h in list(chain._nonce_holders)
                if isinstance(h, TxSender) and h.address.lower() == tx.sender.lower()]
     if not senders:
         return _hash_hex(raw_request(chain.w3, "eth_sendRawTransaction", ["0x" + tx.raw.hex()]))
-    # under the account's lock: a send of this process never signs this nonce meanwhile
-    with senders[0]._lock:
+    # under the account's nonce hold: no send signs this nonce meanwhile
+    with senders[0]._hold() as hold:
         tx_hash = _hash_hex(raw_request(chain.w3, "eth_sendRawTransaction",
                                         ["0x" + tx.raw.hex()]))
-        for sender in senders:
-            if sender is senders[0]:
-                if sender._nonce is not None and sender._nonce <= tx.nonce:
-                    sender._nonce = tx.nonce + 1
-            else:
-                sender.skip_nonce(tx.nonce)
+        if hold.next is not None and hold.next <= tx.nonce:
+            hold.store(tx.nonce + 1)
+        for sender in senders[1:]:
+            sender.skip_nonce(tx.nonce)
     return tx_hash
 
 
 def _is_nonce_error(exc: BaseException) -> bool:
+    """The node says the nonce is taken (mined, or held by another pending transaction)."""
     text = str(exc).lower()
-    return "nonce too low" in text or "nonce too high" in text or "invalid nonce" in text or (
+    return "replacement transaction underpriced" in text or "nonce too low" in text or "nonce too high" in text or "invalid nonce" in text or (
         "nonce" in text and "expected" in text
     )
 
@@ -156,8 +186,10 @@ class TxSender:
         account: LocalAccount,
         decoder: ErrorDecoder | None = None,
         receipt_timeout_s: float = DEFAULT_RECEIPT_TIMEOUT_S,
+        nonces: SharedNonces | None = None,
     ) -> None:
         self.chain = chain
+        self.nonces = nonces
         self.w3 = chain.w3
         self.account = account
         self.address = to_checksum_address(account.address)
@@ -179,6 +211,17 @@ class TxSender:
         """Re-read the nonce from the chain before the next send (after a snapshot revert)."""
         with self._lock:
             self._nonce = None
+            if self.nonces is not None:
+                self.nonces.forget(self.address)
+
+    @contextmanager
+    def _hold(self) -> Iterator[NonceHold]:
+        """The account's next nonce, locked in this process and, with shared nonces, in every
+        process (from signing until the node accepted the transaction)."""
+        with self._lock:
+            with (self.nonces.hold(self.address) if self.nonces is not None
+                  else nullcontext(_LocalNonce(self))) as hold:
+                yield hold
 
     @property
     def decoder(self) -> ErrorDecoder:
@@ -207,11 +250,15 @@ class TxSender:
         fees = self._fee_fields()
         return int(fees.get("maxFeePerGas", fees.get("gasPrice", 0)))
 
+    def _pending_nonce(self) -> int:
+        return _int(self._rpc("eth_getTransactionCount", [self.address, "pending"]))
+
     def resync_nonce(self) -> int:
-        """Forget the local nonce and read it from the chain (pending) again."""
-        with self._lock:
-            self._nonce = int(self.w3.eth.get_transaction_count(self.address, "pending"))
-            return self._nonce
+        """Forget the kept nonce and read it from the chain (pending) again."""
+        with self._hold() as hold:
+            nonce = self._pending_nonce()
+            hold.store(nonce)
+            return nonce
 
     @property
     def next_nonce(self) -> int | None:
@@ -296,12 +343,14 @@ class TxSender:
         tx["gas"] = gas
         tx.update(self._fee_fields())
         for attempt in (1, 2):
-            with self._lock:
-                if self._nonce is None:
-                    self._nonce = int(self.w3.eth.get_transaction_count(self.address, "pending"))
-                tx["nonce"] = self._nonce
+            with self._hold() as hold:
+                nonce = hold.next
+                if nonce is None:
+                    nonce = self._pending_nonce()
+                    hold.store(nonce)  # kept, should the node refuse this transaction
+                tx["nonce"] = nonce
                 raw = self._sign(tx)
-                signed = SignedTx(self.address, self._nonce, "0x" + keccak(raw).hex(), raw, what)
+                signed = SignedTx(self.address, nonce, "0x" + keccak(raw).hex(), raw, what)
                 if journal is not None:
                     journal.record(signed)  # written down before it can leave the process
                 try:
@@ -315,7 +364,7 @@ class TxSender:
                     if attempt == 1 and _is_nonce_error(exc):
                         if journal is not None:
                             journal.refused(signed)
-                        self._nonce = None  # someone else used this account: read it again
+                        hold.store(None)  # someone else used this account: read it again
                         continue
                     if _is_insufficient_funds(exc):  # refused for certain: it never happened
                         if journal is not None:
@@ -323,7 +372,7 @@ class TxSender:
                         raise self._insufficient_gas(exc, gas, int(value)) from None
                     # the node may have received it all the same: it stays journaled
                     raise ChainError(f"node refused transaction: {exc}") from exc
-                self._nonce += 1
+                hold.store(nonce + 1)
                 return _hash_hex(tx_hash)
         raise ChainError("nonce could not be synchronised with the node")  # pragma: no cover
 
