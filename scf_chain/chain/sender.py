@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
@@ -16,15 +18,18 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
-from scf_chain.chain.base import ChainBackend, raw_request
+from scf_chain.chain.base import ChainBackend, http_transport, raw_request
 from scf_chain.chain.codec import ContractCall, checksum
 from scf_chain.chain.reverts import ErrorDecoder, default_decoder, revert_class, to_revert
 from scf_chain.errors import ChainError, ContractRevert, InsufficientGas, TransactionTimeout
 
+log = logging.getLogger(__name__)
+
 DEFAULT_RECEIPT_TIMEOUT_S = 120.0
 FEE_CACHE_S = 2.0
-RECEIPT_POLL_MAX_S = 0.25
 GAS_HEADROOM = 1.25
+# how often the receipt watcher asks the node for its head while transactions are waiting
+HEAD_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,107 @@ def broadcast_signed(chain: ChainBackend, tx: SignedTx) -> str:
         for sender in senders[1:]:
             sender.skip_nonce(tx.nonce)
     return tx_hash
+
+
+class _Waiter:
+    __slots__ = ("event", "receipt", "fresh")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.receipt: Any = None
+        self.fresh = True  # not looked up since it started waiting
+
+
+class ReceiptWatcher:
+    """Receipts for every transaction this process waits for, by watching the head once.
+
+    A waiting transaction used to poll its own receipt (with backoff): under interval mining,
+    where a block carries hundreds of transactions, that was several round trips per
+    transaction per block. Here one thread asks the node for its head every HEAD_POLL_S while
+    anything waits; when the head moves it asks for the receipts of all waiting transactions in
+    one batched request, and wakes those that were mined. A transaction that starts waiting is
+    looked up at the next pass even if the head did not move (it may have been mined before it
+    started waiting). The thread ends when nothing waits.
+    """
+
+    def __init__(self, chain: ChainBackend) -> None:
+        self.chain = chain
+        self._lock = threading.Lock()
+        self._waiting: dict[str, list[_Waiter]] = {}
+        self._thread: threading.Thread | None = None
+        self._head: int | None = None
+
+    def wait(self, tx_hash: str, timeout_s: float) -> Any:
+        """The receipt of `tx_hash` once mined, or None after `timeout_s`."""
+        waiter = _Waiter()
+        with self._lock:
+            self._waiting.setdefault(tx_hash, []).append(waiter)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="receipts", daemon=True)
+                self._thread.start()
+        try:
+            waiter.event.wait(timeout_s)
+        finally:
+            with self._lock:
+                left = [w for w in self._waiting.get(tx_hash, []) if w is not waiter]
+                if left:
+                    self._waiting[tx_hash] = left
+                else:
+                    self._waiting.pop(tx_hash, None)
+        return waiter.receipt
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._thread = None
+                    return
+            try:
+                self._pass()
+            except Exception:  # the node is unreachable for now: waiters time out if it stays so
+                log.debug("receipt watcher pass failed", exc_info=True)
+            time.sleep(HEAD_POLL_S)
+
+    def _pass(self) -> None:
+        head = _int(raw_request(self.chain.w3, "eth_blockNumber", []))
+        moved = head != self._head
+        self._head = head
+        with self._lock:
+            todo = [h for h, ws in self._waiting.items() if moved or any(w.fresh for w in ws)]
+            for h in todo:
+                for w in self._waiting[h]:
+                    w.fresh = False
+        if not todo:
+            return
+        for tx_hash, rcpt in zip(todo, _receipts(self.chain, todo), strict=True):
+            if rcpt is None or isinstance(rcpt, Exception) or rcpt.get("blockNumber") is None:
+                continue
+            with self._lock:
+                waiters = list(self._waiting.get(tx_hash, []))
+            for w in waiters:
+                w.receipt = rcpt
+                w.event.set()
+
+
+def _receipts(chain: ChainBackend, hashes: list[str]) -> list[Any]:
+    """Receipts of `hashes` (None: not mined): one batched request over HTTP."""
+    transport = http_transport(chain.w3)
+    if transport is not None and len(hashes) > 1:
+        return transport.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+    return [raw_request(chain.w3, "eth_getTransactionReceipt", [h]) for h in hashes]
+
+
+_watchers: weakref.WeakKeyDictionary[ChainBackend, ReceiptWatcher] = weakref.WeakKeyDictionary()
+_watchers_lock = threading.Lock()
+
+
+def receipt_watcher(chain: ChainBackend) -> ReceiptWatcher:
+    """The chain's one receipt watcher in this process."""
+    with _watchers_lock:
+        watcher = _watchers.get(chain)
+        if watcher is None:
+            watcher = _watchers[chain] = ReceiptWatcher(chain)
+        return watcher
 
 
 def _is_nonce_error(exc: BaseException) -> bool:
@@ -377,18 +483,17 @@ class TxSender:
         raise ChainError("nonce could not be synchronised with the node")  # pragma: no cover
 
     def wait(self, tx_hash: str, replay: dict[str, Any] | None = None) -> TxReceipt:
-        """Wait for the receipt; raise TransactionTimeout, or the typed revert if it failed."""
-        deadline = time.monotonic() + self.receipt_timeout_s
-        delay = 0.0
-        while True:
-            rcpt = self._rpc("eth_getTransactionReceipt", [tx_hash])
-            if rcpt is not None and rcpt.get("blockNumber") is not None:
-                break
-            if time.monotonic() >= deadline:
+        """Wait for the receipt; raise TransactionTimeout, or the typed revert if it failed.
+
+        Asked once at once (a node mining on submission has it already), then from the
+        process's receipt watcher, which looks receipts up for all waiting transactions at once.
+        """
+        rcpt = self._rpc("eth_getTransactionReceipt", [tx_hash])
+        if rcpt is None or rcpt.get("blockNumber") is None:
+            rcpt = receipt_watcher(self.chain).wait(tx_hash, self.receipt_timeout_s)
+            if rcpt is None:
                 raise TransactionTimeout(
                     f"transaction {tx_hash} not mined within {self.receipt_timeout_s:.0f}s")
-            time.sleep(delay)
-            delay = min(max(delay * 2, 0.005), RECEIPT_POLL_MAX_S)
         if _int(rcpt["status"]) != 1:
             raise self._failure(tx_hash, rcpt, replay)
         addr = rcpt.get("contractAddress")
