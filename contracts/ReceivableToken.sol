@@ -8,8 +8,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {IERC721Metadata} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Metadata.sol";
 import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Utils.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {TargetReentrancyGuard} from "@scf/guard/TargetReentrancyGuard.sol";
 
 import {EvidenceMerkle} from "./EvidenceMerkle.sol";
 import {ParticipantRegistry} from "./ParticipantRegistry.sol";
@@ -17,6 +16,7 @@ import {IERC3525} from "./interfaces/IERC3525.sol";
 import {IERC3525Metadata} from "./interfaces/IERC3525Metadata.sol";
 import {IERC3525Receiver} from "./interfaces/IERC3525Receiver.sol";
 import {IEvidenceRegistry} from "./interfaces/IEvidenceRegistry.sol";
+import {toDecimalString} from "./utils/DecimalString.sol";
 
 /// @title Receivable vouchers: ERC-3525 tokens, one slot per debtor-confirmed receivable.
 /// @notice A receivable exists once its debtor confirmed it against anchored invoice evidence;
@@ -31,7 +31,7 @@ import {IEvidenceRegistry} from "./interfaces/IEvidenceRegistry.sol";
 /// Storage is laid out for gas: a token is one word (owner id | approval epoch | value |
 /// redemption checkpoint) and its slot is in its id (slot << 64 | serial); the hot policy data
 /// of a receivable is one word.
-contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGuardTransient {
+contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, TargetReentrancyGuard {
     using SafeERC20 for IERC20;
 
     // ---------------------------------------------------------------- types and storage
@@ -567,7 +567,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
     /// @inheritdoc IERC721Metadata
     function tokenURI(uint256 tokenId) external view returns (string memory) {
         _token(tokenId);
-        return bytes(_baseURI).length == 0 ? "" : string.concat(_baseURI, "token/", Strings.toString(tokenId));
+        return bytes(_baseURI).length == 0 ? "" : string.concat(_baseURI, "token/", toDecimalString(tokenId));
     }
 
     /// @inheritdoc IERC3525Metadata
@@ -577,7 +577,7 @@ contract ReceivableToken is ParticipantRegistry, IERC3525Metadata, ReentrancyGua
 
     /// @inheritdoc IERC3525Metadata
     function slotURI(uint256 slot) external view returns (string memory) {
-        return bytes(_baseURI).length == 0 ? "" : string.concat(_baseURI, "slot/", Strings.toString(slot));
+        return bytes(_baseURI).length == 0 ? "" : string.concat(_baseURI, "slot/", toDecimalString(slot));
     }
 
     /// @inheritdoc IERC165

@@ -7,7 +7,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ from scf_chain.chain.base import ChainBackend, http_transport, raw_request
 from scf_chain.chain.codec import ContractCall, checksum
 from scf_chain.chain.reverts import ErrorDecoder, default_decoder, revert_class, to_revert
 from scf_chain.errors import ChainError, ContractRevert, InsufficientGas, TransactionTimeout
+from scf_chain.obs import metrics as obs_metrics
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +277,21 @@ def _is_insufficient_funds(exc: BaseException) -> bool:
             or "not have enough balance" in text)
 
 
+def fee_fields(base_fee: int | None, gas_price: Callable[[], int]) -> dict[str, int]:
+    """The fee fields of a transaction, by what the node reports, and so its type.
+
+    - blocks without a base fee (before London, and consortium chains that never enabled it):
+      a legacy (type 0) transaction at the node's gas price, which may be 0;
+    - a base fee of 0 (a zero-fee network on a London or later fork): legacy as well, at the
+      node's gas price (0 there), which every client takes, where some refuse type 2;
+    - otherwise EIP-1559 (type 2): a 1 gwei tip and room for the base fee to double.
+    """
+    if base_fee is None or int(base_fee) == 0:
+        return {"gasPrice": int(gas_price())}
+    tip = 10**9
+    return {"maxFeePerGas": int(base_fee) * 2 + tip, "maxPriorityFeePerGas": tip}
+
+
 class TxSender:
     """One account's transaction pipeline.
 
@@ -342,12 +358,7 @@ class TxSender:
         if cached and now - cached[0] < FEE_CACHE_S:
             return cached[1]
         block = self.w3.eth.get_block("latest")
-        base = block.get("baseFeePerGas")
-        if base is None:  # a pre-London or free-gas consortium chain
-            fields = {"gasPrice": int(self.w3.eth.gas_price)}
-        else:
-            tip = 10**9 if base > 0 else 0
-            fields = {"maxFeePerGas": int(base) * 2 + tip, "maxPriorityFeePerGas": tip}
+        fields = fee_fields(block.get("baseFeePerGas"), lambda: int(self.w3.eth.gas_price))
         self._fees = (now, fields)
         return fields
 
@@ -479,6 +490,7 @@ class TxSender:
                     # the node may have received it all the same: it stays journaled
                     raise ChainError(f"node refused transaction: {exc}") from exc
                 hold.store(nonce + 1)
+                obs_metrics.tx_sent(_hash_hex(tx_hash))
                 return _hash_hex(tx_hash)
         raise ChainError("nonce could not be synchronised with the node")  # pragma: no cover
 
@@ -494,6 +506,7 @@ class TxSender:
             if rcpt is None:
                 raise TransactionTimeout(
                     f"transaction {tx_hash} not mined within {self.receipt_timeout_s:.0f}s")
+        obs_metrics.tx_receipt(tx_hash, _int(rcpt["status"]) == 1)
         if _int(rcpt["status"]) != 1:
             raise self._failure(tx_hash, rcpt, replay)
         addr = rcpt.get("contractAddress")
