@@ -21,6 +21,7 @@ log = logging.getLogger("scf_chain.db.leases")
 # the first key of PostgreSQL's two-key advisory locks, one space per use
 PROCESS_SPACE = 0x5CF0_0001
 INDEXER_SPACE = 0x5CF0_0002
+PASS_SPACE = 0x5CF0_0003  # other store-wide passes one process at a time (the risk evidence pass)
 
 
 def name_key(name: str) -> int:
