@@ -28,14 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scf_chain.chain.anvil import AnvilChain  # noqa: E402
-from scf_chain.config import Settings  # noqa: E402
 from scf_chain.platform.core import Platform  # noqa: E402
 from scripts.bench_api import (  # noqa: E402 - after the path set-up
     DAY,
     PG_DEFAULT,
     Gateway,
+    documents,
     gateway_env,
     make_market,
+    open_platform,
     pct,
     pg_database,
     proc_rss_mb,
@@ -81,11 +82,7 @@ def main() -> int:
     with pg_database(args.database_url) as url:
         tmp = Path(tempfile.mkdtemp(prefix="scf-soak-"))
         chain = AnvilChain()
-        settings = Settings(chain_backend="anvil", data_dir=tmp, database_url=url,
-                            keystore_path=tmp / "keys", document_store_path=tmp / "docs",
-                            deployment_file=tmp / "deployment.json", keystore_password="soak",
-                            keystore_scrypt_n=2**12)
-        plat = Platform.open(settings, chain=chain)
+        plat, settings = open_platform(chain, url, tmp)
         env = gateway_env(chain, settings)
         gw = Gateway(env, args.processes, tmp, keeper=True)
         try:
@@ -116,17 +113,7 @@ def soak(args: argparse.Namespace, plat: Platform, chain: AnvilChain, gw: Gatewa
             batch = []
             for _ in range(10):
                 addr, c = m.suppliers[k % len(m.suppliers)]
-                docs = {
-                    "order": {"kind": "purchase_order", "number": f"PO-{k}", "buyer": m.core_addr,
-                              "seller": addr, "issue_date": "2026-09-01", "amount": 1_000_000,
-                              "lines": [{"sku": "X", "quantity": 1, "unit_price": 1_000_000}]},
-                    "delivery": {"kind": "logistics", "waybill": f"W-{k}", "carrier": "SF",
-                                 "order_number": f"PO-{k}", "event": "delivered",
-                                 "timestamp": "2026-09-02T00:00:00Z", "shipper": addr,
-                                 "consignee": m.core_addr, "signed_by": "gate"},
-                    "invoice": {"kind": "invoice", "number": f"INV-{k}", "seller": addr,
-                                "buyer": m.core_addr, "order_number": f"PO-{k}",
-                                "amount": 1_000_000, "issue_date": "2026-09-03"}}
+                docs = documents(k, addr, m.core_addr)
                 ids = {kind: rec.call("evidence", lambda c=c, d=d: c.post(
                     "/evidence/documents", d, 201)["doc_id"]) for kind, d in docs.items()}
                 ids["supplier"] = str(k % len(m.suppliers))

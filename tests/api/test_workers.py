@@ -85,13 +85,9 @@ class Workers:
         return pid
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """SIGTERM: the supervisor stops its processes (and kills what has not stopped)."""
+        self.proc.terminate()
+        self.proc.wait(timeout=120)
 
 
 class Client:
