@@ -35,7 +35,15 @@ from scf_chain.config import Settings
 from scf_chain.db.leases import ProcessLease, is_postgres
 from scf_chain.db.models import GatewayParticipant
 from scf_chain.deploy import Manifest, load_or_deploy
-from scf_chain.errors import ConfigError, KeyStoreError, ScfError
+from scf_chain.errors import (
+    ConfigError,
+    Conflict,
+    ExternalSignerRequired,
+    KeyStoreError,
+    NotFound,
+    ParticipantConflict,
+    ParticipantError,
+)
 from scf_chain.files import DataDirLock, private_dir
 from scf_chain.indexer import Indexer
 from scf_chain.indexer.ingest import IndexReport
@@ -56,26 +64,6 @@ DEV_GAS_WEI = 10 * 10**18
 # chains a backend starts inside or beside this process, which end with it
 THROWAWAY_CHAINS = ("embedded", "anvil", "ganache")
 ROLE_NAMES = {r.name.lower(): r for r in Role if r not in (Role.NONE,)}  # type: ignore[union-attr]
-
-
-class ParticipantError(ScfError, ValueError):
-    """A participant request is invalid (bad name, unknown role, duplicate, unknown name)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Conflict(ScfError, RuntimeError):
-    """The request is valid but the state does not allow it now (`code` says why)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class NotFound(ScfError, LookupError):
-    """The named resource does not exist (or the caller may not know it exists)."""
 
 
 def roles_from_names(names: list[str]) -> Role:
@@ -309,8 +297,6 @@ class Platform:
 
     def account(self, participant: GatewayParticipant | str) -> LocalAccount:
         if not isinstance(participant, str) and participant.custody == "external":
-            from scf_chain.platform.custody import ExternalSignerRequired
-
             raise ExternalSignerRequired(participant.name)
         name = participant if isinstance(participant, str) else participant.key_name
         return self.keys.account(name)
@@ -403,7 +389,7 @@ class Platform:
                                    "dev_funds is only available with a dev settlement token")
         with self.sessions() as s:
             if s.get(GatewayParticipant, name) is not None:
-                raise ParticipantError("participant_exists", f"participant {name!r} exists")
+                raise ParticipantConflict("participant_exists", f"participant {name!r} exists")
         if external_address is not None:
             key_name, address = "", self._external_address(external_address)
         else:
@@ -441,8 +427,8 @@ class Platform:
         service = {self.keys.address_of(k).lower() for k in RESERVED_NAMES
                    if k in self.keys.names()}
         if address.lower() in service or self.participant_by_address(address) is not None:
-            raise ParticipantError("address_taken", f"{address} is already a participant's "
-                                   "or a service key's address")
+            raise ParticipantConflict("address_taken", f"{address} is already a participant's "
+                                      "or a service key's address")
         return address
 
     def set_roles(self, name: str, roles: Role) -> GatewayParticipant:

@@ -36,7 +36,12 @@ from scf_chain.chain.base import ChainBackend, raw_request
 from scf_chain.chain.sender import SignedTx, broadcast_signed
 from scf_chain.db.leases import ProcessLease
 from scf_chain.db.models import IdempotencyRecord, TxJournalEntry
-from scf_chain.errors import ScfError
+from scf_chain.errors import (
+    IdempotencyConflict,
+    IdempotencyKeyInvalid,
+    OutcomeDiverged,
+    OutcomePending,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,38 +54,6 @@ RETRY_AFTER_S = 2
 
 PENDING, INTERRUPTED, DONE, UNKNOWN = "pending", "interrupted", "done", "unknown"
 UNFINISHED = (PENDING, INTERRUPTED)
-
-
-class IdempotencyConflict(ScfError, RuntimeError):
-    """The key is in use: by a request still running, by another request, or its outcome is unknown."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class OutcomePending(ScfError, RuntimeError):
-    """A request's transactions may have reached the chain but it has no answer yet: the key
-    stays claimed, and a retry with the same key resolves it."""
-
-    def __init__(self, message: str, tx_hashes: list[str]) -> None:
-        super().__init__(message)
-        self.tx_hashes = tx_hashes
-
-
-class OutcomeDiverged(ScfError, RuntimeError):
-    """A request cut off after some of its transactions were mined cannot be finished: run again,
-    it asks for a different transaction than the one journaled (what it reads has changed).
-    Nothing more is sent; `mined` lists what happened."""
-
-    def __init__(self, reason: str, mined: list[dict[str, Any]]) -> None:
-        shown = ", ".join(f"{m['tx_hash']} ({'succeeded' if m['succeeded'] else 'reverted'} in "
-                          f"block {m['block_number']})" for m in mined) or "none"
-        super().__init__(f"{reason}; transactions of the first attempt that were mined: {shown}. "
-                         "Nothing was sent again: check the resources' state before a new "
-                         "request with a new Idempotency-Key")
-        self.reason = reason
-        self.mined = mined
 
 
 @dataclass(frozen=True)
@@ -325,7 +298,7 @@ class IdempotencyStore:
         """The stored answer, or a claim to run (or resume) the request. Raises
         IdempotencyConflict when it cannot run now."""
         if not key or len(key) > MAX_KEY_LENGTH:
-            raise IdempotencyConflict("idempotency_key_invalid",
+            raise IdempotencyKeyInvalid("idempotency_key_invalid",
                                       f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} characters")
         self.maybe_purge()
         token = f"{self.processes.id:08x}-{uuid.uuid4().hex}"
@@ -366,7 +339,7 @@ class IdempotencyStore:
                 s.commit()
                 return None
             if rec.request_hash != request_hash:
-                raise IdempotencyConflict(
+                raise IdempotencyKeyInvalid(
                     "idempotency_key_reused",
                     "this Idempotency-Key was used for a different request; use a new key")
             if rec.state == DONE:

@@ -95,3 +95,23 @@ def test_manifests_written_before_builds_were_recorded_are_cancun(tmp_path: Path
     legacy = manifest.model_dump(mode="json")
     del legacy["evm_version"]
     assert Manifest.model_validate(legacy).evm_version == "cancun"
+
+
+def test_scf_deploy_refuses_a_build_the_node_cannot_run_with_one_error(
+        paris_anvil_chain: AnvilChain, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scf_chain.cli import app
+
+    env = {"SCF_CHAIN_BACKEND": "rpc", "SCF_RPC_URL": paris_anvil_chain.rpc_url,
+           "SCF_RPC_DEV_METHODS": "true", "SCF_DEPLOYMENT_FILE": str(tmp_path / "m.json"),
+           "SCF_KEYSTORE_PATH": str(tmp_path / "keys")}
+    height = paris_anvil_chain.block_number()
+    refused = CliRunner().invoke(app, ["deploy", "--dev-token", "--dev-account", "13"],
+                                 env={**env, "SCF_EVM_VERSION": "cancun"})
+    assert refused.exit_code == 2, refused.output
+    assert "cancun build of the contracts needs MCOPY, PUSH0, TLOAD, TSTORE" in refused.output
+    assert paris_anvil_chain.block_number() == height and not (tmp_path / "m.json").exists()
+    done = CliRunner().invoke(app, ["deploy", "--dev-token", "--dev-account", "13"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "paris build" in done.output
