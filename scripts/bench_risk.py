@@ -519,8 +519,9 @@ def main() -> int:
         "The fold-to-fold spread (std above) is large next to the gap between the target and the "
         f"mean: with {len(ts.bad) // args.folds} test loans per fold, one fold's AUC moves by "
         "several hundredths. The settings were chosen by this same cross-validation on this same "
-        "data (a handful of choices, compared below), so the mean carries a small optimistic "
-        "selection bias.", "",
+        "data (a handful of choices, "
+        + ("compared below" if ablation_rows else "compared by the run without --no-ablation")
+        + "), so the mean carries a small optimistic selection bias.", "",
     ]
     if ablation_rows:
         moves = max(abs(a.mean - auc.mean) for _, a, _ in ablation_rows)
