@@ -302,3 +302,42 @@ def test_a_submit_cut_off_after_its_broadcast_is_finished_by_submitting_it_again
     assert r.status_code == 201, r.text
     assert r.json()["value"] == "1000" and r.json()["from_token_id"] == str(token)
     assert sup.nonce() == 1 and _journaled(world, sup.name) == 1
+
+
+def test_an_external_debtor_confirms_repays_and_is_collected_through_the_sdk(
+        world: World, tmp_path: Path) -> None:
+    from tests.api.test_routes import _trade
+
+    c = Cast(world)
+    core = External(world, tmp_path, "xcore", ["debtor"], 10**9)
+    r = world.operator.post(f"/participants/{core.name}/credit-limit", {"limit": str(10**12)})
+    assert r.status_code == 200, r.text
+    ids = {}
+    for kind, doc in _trade(world, core.name, c.s1, uuid.uuid4().hex[:10], 1_000).items():
+        r = c.s1_api.post("/evidence/documents", doc)
+        assert r.status_code == 201, r.text
+        ids[kind] = r.json()["doc_id"]
+    assert c.log_api.post("/evidence/batches").status_code == 201
+    r = c.s1_api.post("/receivables", {
+        "debtor": core.name, "face_value": "1000", "maturity": world.platform.chain.now() + DAY,
+        "invoice_doc_id": ids["invoice"], "order_doc_id": ids["order"],
+        "delivery_doc_id": ids["delivery"]})
+    assert r.status_code == 201, r.text
+    slot = r.json()["slot"]
+
+    steps: list[str] = []
+    core.sdk.review = lambda p: steps.append(p.call["function"]) is None
+    assert core.sdk.post(f"/receivables/{slot}/confirm")["face_value"] == "1000"
+    repaid = core.sdk.post(f"/receivables/{slot}/repayments", {"amount": "400"})
+    assert repaid["total_repaid"] == "400"
+    assert core.sdk.post(f"/receivables/{slot}/collection", {"enabled": True})["tx_hash"]
+    assert steps == ["confirm", "approve", "repay", "approve", "authorizeCollection"]
+    allowance = core.api.get(f"/participants/{core.name}/balances").json()["tokens"][0]
+    assert allowance["allowance"] == "600"  # what collection may still pull, no more
+
+    world.operator.post("/dev/time-travel", {"seconds": 2 * DAY})
+    report = world.platform.keeper().run_once()
+    assert report.collected.get(int(slot)) == 600, report
+    st = core.api.get(f"/receivables/{slot}/settlement").json()
+    assert st["repaid"] == "1000" and st["collection"]["status"] == "collected", st
+    assert c.balance(core.name) == 10**9 - 1_000 and core.nonce() == 5
