@@ -126,36 +126,73 @@ def build_contracts(
 
 @chain_app.command("up")
 def chain_up(
-    backend: str = typer.Option("anvil", help="anvil (a node other processes can reach)."),
+    backend: str = typer.Option("anvil", help="anvil or ganache (nodes other processes reach)."),
     host: str = typer.Option("127.0.0.1"),
     port: Optional[int] = typer.Option(None, help="Default: a free port."),
+    hardfork: Optional[str] = typer.Option(
+        None, help="The node's fork, e.g. paris (default: anvil cancun, ganache shanghai)."),
 ) -> None:
     """Start a local chain, print its RPC URL and dev accounts, run until Ctrl-C."""
-    if backend != "anvil":
-        _fail(ValueError("only `anvil` can be served to other processes; the embedded chain "
-                         "lives inside one Python process (use `scf serve`)"))
+    if backend not in ("anvil", "ganache"):
+        _fail(ValueError("only `anvil` and `ganache` can be served to other processes; the "
+                         "embedded chain lives inside one Python process (use `scf serve`)"))
     from scf_chain.chain.anvil import AnvilChain
+    from scf_chain.chain.ganache import GANACHE_HARDFORK, GanacheChain
+    from scf_chain.chain.localnode import LocalNodeChain
 
     try:
-        chain = AnvilChain(host=host, port=port)
+        chain: LocalNodeChain
+        if backend == "anvil":
+            chain = AnvilChain(host=host, port=port, hardfork=hardfork or "cancun")
+        else:
+            chain = GanacheChain(host=host, port=port, hardfork=hardfork or GANACHE_HARDFORK)
     except ScfError as exc:
         _fail(exc)
         return
+    import os
+
+    from scf_chain.chain.pidfile import NodeRecord
+    from scf_chain.config import Settings
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    record: Path | None = None
     try:
+        assert chain.pid is not None
+        record = NodeRecord(os.getpid(), chain.pid, chain.port, chain.rpc_url,
+                            chain.name).write(Settings().data_dir)
         typer.echo(f"RPC URL: {chain.rpc_url}")
         typer.echo(f"chain id: {chain.chain_id()}")
         for i, acct in enumerate(chain.dev_accounts()[:5]):
             typer.echo(f"account {i}: {acct.address}")
-        typer.echo("dev accounts derive from the mnemonic 'test test ... junk'; Ctrl-C stops")
+        typer.echo("dev accounts derive from the mnemonic 'test test ... junk'")
+        typer.echo(f"pid {os.getpid()} (node pid {chain.pid}), recorded in {record}; stop with "
+                   f"Ctrl-C or `scf chain down --port {chain.port}`; its state lives in the "
+                   "node's memory and ends with it")
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
         chain.close()
+        if record is not None:
+            record.unlink(missing_ok=True)
         typer.echo("stopped")
+
+
+@chain_app.command("down")
+def chain_down(
+    port: Optional[int] = typer.Option(None, help="The node's port (default: the only node "
+                                                  "`scf chain up` started from this data dir)."),
+) -> None:
+    """Stop a node `scf chain up` started (found by its record in SCF_DATA_DIR), and only it."""
+    from scf_chain.chain import pidfile
+    from scf_chain.config import Settings
+
+    try:
+        typer.echo(pidfile.stop(pidfile.find(Settings().data_dir, port)))
+    except ScfError as exc:
+        _fail(exc)
 
 
 db_app = typer.Typer(help="The indexed store (SQLite by default, PostgreSQL in production).",

@@ -234,8 +234,10 @@ def describe(platform: Platform, tx: UnsignedTx) -> tuple[dict[str, Any], dict[s
         sig = f"{item['name']}({','.join(types)})"
         if keccak(text=sig)[:4] == tx.data[:4]:
             values = abi_decode(types, tx.data[4:])
-            args = {i["name"] or f"arg{n}": _shown(v)
-                    for n, (i, v) in enumerate(zip(item["inputs"], values, strict=True))}
+            args = {i["name"] or f"arg{n}": to_checksum_address(v) if t == "address"
+                    else _shown(v)
+                    for n, (i, t, v) in enumerate(zip(item["inputs"], types, values,
+                                                      strict=True))}
             call.update(function=item["name"], signature=sig, args=args)
             en, zh = SUMMARIES.get(item["name"], ("{function}({args}) on {contract}",
                                                   "在 {contract} 上调用 {function}({args})"))

@@ -6,9 +6,10 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, get_args
 
-from eth_utils import to_checksum_address
+from eth_utils import is_address, to_checksum_address
+from pydantic import AfterValidator, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -21,11 +22,12 @@ from scf_chain.errors import (
     EvidenceRequestError,
     EvidenceRequestForbidden,
     EvidenceRequestNotFound,
+    NotFound,
 )
 from scf_chain.evidence.commit import SaltedDocument, parse_document
 from scf_chain.evidence.crosscheck import check_trade
 from scf_chain.evidence.merkle import verify as merkle_verify
-from scf_chain.evidence.models import Document, Invoice, LogisticsEvent, PurchaseOrder
+from scf_chain.evidence.models import Address, Document, Invoice, LogisticsEvent, PurchaseOrder
 from scf_chain.evidence.proofs import (
     Batch,
     EvidenceChainView,
@@ -34,7 +36,7 @@ from scf_chain.evidence.proofs import (
     make_bundle,
     verify_bundle,
 )
-from scf_chain.platform.core import Platform
+from scf_chain.platform.core import NAME_RE, Platform
 
 MAX_BATCH = 10_000
 
@@ -50,6 +52,72 @@ def parties_of(doc: Document) -> set[str]:
     return {doc.buyer, doc.seller}
 
 
+def _takes_address(field: Any) -> bool:
+    """Whether a model field is declared `Address` (carries that type's validator)."""
+    marks = get_args(Address)[1:]  # Annotated[str, validator]: the validator object
+    return any(any(m is a for a in marks) for m in field.metadata)
+
+
+# kind -> the fields of that document that hold a party's address (read off the models, so a
+# new party field is covered without a list to keep)
+PARTY_FIELDS: dict[str, tuple[str, ...]] = {
+    cls.model_fields["kind"].default: tuple(n for n, f in cls.model_fields.items()
+                                            if _takes_address(f))
+    for cls in (PurchaseOrder, LogisticsEvent, Invoice)
+}
+
+
+def _party_ref(v: str) -> str:
+    if is_address(v):
+        return str(to_checksum_address(v))
+    if NAME_RE.match(v):
+        return v
+    raise ValueError("neither an Ethereum address nor a participant's name")
+
+
+PartyRef = Annotated[str, AfterValidator(_party_ref), Field(
+    description="an Ethereum address, or a registered participant's name (the gateway puts its "
+                "address in the document)")]
+
+
+class PurchaseOrderSubmission(PurchaseOrder):
+    buyer: PartyRef
+    seller: PartyRef
+
+
+class LogisticsEventSubmission(LogisticsEvent):
+    shipper: PartyRef
+    consignee: PartyRef
+
+
+class InvoiceSubmission(Invoice):
+    seller: PartyRef
+    buyer: PartyRef
+
+
+# The body of POST /evidence/documents: a document whose parties may be given by name.
+DocumentSubmission = Annotated[
+    PurchaseOrderSubmission | LogisticsEventSubmission | InvoiceSubmission,
+    Field(discriminator="kind")]
+
+
+def with_addresses(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with every party given by name replaced by that participant's address; an unknown
+    name is refused (`unknown_participant`, invalid) before anything is stored."""
+    out = dict(data)
+    for name in PARTY_FIELDS.get(str(data.get("kind")), ()):
+        who = out.get(name)
+        if not isinstance(who, str) or is_address(who):
+            continue
+        try:
+            out[name] = platform.resolve(who)
+        except NotFound:
+            raise EvidenceRequestError(
+                "unknown_participant", f"{name}: {who!r} is neither an address nor a "
+                "registered participant's name") from None
+    return out
+
+
 def _number(doc: Document) -> str:
     return doc.waybill if isinstance(doc, LogisticsEvent) else doc.number  # type: ignore[attr-defined]
 
@@ -58,6 +126,8 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
            ) -> EvidenceDocument:
     """Validate, salt and store a document encrypted; it waits for the next anchored batch.
 
+    Parties may be given by participant name: the document holds their addresses (it is
+    hashed and anchored as it is, and names are the gateway's, not the chain's).
     The submitter must be a party (buyer, seller, shipper, consignee) or an anchorer (a logistics
     provider), and an invoice's submitter its seller; the parties may read it, auditors read
     everything. A document's key, and so its id, is scoped to its submitter's address: nobody can
@@ -66,6 +136,7 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
     """
     from scf_chain.clients import Role
 
+    data = with_addresses(platform, data)
     try:
         doc = parse_document(data)
     except ValueError as exc:
