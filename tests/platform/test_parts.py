@@ -6,13 +6,10 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from scf_chain.chain.embedded import EmbeddedChain
-from scf_chain.config import Settings
 from scf_chain.errors import DeploymentError
 from scf_chain.platform.core import Platform
 from scf_chain.platform.parts import Parts
@@ -21,15 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = ROOT / "scf_chain" / "platform"
 
 pytestmark = pytest.mark.xdist_group("embedded")
-
-
-@pytest.fixture()
-def platform(embedded_chain: EmbeddedChain) -> Iterator[Platform]:
-    p = Platform.open(Settings(), chain=embedded_chain)
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def test_the_platform_is_built_on_its_parts(platform: Platform) -> None:
