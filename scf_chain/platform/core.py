@@ -33,6 +33,7 @@ from scf_chain.clients import (
     SettlementTokenClient,
 )
 from scf_chain.config import Settings
+from scf_chain.db.leases import ProcessLease, is_postgres
 from scf_chain.db.models import ApiKey, GatewayParticipant
 from scf_chain.deploy import Manifest, load_or_deploy
 from scf_chain.errors import (
@@ -54,6 +55,7 @@ from scf_chain.platform.apikeys import IssuedKey, issue_key, keys_of, revoke_key
 from scf_chain.platform.custody import ExternalSender, external_sender
 from scf_chain.platform.idempotency import IdempotencyStore
 from scf_chain.platform.locks import AccountLocks
+from scf_chain.platform.nonces import StoreNonces
 from scf_chain.platform.parts import Parts, open_store
 
 log = logging.getLogger("scf_chain.platform")
@@ -95,6 +97,7 @@ class Platform:
     documents: DocumentStore
     operator_account: LocalAccount
     owns_chain: bool = True
+    process: ProcessLease = field(init=False)
     idempotency: IdempotencyStore = field(init=False)
     # one allowance-using operation per account at a time (scf_chain.platform.locks)
     account_locks: AccountLocks = field(init=False)
@@ -108,9 +111,13 @@ class Platform:
     _data_lock: DataDirLock | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        engine = self.sessions.kw.get("bind")
+        # on PostgreSQL several gateway processes may share the store: this one's liveness is
+        # an advisory lock (scf_chain.db.leases), its runs' tokens name it
+        self.process = ProcessLease(engine)
         self.idempotency = IdempotencyStore(self.sessions, self.settings.idempotency_ttl_s,
-                                            self.chain)
-        self.account_locks = AccountLocks(self.sessions.kw.get("bind"))
+                                            self.chain, self.process)
+        self.account_locks = AccountLocks(engine)
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
@@ -128,7 +135,9 @@ class Platform:
 
         `exclusive` (a gateway): hold the lock of the data folder and keystore while open, and
         refuse with DataDirLocked, before deploying or touching the store, if another process
-        holds it. One gateway per keystore: transaction nonces are handed out in memory.
+        holds it: on SQLite one gateway per keystore (transaction nonces are handed out in
+        memory); on PostgreSQL nonces are shared through the store, and `scf serve` opens
+        without `exclusive`.
         The data, keystore and document folders are made 0700, the store and secrets 0600; on
         a production chain a master key kept among them is refused (see Settings).
         """
@@ -184,8 +193,11 @@ class Platform:
                 raise ConfigError(f"cannot read or create the documents' master key "
                                   f"{master_file} (SCF_MASTER_KEY_FILE): {exc.strerror}") from exc
             documents = DocumentStore(settings.document_store_path, master)
-            platform = cls(Parts(settings, chain, manifest, sessions), keys, documents, operator,
-                           owns_chain=owns)
+            engine = sessions.kw.get("bind")
+            # nonces in the store when processes may share it (PostgreSQL), else in memory
+            nonces = StoreNonces(engine) if engine is not None and is_postgres(engine) else None
+            platform = cls(Parts(settings, chain, manifest, sessions, nonces), keys, documents,
+                           operator, owns_chain=owns)
             platform._tmp = tmp
             platform._data_lock = lock
             platform._ensure_operator_participant()
@@ -263,6 +275,7 @@ class Platform:
                 s.commit()
 
     def close(self) -> None:
+        self.process.close()
         if self.owns_chain:
             self.chain.close()
         if self._tmp is not None:

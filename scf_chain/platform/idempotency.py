@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scf_chain.chain.base import ChainBackend, raw_request
 from scf_chain.chain.sender import SignedTx, broadcast_signed
+from scf_chain.db.leases import ProcessLease
 from scf_chain.db.models import IdempotencyRecord, TxJournalEntry
 from scf_chain.errors import (
     IdempotencyConflict,
@@ -262,15 +263,19 @@ class IdempotencyStore:
     same key exactly one runs; the other is told the first is in progress. A completed key replays
     its response. A record whose run is no longer alive in this process (it ended without an
     answer, or the process that ran it died) is taken over by a retry and resolved from its
-    journal. One gateway process serves a store (nonces are kept in memory), so a record owned by
-    a run that is not running here is an orphan.
+    journal. A run's token names its process (`processes`): a record owned by a run of another
+    process is running while that process lives (on PostgreSQL several gateway processes share
+    the store); on SQLite one process serves the store, so a record owned by a run that is not
+    running here is an orphan.
     """
 
     def __init__(self, sessions: sessionmaker[Session], ttl_s: float = DEFAULT_TTL_S,
-                 chain: ChainBackend | None = None) -> None:
+                 chain: ChainBackend | None = None,
+                 processes: ProcessLease | None = None) -> None:
         self.sessions = sessions
         self.ttl_s = ttl_s
         self.chain = chain
+        self.processes = processes or ProcessLease(None)
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._purge_lock = threading.Lock()
@@ -278,8 +283,16 @@ class IdempotencyStore:
 
     # -- claiming ------------------------------------------------------------------------------------
     def running(self, token: str | None) -> bool:
+        """Whether the run `token` is still working: here, or in another live process."""
+        if token is None:
+            return False
         with self._lock:
-            return token is not None and token in self._running
+            if token in self._running:
+                return True
+        process, sep, _ = token.partition("-")
+        if not sep or int(process, 16) == self.processes.id:
+            return False  # ours and ended, or a token from before tokens named their process
+        return self.processes.alive(int(process, 16))
 
     def begin(self, participant: str, key: str, request_hash: str) -> StoredResponse | Claim:
         """The stored answer, or a claim to run (or resume) the request. Raises
@@ -288,7 +301,7 @@ class IdempotencyStore:
             raise IdempotencyKeyInvalid("idempotency_key_invalid",
                                       f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} characters")
         self.maybe_purge()
-        token = uuid.uuid4().hex
+        token = f"{self.processes.id:08x}-{uuid.uuid4().hex}"
         with self._lock:
             self._running.add(token)
         try:
@@ -383,10 +396,11 @@ class IdempotencyStore:
                         claim.participant, claim.key)
 
     def interrupt(self, claim: Claim) -> None:
-        """The run ends without an answer after a transaction may have left: keep the key."""
+        """The run ends without an answer after a transaction may have left: keep the key (and
+        own it no more: a retry reaching another process takes it over)."""
         with self.sessions() as s:
             s.execute(update(IdempotencyRecord).where(*self._owned(claim))
-                      .values(state=INTERRUPTED))
+                      .values(state=INTERRUPTED, owner=None))
             s.commit()
 
     def release(self, claim: Claim) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scf_chain import db
 from scf_chain.chain.base import ChainBackend
+from scf_chain.chain.sender import SharedNonces
 from scf_chain.clients import ScfSystem
 from scf_chain.config import Settings
 from scf_chain.deploy import Manifest, verify_manifest
@@ -43,11 +44,14 @@ class Parts:
     chain: ChainBackend
     manifest: Manifest
     sessions: sessionmaker[Session]
+    # where transaction nonces are handed out: the store when processes share it, else memory
+    nonces: SharedNonces | None = None
     system: ScfSystem = field(init=False)
     indexer: Indexer = field(init=False)
 
     def __post_init__(self) -> None:
-        self.system = ScfSystem(self.chain, self.manifest, self.settings.receipt_timeout_s)
+        self.system = ScfSystem(self.chain, self.manifest, self.settings.receipt_timeout_s,
+                                self.nonces)
         self.indexer = Indexer(self.chain, self.sessions, self.manifest,
                                confirmations=self.settings.confirmations,
                                max_reorg_depth=self.settings.max_reorg_depth)
