@@ -1,14 +1,15 @@
-"""Gateway throughput through HTTP against the node's raw ceiling, with 1, 2 and 4 gateway processes
-on one PostgreSQL store, under anvil's automine and interval mining; indexer events/s; the
-latency of a 10,000-token trace.
+"""Gateway throughput through HTTP beside the node's raw rate, with 1, 2 and 4 gateway processes
+on one PostgreSQL store, under anvil's automine and interval mining; value moves through the batch
+route; indexer events/s; the latency of a 10,000-token trace; a table of the targets, met or missed.
 
 Usage: .venv/bin/python scripts/bench_api.py [--receivables 200] [--processes 1,2,4]
        [--mining automine,interval] [--profile] [--out reports/bench_api.md]
-Targets (issue #13, this 2-core machine): >= 200 single splits/s and >= 50 % of the raw ceiling;
->= 100 issues/s; >= 1,000 value moves/s through the batch route; (issue #5) >= 2,000 indexer
-events/s; a trace of a receivable with 10,000 tokens in < 200 ms. Needs PostgreSQL
-(--database-url, a server where databases may be created). Written to reports/bench_api.md.
-"""
+The raw rate is the same transactions, signed ahead, sent by as many concurrent raw senders as
+there are HTTP clients. Targets (issue #13, this 2-core machine): >= 200 single splits/s and
+>= 50 % of the raw rate; >= 100 issues/s; >= 1,000 value moves/s through the batch route;
+gateway CPU <= 3 ms per split; (issue #5) >= 2,000 indexer events/s; a trace of a receivable with
+10,000 tokens in < 200 ms. Needs PostgreSQL (--database-url, a server where databases may be
+created). Written to reports/bench_api.md."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,7 @@ import httpx
 from scf_chain import db
 from scf_chain.chain.anvil import AnvilChain
 from scf_chain.chain.base import http_transport
-from scf_chain.chain.sender import receipt_watcher
+from scf_chain.chain.jsonrpc import HttpJsonRpc
 from scf_chain.config import Settings
 from scf_chain.indexer import Indexer
 from scf_chain.platform.core import Platform
@@ -285,7 +287,7 @@ def make_market(base: str, op_key: str, suppliers: int) -> Market:
     core_addr, core = participant("core", ["debtor"], 10**15)
     op.post("/participants/core/credit-limit", {"limit": str(10**18)})
     _, logistics = participant("logistics", ["anchorer"])
-    _, _, made = timed([lambda i=i: participant(f"sup-{i}", ["supplier"])
+    _, _, made = timed([partial(participant, f"sup-{i}", ["supplier"])
                         for i in range(suppliers)], 16)
     return Market(op, core_addr, core, logistics, made, [f"sup-{i}" for i in range(suppliers)])
 
@@ -315,7 +317,7 @@ def evidence(m: Market, n: int, clients: int) -> list[dict[str, str]]:
         return {kind: c.post("/evidence/documents", d, 201)["doc_id"]
                 for kind, d in documents(first + i, addr, m.core_addr).items()}
 
-    _, _, ids = timed([lambda i=i: submit(i) for i in range(n)], clients)
+    _, _, ids = timed([partial(submit, i) for i in range(n)], clients)
     m.logistics.post("/evidence/batches", None, 201)
     return ids
 
@@ -344,6 +346,8 @@ class Mode:
     ceilings: dict[str, float] = field(default_factory=dict)
     ceiling_cpu: dict[str, float] = field(default_factory=dict)
     serial_raw: tuple[int, float, float] | None = None  # (txs, seconds, node CPU ms per tx)
+    raw_senders: int = 0  # concurrent raw senders behind `ceilings`
+    batched_split: tuple[float, float] = (0.0, 0.0)  # one batching sender: (tx/s, node CPU ms/tx)
     profile: list[tuple[str, float]] = field(default_factory=list)
     profile_leaves: list[tuple[str, float]] = field(default_factory=list)
     profile_ms: float = 0.0
@@ -364,12 +368,13 @@ def transfer_call(plat: Platform, token: int, frm: str, to: str) -> tuple[str, b
     return call.address, bytes(call.data)
 
 
-def raw_ceiling(plat: Platform, chain: AnvilChain,
-                txs: list[tuple[str, str, bytes]]) -> tuple[float, float]:
-    """Sign `txs` (sender name, to, data) ahead, send them as batched raw JSON-RPC and wait for
-    every receipt: (transactions per second, node CPU ms per transaction)."""
-    signed: list[bytes] = []
-    hashes: list[str] = []
+def presign(plat: Platform, chain: AnvilChain,
+            txs: list[tuple[str, str, bytes]]) -> list[tuple[str, bytes, str]]:
+    """Sign `txs` (sender name, to, data) ahead, in nonce order per sender: (sender name, raw
+    transaction, hash)."""
+    from eth_utils import keccak
+
+    signed: list[tuple[str, bytes, str]] = []
     nonces: dict[str, int] = {}
     fees = None
     for name, to, data in txs:
@@ -381,26 +386,66 @@ def raw_ceiling(plat: Platform, chain: AnvilChain,
               "nonce": nonces[name], "chainId": chain.chain_id(), **fees}
         nonces[name] += 1
         raw = sender._sign(tx)
-        signed.append(raw)
-        from eth_utils import keccak
+        signed.append((name, raw, "0x" + keccak(raw).hex()))
+    return signed
 
-        hashes.append("0x" + keccak(raw).hex())
+
+def mined(transport: HttpJsonRpc, hashes: list[str], timeout_s: float) -> None:
+    """Return once every one of `hashes` has a receipt: all still missing are asked for in one
+    batched request per pass. (Waiting for them one by one through the receipt watcher costs a
+    watcher pass, ~20 ms, per transaction, which capped the old "ceiling" near 45/s.)"""
+    missing = list(hashes)
+    deadline = time.monotonic() + timeout_s
+    while missing:
+        answers: list[Any] = []
+        for i in range(0, len(missing), 500):
+            answers += transport.batch([("eth_getTransactionReceipt", [h])
+                                        for h in missing[i:i + 500]])
+        missing = [h for h, r in zip(missing, answers, strict=True)
+                   if not isinstance(r, dict) or r.get("blockNumber") is None]
+        if missing:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(missing)} transactions not mined, e.g. {missing[0]}")
+            time.sleep(0.02)
+
+
+def raw_rate(plat: Platform, chain: AnvilChain, txs: list[tuple[str, str, bytes]],
+             senders: int) -> tuple[float, float]:
+    """Sign `txs` (sender name, to, data) ahead, send them raw and wait for every receipt:
+    (transactions per second, node CPU ms per transaction).
+
+    `senders` 0: one sender posting JSON-RPC batches of RAW_BATCH. `senders` N: N threads, each
+    sending its own accounts' transactions one `eth_sendRawTransaction` at a time (in nonce
+    order), the way N HTTP clients reach the node through the gateway."""
+    signed = presign(plat, chain, txs)
     transport = http_transport(chain.w3)
     assert transport is not None
     node0 = proc_cpu_s(chain.pid)
     start = time.perf_counter()
-    for i in range(0, len(signed), RAW_BATCH):
-        answers = transport.batch([("eth_sendRawTransaction", ["0x" + r.hex()])
-                                   for r in signed[i:i + RAW_BATCH]])
-        bad = [a for a in answers if isinstance(a, Exception)]
-        if bad:
-            raise RuntimeError(f"the node refused pre-signed transactions: {bad[0]}")
-    watcher = receipt_watcher(chain)
-    for h in hashes:
-        if watcher.wait(h, 300) is None:
-            raise RuntimeError(f"{h} not mined")
+    if senders <= 0:
+        for i in range(0, len(signed), RAW_BATCH):
+            answers = transport.batch([("eth_sendRawTransaction", ["0x" + raw.hex()])
+                                       for _, raw, _ in signed[i:i + RAW_BATCH]])
+            bad = [a for a in answers if isinstance(a, Exception)]
+            if bad:
+                raise RuntimeError(f"the node refused pre-signed transactions: {bad[0]}")
+    else:
+        by_account: dict[str, list[bytes]] = {}
+        for name, raw, _ in signed:
+            by_account.setdefault(name, []).append(raw)
+        lanes: list[list[bytes]] = [[] for _ in range(min(senders, len(by_account)))]
+        for k, raws in enumerate(by_account.values()):
+            lanes[k % len(lanes)] += raws  # an account stays on one thread: its nonces in order
+
+        def send(lane: list[bytes]) -> None:
+            for raw in lane:
+                transport.request("eth_sendRawTransaction", ["0x" + raw.hex()])
+
+        with ThreadPoolExecutor(len(lanes)) as pool:
+            list(pool.map(send, lanes))
+    mined(transport, [h for _, _, h in signed], 300)
     wall = time.perf_counter() - start
-    for resync in set(nonces):  # the bench's senders read their nonces again
+    for resync in {name for name, _, _ in signed}:  # the bench's senders read their nonces again
         plat.system.sender(plat.account(plat.participant(resync))).resync_nonce()
     return len(txs) / wall, (proc_cpu_s(chain.pid) - node0) * 1000 / len(txs)
 
@@ -479,22 +524,30 @@ def run_mode(args: argparse.Namespace, mining: str, server_url: str) -> Mode:
                         market.repoint(gw.url)
                     mode.rows[processes] = measure(plat, chain, gw, market, n, clients, mode,
                                                    args.profile and processes == 1
-                                                   and not interval)
+                                                   and not interval, args.batch_requests,
+                                                   args.batch_parts)
                 finally:
                     gw.stop()
             assert market is not None
-            # the ceiling: the same splits and transfers, signed ahead, as batched raw JSON-RPC
+            # the raw rates: the same splits and transfers, signed ahead, sent by as many
+            # concurrent senders as there were HTTP clients; the splits also by one batching sender
+            mode.raw_senders = clients
             holdings = ceiling_tokens(plat, market, n)
-            split_txs = [(name, *split_call(plat, tok, market.suppliers[(i + 1) % clients][0], 1))
-                         for i, (name, tok) in enumerate(holdings)]
-            mode.ceilings["split"], mode.ceiling_cpu["split"] = raw_ceiling(plat, chain, split_txs)
+
+            def splits(shift: int) -> list[tuple[str, str, bytes]]:
+                return [(name, *split_call(plat, tok, market.suppliers[(i + shift) % clients][0],
+                                           1)) for i, (name, tok) in enumerate(holdings)]
+
+            mode.ceilings["split"], mode.ceiling_cpu["split"] = raw_rate(plat, chain, splits(1),
+                                                                         clients)
+            mode.batched_split = raw_rate(plat, chain, splits(3), 0)
             transfer_txs = []
             for i, (name, tok) in enumerate(holdings):
                 frm = plat.participant(name).address
                 transfer_txs.append((name, *transfer_call(
                     plat, tok, frm, market.suppliers[(i + 2) % clients][0])))
-            mode.ceilings["transfer"], mode.ceiling_cpu["transfer"] = raw_ceiling(
-                plat, chain, transfer_txs)
+            mode.ceilings["transfer"], mode.ceiling_cpu["transfer"] = raw_rate(
+                plat, chain, transfer_txs, clients)
             if not interval:
                 mode.serial_raw = serial_raw(plat, chain, market, args.serial_txs)
         finally:
@@ -539,7 +592,7 @@ def serial_raw(plat: Platform, chain: AnvilChain, market: Market,
 
 
 def measure(plat: Platform, chain: AnvilChain, gw: Gateway, m: Market, n: int, clients: int,
-            mode: Mode, profile: bool) -> list[Row]:
+            mode: Mode, profile: bool, batch_requests: int, batch_parts: int) -> list[Row]:
     rows: list[Row] = []
 
     def cpu() -> dict[str, float]:
@@ -565,7 +618,7 @@ def measure(plat: Platform, chain: AnvilChain, gw: Gateway, m: Market, n: int, c
                                        "delivery_doc_id": ids[i]["delivery"]}, 201)["slot"]
         return int(m.core.post(f"/receivables/{slot}/confirm")["token_id"])
 
-    tokens = measured("issue (apply + confirm: 2 requests)", [lambda i=i: issue(i)
+    tokens = measured("issue (apply + confirm: 2 requests)", [partial(issue, i)
                                                               for i in range(n)])
 
     def split(i: int) -> int:
@@ -577,28 +630,29 @@ def measure(plat: Platform, chain: AnvilChain, gw: Gateway, m: Market, n: int, c
     if profile:
         with profiled(gw.pids()[-1], mode):
             before = proc_cpu_s(gw.pids()[-1])
-            parts = measured("split", [lambda i=i: split(i) for i in range(n)])
+            parts = measured("split", [partial(split, i) for i in range(n)])
             mode.profile_ms = (proc_cpu_s(gw.pids()[-1]) - before) * 1000 / n
     else:
-        parts = measured("split", [lambda i=i: split(i) for i in range(n)])
+        parts = measured("split", [partial(split, i) for i in range(n)])
 
     def transfer(i: int) -> None:
         _, c = m.suppliers[(i + 1) % clients]
         c.post(f"/tokens/{parts[i]}/transfer", {"to": m.suppliers[(i + 2) % clients][0]})
 
-    measured("transfer (whole token)", [lambda i=i: transfer(i) for i in range(n)])
+    measured("transfer (whole token)", [partial(transfer, i) for i in range(n)])
     if batch_route(gw):
-        per = 50
+        per = batch_parts
 
         def split_many(i: int) -> None:
-            _, c = m.suppliers[i % clients]
-            to = [m.suppliers[(i + k + 1) % clients][0] for k in range(per)]
-            c.post(f"/tokens/{tokens[i]}/split-many",
-                   {"to": to, "values": ["1"] * per}, 201)
+            holder = i % clients
+            _, c = m.suppliers[holder]
+            others = [a for j, (a, _) in enumerate(m.suppliers) if j != holder]
+            parts = [{"to": others[(i + k) % len(others)], "value": "100"} for k in range(per)]
+            c.post(f"/tokens/{tokens[i % n]}/split-many", {"parts": parts}, 201)
 
-        k = max(1, n // 10)
-        measured(f"split-many ({per} recipients a request)",
-                 [lambda i=i: split_many(i) for i in range(k)], moves=k * per)
+        measured(f"split-many ({per} parts a request)",
+                 [partial(split_many, i) for i in range(batch_requests)],
+                 moves=batch_requests * per)
     return rows
 
 
@@ -628,7 +682,7 @@ def trace_and_indexer(args: argparse.Namespace, server_url: str) -> tuple[int, l
             txs = [(market.names[0], *split_call(plat, token, market.suppliers[1 + k % 3][0], 1))
                    for k in range(args.trace_tokens - 1)]
             print(f"{args.trace_tokens - 1} pre-signed splits for the trace ...")
-            rate, _ = raw_ceiling(plat, chain, txs)
+            rate, _ = raw_rate(plat, chain, txs, 0)  # one account: its nonces in order
             auditor = market.op.post("/participants", {"name": "auditor", "display_name": "a",
                                                        "roles": ["auditor"]}, 201)
             aud = Client(gw.url, auditor["api_key"])
@@ -669,6 +723,11 @@ def main() -> int:
     ap.add_argument("--mining", default="automine,interval",
                     help="anvil mining modes: automine (a block per transaction), interval "
                          "(--block-time 1)")
+    ap.add_argument("--batch-requests", type=int, default=32,
+                    help="requests to the batch route (POST /tokens/{id}/split-many) per "
+                         "configuration, when the gateway has it")
+    ap.add_argument("--batch-parts", type=int, default=50,
+                    help="parts (recipients) in each batch-route request")
     ap.add_argument("--serial-txs", type=int, default=1000,
                     help="raw splits sent one after another (the old bench's trace loop)")
     ap.add_argument("--trace-tokens", type=int, default=10_000,
@@ -693,8 +752,109 @@ def main() -> int:
     return 0
 
 
+MODE_TITLES = {"automine": "automine (a block per transaction)",
+               "interval": "interval mining (`--block-time 1`: one block a second)"}
+TRACE_TARGET_TOKENS = 10_000
+
+
+def split_kind(r: Row) -> str | None:
+    """Which raw rate a row compares with: "split", "transfer", or None."""
+    return "split" if r.label == "split" else (
+        "transfer" if r.label.startswith("transfer") else None)
+
+
+def per_process(mode: Mode, pick: Callable[[Row], float | None]) -> dict[int, float]:
+    """One figure per process count: `pick` of the first row it answers for."""
+    out: dict[int, float] = {}
+    for processes, rows in mode.rows.items():
+        for r in rows:
+            v = pick(r)
+            if v is not None:
+                out[processes] = v
+                break
+    return out
+
+
+def judged(figures: dict[int, float], target: float, at_least: bool,
+           show: Callable[[float], str]) -> tuple[str, str]:
+    """(the figures by process count, "met" or "MISSED" and why): met when every process count
+    meets `target` (at least it, or at most it when not `at_least`)."""
+    if not figures:
+        return "—", "not measured"
+    shown = " · ".join(f"{p} proc: {show(v)}" for p, v in figures.items())
+    missed = [p for p, v in figures.items() if (v < target if at_least else v > target)]
+    if not missed:
+        return shown, "met with " + ", ".join(str(p) for p in figures) + " process(es)"
+    best = max(figures.values()) if at_least else min(figures.values())
+    which = ", ".join(str(p) for p in missed)
+    if at_least:
+        why = f"best {show(best)} is {best / target:.0%} of the {show(target)} target"
+    else:
+        why = f"best {show(best)} is {best / target:.1f}× the {show(target)} budget"
+    return shown, f"MISSED with {which} process(es): {why}"
+
+
+def targets(modes: list[Mode], trace: tuple[int, list[float], int, float, float] | None
+            ) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict) for every target of issues #13 and #5, from the figures."""
+    out: list[tuple[str, str, str]] = []
+    for mode in modes:
+        where = f" ({mode.name})"
+        split = per_process(mode, lambda r: r.rate if r.label == "split" else None)
+        out.append((">= 200 single splits/s" + where,
+                    *judged(split, 200, True, lambda v: f"{v:,.0f}/s")))
+        raw = mode.ceilings.get("split", 0.0)
+        if raw:
+            ratios = {p: v / raw * 100 for p, v in split.items()}
+            shown, verdict = judged(ratios, 50, True, lambda v: f"{v:,.0f} %")
+            if any(v > 100 for v in ratios.values()):
+                verdict += (f"; HTTP beat the raw senders ({raw:,.0f}/s), so that figure is no "
+                            "ceiling and this ratio says little")
+            out.append((">= 50 % of the raw split rate" + where, shown, verdict))
+        else:
+            out.append((">= 50 % of the raw split rate" + where, "—",
+                        "not measured: no raw split rate"))
+        issues = per_process(mode, lambda r: r.rate if r.label.startswith("issue") else None)
+        out.append((">= 100 issues/s" + where, *judged(issues, 100, True,
+                                                        lambda v: f"{v:,.0f}/s")))
+        moves = per_process(mode, lambda r: r.moves / r.wall if r.moves else None)
+        if moves:
+            out.append((">= 1,000 value moves/s through the batch route" + where,
+                        *judged(moves, 1000, True, lambda v: f"{v:,.0f}/s")))
+        else:
+            out.append((">= 1,000 value moves/s through the batch route" + where, "—",
+                        "not measured: route absent (`POST /tokens/{id}/split-many` is not in "
+                        "this gateway)"))
+        cpu = per_process(mode, lambda r: r.cpu["gateway"] * 1000 / r.ops
+                          if r.label == "split" else None)
+        out.append(("gateway CPU <= 3 ms per split" + where,
+                    *judged(cpu, 3.0, False, lambda v: f"{v:.1f} ms")))
+    if trace is None:
+        out += [(">= 2,000 indexer events/s", "—", "not measured (--trace-tokens 0)"),
+                (f"trace of {TRACE_TARGET_TOKENS:,} tokens < 200 ms", "—",
+                 "not measured (--trace-tokens 0)")]
+        return out
+    tokens, lat, events, index_s, _ = trace
+    rate = events / index_s
+    out.append((">= 2,000 indexer events/s", f"{rate:,.0f} events/s ({events:,} events)",
+                "met" if rate >= 2000 else f"MISSED: {rate / 2000:.0%} of the target"))
+    median = statistics.median(lat) * 1000
+    shown = f"{median:,.0f} ms at {tokens:,} tokens"
+    if median >= 200:
+        verdict = f"MISSED: {median / 200:.1f}× the 200 ms budget at {tokens:,} tokens"
+    elif tokens >= TRACE_TARGET_TOKENS:
+        verdict = "met"
+    else:
+        verdict = (f"met at {tokens:,} tokens only; not measured at {TRACE_TARGET_TOKENS:,} "
+                   "(--trace-tokens)")
+    out.append((f"trace of {TRACE_TARGET_TOKENS:,} tokens < 200 ms", shown, verdict))
+    return out
+
+
 def report(args: argparse.Namespace, modes: list[Mode],
            trace: tuple[int, list[float], int, float, float] | None) -> str:
+    cut = [f"{p} gateway process(es)" for p in (1, 2, 4) if p not in args.processes]
+    cut += [MODE_TITLES[m] for m in MODE_TITLES if m not in {x.name for x in modes}]
     lines = ["# API benchmark", "",
              f"{dt.date.today().isoformat()} · {pyplatform.machine()} · {os.cpu_count()} cores "
              f"shared with other work (load average at the end: "
@@ -702,28 +862,48 @@ def report(args: argparse.Namespace, modes: list[Mode],
              f"PostgreSQL store · `scf serve --workers N` · {args.clients} concurrent clients "
              f"under automine, {args.clients * 2} under interval mining · numbers are "
              "indicative", "",
-             "Each HTTP answer comes after its transaction is mined. The **ceiling** is the same "
-             "transactions (splits: `transferFrom(tokenId, to, value)`; transfers: "
+             f"Sizes: {args.receivables} receivables per configuration (each issued, split once "
+             f"and its part transferred: {args.receivables} operations a row); "
+             f"{args.batch_requests} batch-route requests of {args.batch_parts} parts; "
+             f"{args.serial_txs} serial raw splits; a trace of {args.trace_tokens:,} tokens; "
+             "gateway processes " + ", ".join(str(p) for p in args.processes) + "; mining "
+             + ", ".join(m.name for m in modes) + "."
+             + (" Not measured in this run: " + "; ".join(cut) + "." if cut else ""), "",
+             "Each HTTP answer comes after its transaction is mined. The **raw rate** is the "
+             "same transactions (splits: `transferFrom(tokenId, to, value)`; transfers: "
              "`transferFrom(from, to, tokenId)`), signed ahead and sent to the same node in the "
-             f"same run as batched raw JSON-RPC ({RAW_BATCH} a batch), timed until every receipt. "
-             "CPU ms/op is the CPU time each process used during the phase per operation "
-             "(gateway: all its processes).", ""]
+             "same run by as many concurrent raw senders as there were HTTP clients (each "
+             "thread posts its own accounts' transactions, one `eth_sendRawTransaction` at a "
+             "time, in nonce order), timed until every receipt (asked for all at once, one "
+             "batched request a pass: waiting for them one by one through the receipt watcher "
+             "costs a ~20 ms pass a transaction, which is what held this bench's earlier "
+             "\"ceiling\" near 42/s). CPU ms/op is the CPU time each "
+             "process used during the phase per operation (gateway: all its processes).", ""]
+    lines += ["## Targets", "", "| Target | Measured | Verdict |", "|---|---|---|"]
+    lines += [f"| {t} | {m} | {v} |" for t, m, v in targets(modes, trace)]
+    lines.append("")
     for mode in modes:
-        title = ("automine (a block per transaction)" if mode.name == "automine"
-                 else "interval mining (`--block-time 1`: one block a second)")
-        lines += [f"## {title}", "",
-                  "Raw ceiling: " + ", ".join(
+        raw_split = mode.ceilings.get("split", 0.0)
+        lines += [f"## {MODE_TITLES[mode.name]}", "",
+                  f"Raw rate ({mode.raw_senders} concurrent senders): " + ", ".join(
                       f"{k} {v:,.0f}/s (node {mode.ceiling_cpu[k]:.1f} CPU ms/tx)"
-                      for k, v in mode.ceilings.items()), "",
-                  "| Processes | Operation | Ops | Ops/s | of ceiling | p50 ms | p99 ms | CPU "
+                      for k, v in mode.ceilings.items())
+                  + f"; splits from one sender in JSON-RPC batches of {RAW_BATCH}: "
+                  f"{mode.batched_split[0]:,.0f}/s (node {mode.batched_split[1]:.1f} CPU "
+                  "ms/tx).", "",
+                  "| Processes | Operation | Ops | Ops/s | of raw | p50 ms | p99 ms | CPU "
                   "ms/op: gateway | node | load generator |",
                   "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        above: list[float] = []
         for processes, rows in mode.rows.items():
             for r in rows:
-                kind = "split" if r.label == "split" else (
-                    "transfer" if r.label.startswith("transfer") else None)
-                ratio = (f"{r.rate / mode.ceilings[kind]:.0%}" if kind in mode.ceilings
-                         else "n/a")
+                kind = split_kind(r)
+                ratio = "n/a"
+                if kind in mode.ceilings:
+                    share = r.rate / mode.ceilings[kind]
+                    ratio = f"{share:.0%}"
+                    if share > 1:
+                        above.append(share)
                 rate = (f"{r.rate:,.0f} ({r.moves / r.wall:,.0f} moves/s)" if r.moves
                         else f"{r.rate:,.0f}")
                 lines.append(
@@ -731,29 +911,50 @@ def report(args: argparse.Namespace, modes: list[Mode],
                     f"{pct(r.lat, 50) * 1000:,.0f} | {pct(r.lat, 99) * 1000:,.0f} | "
                     f"{r.cpu['gateway'] * 1000 / r.ops:,.1f} | {r.cpu['node'] * 1000 / r.ops:,.1f}"
                     f" | {r.cpu['load'] * 1000 / r.ops:,.1f} |")
-        has_batch = any(r.moves for rows in mode.rows.values() for r in rows)
-        if not has_batch:
+        lines.append("")
+        if above:
+            lines.append(
+                f"**The raw rate is not a ceiling here.** HTTP beat the concurrent raw senders "
+                f"in {len(above)} row(s) (up to {max(above):.0%}). Both wait on the same node for "
+                "the same transactions; on this shared 2-core machine the node's share of the "
+                "CPU and the moment each phase ran move the figures more than the gateway's own "
+                "cost, so the ratios are a comparison between two noisy runs, not a fraction of "
+                "a limit.")
+        else:
+            lines.append("Every HTTP figure stayed at or below the concurrent raw senders: the "
+                         "raw rate acts as the ceiling in this mode.")
+        if mode.name == "interval":
+            clients = mode.raw_senders
+            lines += ["", f"Under interval mining every answer waits for the next block, so "
+                      f"{clients} clients finish at most about {clients} operations a second "
+                      f"whatever the gateway does: 200 splits/s needs at least 200 requests in "
+                      "flight (more clients, or the batch route). The raw senders, who do not "
+                      "wait between sends, put all their transactions into the next block or "
+                      "two."]
+        if mode.batched_split[0] and raw_split:
+            batched = mode.batched_split[0]
+            lines += ["", f"One sender posting the same kind of splits in batches of "
+                      f"{RAW_BATCH} reached {batched:,.0f}/s against {raw_split:,.0f}/s from "
+                      f"{mode.raw_senders} concurrent senders. "
+                      + ("Batching is the slower way here: anvil executes a JSON-RPC batch one "
+                         "call after another, and under automine each call mines its block "
+                         "before the next is read, so a batch is a serial loop without the "
+                         "round trips; concurrent senders keep the node busy while answers "
+                         "travel." if batched < raw_split else
+                         "Batching is as fast or faster here: the node takes the transactions "
+                         "without a round trip each.")]
+        if not any(r.moves for rows in mode.rows.values() for r in rows):
             lines += ["", "The batch route (`POST /tokens/{id}/split-many`) is not in this "
                       "gateway: value moves through it are not measured."]
         if mode.serial_raw:
             count, wall, node_ms = mode.serial_raw
-            batched = mode.ceilings.get("split", 0.0)
             lines += ["", f"Raw splits sent one after another through the sender (the old "
                       f"bench's trace loop): {count} in {wall:.1f} s = {count / wall:,.0f}/s, "
-                      f"node {node_ms:.1f} CPU ms/tx; the same splits pre-signed and batched "
-                      f"(the ceiling): {batched:,.0f}/s. Under automine anvil mines a block "
-                      "for each transaction inside `eth_sendRawTransaction` and answers after "
-                      "it, so a loop sending one transaction at a time is serial however it is "
-                      "called: each split costs a round trip, the client's signing and the "
-                      "mining of one block (the old loop also stopped for a receipt every 200 "
-                      "sends). " + (
-                          "Batching does not lift it much here: the node still mines the blocks "
-                          "one after another, so automine's block-per-transaction is the limit, "
-                          "together with the CPU the node gets on this shared machine (its "
-                          "wall time per transaction is far above its CPU time)."
-                          if batched < 1.5 * count / wall else
-                          "Batched, the node takes the transactions without a round trip "
-                          "each, and the rate rises to the ceiling.")]
+                      f"node {node_ms:.1f} CPU ms/tx. Under automine anvil mines a block for "
+                      "each transaction inside `eth_sendRawTransaction` and answers after it, "
+                      "so a loop sending one transaction at a time is serial: each split costs "
+                      "a round trip, the client's signing and the mining of one block (the old "
+                      "loop also stopped for a receipt every 200 sends)."]
         if mode.profile:
             lines += ["", f"Profile of the gateway during the single-process splits (py-spy at "
                       f"250 Hz, {mode.profile_ms:.1f} CPU ms per split). Where the samples "
@@ -763,22 +964,21 @@ def report(args: argparse.Namespace, modes: list[Mode],
             lines += ["", "Functions of ours on the stack (share of samples that include "
                       "them):", "", "| Function | Share |", "|---|---:|"]
             lines += [f"| `{k}` | {v:.0%} |" for k, v in mode.profile]
+        lines.append("")
     if trace is not None:
         tokens, lat, events, index_s, trace_rate = trace
-        lines += ["", "## Indexer and trace", "",
-                  f"{tokens - 1:,} pre-signed splits of one receivable, batched raw JSON-RPC "
-                  f"(automine): {trace_rate:,.0f}/s.", "",
+        lines += ["## Indexer and trace", "",
+                  f"{tokens - 1:,} pre-signed splits of one receivable, one sender in batches of "
+                  f"{RAW_BATCH} (automine; one account, so its nonces go in order): "
+                  f"{trace_rate:,.0f}/s.", "",
                   f"Indexer from block 0 (real chain, {events:,} events, SQLite): "
                   f"{events / index_s:,.0f} events/s ({index_s:.1f} s).", "",
                   f"Trace of a receivable with {tokens:,} tokens, GET "
                   f"/audit/receivables/{{slot}}/trace over HTTP, median of 5: "
-                  f"{statistics.median(lat) * 1000:,.0f} ms (min {min(lat) * 1000:,.0f} ms)."]
+                  f"{statistics.median(lat) * 1000:,.0f} ms (min {min(lat) * 1000:,.0f} ms).", ""]
     if PENDING:
-        lines += ["", "Requests answered `503 outcome_pending` and retried with their key: "
-                  + ", ".join(f"{k} {v}" for k, v in PENDING.items()) + "."]
-    lines += ["", "Targets: >= 200 single splits/s and >= 50 % of the ceiling; >= 100 issues/s; "
-              ">= 1,000 value moves/s through the batch route; >= 2,000 indexer events/s; "
-              "< 200 ms per trace.", ""]
+        lines += ["Requests answered `503 outcome_pending` and retried with their key: "
+                  + ", ".join(f"{k} {v}" for k, v in PENDING.items()) + ".", ""]
     return "\n".join(lines)
 
 
