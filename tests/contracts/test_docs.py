@@ -42,7 +42,7 @@ def _params(text: str) -> list[tuple[str | None, str]]:
 
 def _matches(quoted: list[tuple[str | None, str]], abi: list[dict[str, Any]]) -> bool:
     return len(quoted) == len(abi) and all(
-        name == a["name"] and (typ is None or typ == a["type"]) for (typ, name), a in zip(quoted, abi))
+        name == a["name"] and (typ is None or typ == a["type"]) for (typ, name), a in zip(quoted, abi, strict=True))
 
 
 def _outputs(entry: dict[str, Any]) -> list[dict[str, Any]]:
