@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
+from scf_chain.contracts.encoding import MAX_BATCH_RECIPIENTS
 from scf_chain.evidence.models import JsonInt, json_int
 
 UINT_PATTERN = r"^[0-9]{1,78}$"
@@ -203,6 +212,22 @@ class SplitIn(In):
     value: UintIn
 
 
+class SplitManyIn(In):
+    """One token's value to many participants: `values[i]` to `to[i]`, each a new token."""
+
+    to: list[Party] = Field(min_length=1, max_length=MAX_BATCH_RECIPIENTS,
+                            description=f"the recipients, 1 to {MAX_BATCH_RECIPIENTS}")
+    values: list[UintIn] = Field(min_length=1, max_length=MAX_BATCH_RECIPIENTS,
+                                 description="what each recipient receives, one per recipient")
+
+    @model_validator(mode="after")
+    def _one_value_per_recipient(self) -> SplitManyIn:
+        if len(self.to) != len(self.values):
+            raise ValueError(f"one value per recipient: {len(self.to)} recipients, "
+                             f"{len(self.values)} values")
+        return self
+
+
 class MergeIn(In):
     into_token_id: UintIn
     value: UintIn
@@ -226,6 +251,18 @@ class MovedOut(BaseModel):
     from_token_id: Uint
     token_id: Uint
     value: Uint
+    tx: Tx
+
+
+class SplitPartOut(BaseModel):
+    to: str
+    token_id: Uint
+    value: Uint
+
+
+class SplitManyOut(BaseModel):
+    from_token_id: Uint
+    parts: list[SplitPartOut]
     tx: Tx
 
 

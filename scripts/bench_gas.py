@@ -3,7 +3,8 @@
 Usage: .venv/bin/python scripts/bench_gas.py [--out reports/bench_gas.md]
 Targets (issue #3, every policy check on): split to a new holder <= 100,000; merge <= 60,000;
 acceptOffer (DvP incl. the ERC-20 payment) <= 150,000; redeem <= 80,000 per token, the first
-partial redemption of a token included (issue #10).
+partial redemption of a token included (issue #10); splitMany <= 35,000 per recipient in a
+batch of 50 distinct registered recipients (issue #13), whole transaction divided by 50.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from tests.contracts.harness import build_system  # noqa: E402
 TARGETS = {"split to a new holder": 100_000, "merge": 60_000, "acceptOffer (DvP)": 150_000,
            "redeem (partial, first checkpoint)": 80_000,
            "redeem (full, holder already holds the currency)": 80_000,
-           "redeem per token in a batch of 20": 80_000}
+           "redeem per token in a batch of 20": 80_000,
+           "splitMany per recipient in a batch of 50": 35_000}
+BATCH = 50
 DAY = 86_400
 
 
@@ -73,6 +76,20 @@ def measure() -> dict[str, int]:
         gas["offer (value into escrow)"] = rcpt.gas_used
         offer_id = int(s.events(rcpt, "Offered")[0]["offerId"])
         gas["acceptOffer (DvP)"] = s.bank_sender.transact(s.token.functions.acceptOffer(offer_id)).gas_used
+        # fifty distinct registered recipients, each paid from one token in one transaction
+        recipients = [chain.w3.to_checksum_address("0x" + keccak(text=f"bench-batch-{i}").hex()[-40:])
+                      for i in range(BATCH)]
+        for r in recipients:
+            s.operator.transact(s.token.functions.setRoles(r, 4))
+        # supplier payments of 1,000.00 and some cents each
+        payments = [1_000_00 + 37 * i for i in range(BATCH)]
+        rcpt = s.sender(a).transact(s.token.functions.splitMany(t0, recipients, payments))
+        assert len(s.events(rcpt, "TransferValue")) == BATCH
+        gas[f"splitMany to {BATCH} recipients (whole tx)"] = rcpt.gas_used
+        gas[f"splitMany per recipient in a batch of {BATCH}"] = rcpt.gas_used // BATCH
+        one = s.sender(a).transact(s.token.functions.splitMany(t0, recipients[:1], payments[:1])).gas_used
+        gas[f"splitMany, each further recipient ((batch of {BATCH} - batch of 1) / {BATCH - 1})"] = (
+            rcpt.gas_used - one) // (BATCH - 1)
         # twenty small holders for the batch
         batch = [int(s.events(s.sender(a).transact(split(t0, c, 1_000_00)), "TransferValue")[-1]["_toTokenId"])
                  for _ in range(20)]

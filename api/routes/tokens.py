@@ -6,9 +6,20 @@ from fastapi import APIRouter
 
 from api.deps import Caller, CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import Limit, Offset, TokenPath, as_holder, party, tx, uint
-from api.schemas import MergeIn, MovedOut, Page, SplitIn, TokenOut, TransferIn, TransferredOut
+from api.schemas import (
+    MergeIn,
+    MovedOut,
+    Page,
+    SplitIn,
+    SplitManyIn,
+    SplitManyOut,
+    SplitPartOut,
+    TokenOut,
+    TransferIn,
+    TransferredOut,
+)
 from scf_chain.audit.visibility import Viewer, sees_holding
-from scf_chain.clients import ValueMoved
+from scf_chain.clients import SplitMany, ValueMoved
 from scf_chain.db.models import Receivable, Token
 from scf_chain.platform.core import NotFound, Platform
 from scf_chain.platform.operations import tokens_of
@@ -45,6 +56,29 @@ def split(token_id: TokenPath, body: SplitIn, platform: PlatformDep, idem: IdemD
     to = party(platform, body.to)
     return idem.run(lambda: moved(as_holder(platform, idem.caller, uint(token_id), lambda: platform.token(
         idem.caller.participant).split(uint(token_id), to, body.value))), 201)
+
+
+@router.post("/{token_id}/split-many", status_code=201, response_model=SplitManyOut)
+def split_many(token_id: TokenPath, body: SplitManyIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Move value of a token to many participants in one transaction: `values[i]` to `to[i]`,
+    each as a new token of the same receivable, all parts or none. Each part is checked as a
+    single split is (registered recipient, before maturity, a positive multiple of the minimum
+    unit; together within the token's value), and the whole batch is one idempotent request:
+    a retry with the same Idempotency-Key replays the first answer and moves nothing again.
+    Problems: 422 `validation_error` for an empty batch, unequal lengths or more than 100
+    recipients; 422 `contract_InvalidValue` for a zero or off-unit value and
+    `contract_InsufficientValue` for more than the token holds; 403 `contract_NotRegistered` for
+    an unregistered recipient; 422 `unknown_participant` for a recipient that is neither a name
+    nor an address."""
+    to = [party(platform, who) for who in body.to]
+
+    def effect() -> SplitManyOut:
+        done: SplitMany = as_holder(platform, idem.caller, uint(token_id), lambda: platform.token(
+            idem.caller.participant).split_many(uint(token_id), to, body.values))
+        return SplitManyOut(from_token_id=done.from_token_id, tx=tx(done.tx), parts=[
+            SplitPartOut(to=p.to, token_id=p.token_id, value=p.value) for p in done.parts])
+
+    return idem.run(effect, 201)
 
 
 @router.post("/{token_id}/merge", response_model=MovedOut)

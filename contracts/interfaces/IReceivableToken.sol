@@ -360,9 +360,36 @@ interface IReceivableToken is IERC3525Metadata, IParticipantRegistry {
     /// @notice An offer's expiry must be in the future and no later than maturity.
     /// @param expiry the expiry given.
     error InvalidExpiry(uint256 expiry);
+    /// @notice A batch needs at least one recipient, and one value per recipient.
+    /// @param recipients how many recipients were given.
+    /// @param values how many values were given.
+    error InvalidRecipients(uint256 recipients, uint256 values);
+    /// @notice Too many recipients for one batch.
+    /// @param recipients how many were given.
+    /// @param maxRecipients `MAX_BATCH_RECIPIENTS`.
+    error TooManyRecipients(uint256 recipients, uint256 maxRecipients);
     /// @notice A minimum unit must be positive and below 2**96.
     /// @param minUnit the unit given.
     error InvalidMinUnit(uint256 minUnit);
+
+    // ------------------------------------------------------------------ batched value moves
+    /// @notice Split value out of `fromTokenId` to many participants at once: `to[i]` receives a
+    /// new token of the same slot holding `values[i]`. Each move is checked and recorded exactly
+    /// as the single split `transferFrom(fromTokenId, to[i], values[i])` would be (the same
+    /// policy, the same Transfer, SlotChanged and TransferValue events per recipient, in order);
+    /// all moves happen or none. The caller is the owner, an operator or the approved address,
+    /// or spends a value allowance covering the sum. Receiving contracts are not asked
+    /// (`onERC3525Received`): every recipient is a participant the operator registered, and a
+    /// contract that must vet incoming value receives it through `transferFrom`.
+    /// @param fromTokenId the token the value leaves.
+    /// @param to the recipients, at most `MAX_BATCH_RECIPIENTS`.
+    /// @param values what each recipient receives, one per recipient.
+    /// @return firstTokenId the new token of `to[0]`; the token of `to[i]` is `firstTokenId + i`.
+    function splitMany(uint256 fromTokenId, address[] calldata to, uint256[] calldata values)
+        external
+        returns (uint256 firstTokenId);
+    /// @notice The most recipients one `splitMany` takes: 100.
+    function MAX_BATCH_RECIPIENTS() external view returns (uint256);
 
     // ------------------------------------------------------------------ administration (operator)
     /// @notice Point at the evidence registry; can be done once.

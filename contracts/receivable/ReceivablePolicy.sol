@@ -94,31 +94,47 @@ abstract contract ReceivablePolicy is ERC3525Base {
     /// @dev The one rule for every move of value or of a token (called by the funnel only):
     /// - value always goes home and holders are always paid: the return of a cancelled offer's
     ///   value to its holder and redemption (burn) are not restricted;
-    /// - the receiver is registered (the escrow is this contract itself);
-    /// - a participant's move (split, merge, ERC-721 transfer, value into an offer): the sender
-    ///   is registered and not the escrow;
+    /// - every receiver is registered (the escrow is this contract itself);
+    /// - a participant's move of value (split, merge, value into an offer): each value a
+    ///   positive multiple of the minimum unit, their sum within the token's value, and all of
+    ///   it to one receiver while splitting is off;
+    /// - a participant's move (those, and an ERC-721 transfer): the sender is registered and not
+    ///   the escrow, and is the original creditor while transfers are off;
     /// - before the receivable's maturity;
-    /// - a confirmation keeps its debtor within its credit limit;
-    /// - a participant's move of value: a positive multiple of the minimum unit, within the
-    ///   token's value, all of it while splitting is off;
-    /// - a participant's move: only the original creditor moves value while transfers are off.
+    /// - a confirmation keeps its debtor within its credit limit.
     /// The release of an offer's value to its financier was checked as a participant's move
     /// when the holder made the offer.
-    function _checkMove(Move kind, uint256 tokenId, address from, address to, uint256 value, uint256 balance)
-        internal
-        view
-        override
-        returns (uint256 toId)
-    {
-        if (kind == Move.Return) return _idOf(to);
-        if (kind == Move.Burn) return 0;
-        if (kind == Move.Escrow) {
-            toId = _escrowId;
-        } else {
-            if (to == address(0)) revert ZeroAddress();
-            toId = _registeredId(to);
+    function _checkMove(
+        Move kind,
+        uint256 tokenId,
+        address from,
+        address[] memory to,
+        uint256[] memory values,
+        uint256 balance
+    ) internal view override returns (uint256 total) {
+        if (kind == Move.Return || kind == Move.Burn) return values[0];
+        Policy memory p = _policy;
+        bool valueMove = kind == Move.Value || kind == Move.Escrow;
+        bool toEscrow = kind == Move.Escrow; // the escrow is this contract itself
+        uint256 unit = p.minUnit;
+        uint256 n = to.length;
+        for (uint256 i = 0; i < n;) {
+            uint256 value = values[i];
+            // (the zero address is never registered: `setRoles` refuses it)
+            if (!toEscrow) _registeredId(to[i]);
+            if (valueMove) {
+                if (value == 0 || value % unit != 0) revert InvalidValue(value, unit);
+                if (value > balance) revert InsufficientValue(tokenId, balance, value);
+            }
+            // Each value is below 2**96 (a participant's is within the token's value, checked
+            // above; the others are a face value, a token's value or an offer's), and there are
+            // at most MAX_BATCH_RECIPIENTS of them: neither the sum nor the index can overflow.
+            unchecked {
+                total += value;
+                ++i;
+            }
         }
-        bool participant = kind == Move.Value || kind == Move.Whole || kind == Move.Escrow;
+        bool participant = valueMove || kind == Move.Whole;
         if (participant) {
             if (from == address(this)) revert TokenInEscrow(tokenId);
             _registeredId(from);
@@ -130,15 +146,13 @@ abstract contract ReceivablePolicy is ERC3525Base {
             address debtor = _receivables[slot].debtor;
             uint256 outstanding = _outstanding[debtor];
             uint256 limit = _creditLimits[debtor];
-            if (outstanding + value > limit) revert CreditLimitExceeded(debtor, limit, outstanding, value);
-            return toId;
+            if (outstanding + total > limit) revert CreditLimitExceeded(debtor, limit, outstanding, total);
+            return total;
         }
-        if (!participant) return toId;
-        Policy memory p = _policy;
-        if (kind != Move.Whole) {
-            if (value == 0 || value % p.minUnit != 0) revert InvalidValue(value, p.minUnit);
-            if (value > balance) revert InsufficientValue(tokenId, balance, value);
-            if (!p.splitAllowed && value != balance) revert SplitNotAllowed(tokenId);
+        if (!participant) return total;
+        if (valueMove) {
+            if (total > balance) revert InsufficientValue(tokenId, balance, total);
+            if (!p.splitAllowed && (n != 1 || total != balance)) revert SplitNotAllowed(tokenId);
         }
         if (!p.transferAllowed && from != _receivables[slot].creditor) revert TransferNotAllowed(tokenId, from);
     }
@@ -161,7 +175,9 @@ abstract contract ReceivablePolicy is ERC3525Base {
     }
 
     /// @dev The serial counter shares the policy's word, which every split reads anyway.
-    function _nextSerial() internal override returns (uint256) {
-        return ++_policy.nextSerial;
+    function _takeSerials(uint256 n) internal override returns (uint256 first) {
+        Policy storage p = _policy;
+        first = uint256(p.nextSerial) + 1;
+        p.nextSerial += uint64(n); // checked: n <= MAX_BATCH_RECIPIENTS, and a wrap reverts
     }
 }
