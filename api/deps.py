@@ -21,6 +21,7 @@ from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant
 from scf_chain.platform.apikeys import AuthError, authenticate
 from scf_chain.platform.core import Platform
+from scf_chain.platform.custody import SignatureRequired
 from scf_chain.platform.idempotency import (
     RETRY_AFTER_S,
     Claim,
@@ -180,10 +181,16 @@ class Idempotent:
     caller: Caller
     key: str
     request_hash: str
+    # a participant that signs itself: preparing or submitting (api/custody.py)
+    custody: Any = None
 
     def run(self, effect: Callable[[], Any], status_code: int = 200,
             stored_as: Callable[[Any], Any] | None = None) -> JSONResponse:
         """`stored_as` turns the answer into what may be kept and replayed (without secrets)."""
+        if self.custody is not None:
+            if self.custody.preparing:  # nothing is claimed, signed or sent
+                return self.custody.prepare(effect)  # type: ignore[no-any-return]
+            effect = self.custody.wrap(effect)
         store = self.platform.idempotency
         claim = store.begin(self.caller.name, self.key, self.request_hash)
         if isinstance(claim, StoredResponse):
@@ -212,6 +219,11 @@ class Idempotent:
         try:
             with journaling(journal):
                 result = effect()
+        except SignatureRequired as exc:
+            # the request needs its participant's next signature: the key stays claimed with
+            # what was journaled, and the submit of that signature resumes it from there
+            (store.interrupt if journal.may_have_left else store.release)(claim)
+            return JSONResponse(exc.body, status_code=exc.status_code)
         except OutcomeDiverged as exc:
             return self._diverged(claim, exc)
         except Exception as exc:
@@ -289,12 +301,13 @@ async def idempotency(
         description="Unique per intended effect; a retry with the same key and body gets the "
                     "first response and causes no second effect.")] = None,
 ) -> Idempotent:
-    if not idempotency_key:
+    custody = getattr(request.state, "custody", None)  # set by api/custody.py
+    if not idempotency_key and not (custody is not None and custody.preparing):
         raise Problem(400, "idempotency_key_missing", "Idempotency-Key header required",
                       "every POST needs an Idempotency-Key header (e.g. a UUID)")
     body = await request.body()
-    return Idempotent(platform, caller, idempotency_key,
-                      fingerprint(request.method, request.url.path, body))
+    return Idempotent(platform, caller, idempotency_key or "",
+                      fingerprint(request.method, request.url.path, body), custody)
 
 
 IdemDep = Annotated[Idempotent, Depends(idempotency)]

@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from prometheus_client.registry import CollectorRegistry
 
 from api import openapi, problems
 from api.console import router as console
 from api.limits import BodyLimitMiddleware, RateLimiter, RateLimitMiddleware, TokenBuckets
+from api.observe import RequestContextMiddleware
 from api.routes import (
     audit,
+    custody,
     dev,
     evidence,
     financing,
@@ -26,8 +27,8 @@ from api.routes import (
     settlement,
     tokens,
 )
+from api.routes import health as probes
 from scf_chain.config import Settings, get_settings
-from scf_chain.keeper.metrics import KeeperCollector
 from scf_chain.platform.core import Platform
 
 log = logging.getLogger("api")
@@ -103,12 +104,12 @@ def create_app(platform: Platform | None = None, background: bool = False,
     if platform is not None:
         app.state.platform = platform
     problems.install(app)
-    app.state.metrics = CollectorRegistry()
-    app.state.metrics.register(KeeperCollector(lambda: app.state.platform.sessions))
+    metrics.install(app)  # GET /metrics and the registry it serves
     for module in (participants, evidence, receivables, tokens, financing, settlement, audit, dev,
-                   risk, metrics):
+                   risk, probes):
         app.include_router(module.router)
     app.include_router(participants.policy_router)
+    custody.install(app)  # /prepare<route> and /custody/submit (participants with their own keys)
     console.install(app)  # the web console at /console (api/console)
     openapi.install(app)
     # Added last, so they run first: a request over its rate or size limit is refused before
@@ -120,6 +121,8 @@ def create_app(platform: Platform | None = None, background: bool = False,
         TokenBuckets(limits.rate_limit_per_s, limits.rate_limit_burst),
         TokenBuckets(limits.rate_limit_anonymous_per_s, limits.rate_limit_anonymous_burst))
     app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter)
+    # outermost: every answer (a refusal by the limits too) gets its request id and is timed
+    app.add_middleware(RequestContextMiddleware)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, Any]:

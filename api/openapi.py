@@ -81,7 +81,7 @@ def shape(doc: dict[str, Any]) -> dict[str, Any]:
                 responses[str(status)] = problem_response(status)
             for p in op.get("parameters", []):
                 if p["in"] == "header" and p["name"].lower() == "idempotency-key":
-                    p["required"] = True
+                    p["required"] = not path.startswith("/prepare/")  # a prepare sends nothing
                     p["schema"] = {"type": "string", "minLength": 1,
                                    "maxLength": MAX_KEY_LENGTH}
             for status, content in EXTRA_CONTENT.get((path, method), {}).items():

@@ -165,19 +165,21 @@ def problem_response(status: int, code: str, title: str, detail: str | None = No
     return response
 
 
+def route_leaves(routes: Any) -> Any:
+    """Every route, those of included routers too (FastAPI keeps an included router whole)."""
+    for route in routes:
+        if hasattr(route, "effective_candidates"):  # FastAPI's included router
+            yield from route_leaves(route.effective_candidates())
+        else:
+            yield route
+
+
 def allowed_methods(app: Any, scope: Any) -> list[str]:
     """Every method some route serves at this path (Starlette names only the first route's)."""
     from starlette.routing import Match
 
-    def leaves(routes: Any) -> Any:
-        for route in routes:
-            if hasattr(route, "effective_candidates"):  # FastAPI's included router
-                yield from leaves(route.effective_candidates())
-            else:
-                yield route
-
     methods: set[str] = set()
-    for route in leaves(app.routes):
+    for route in route_leaves(app.routes):
         match, _ = route.matches(scope)
         if match is not Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
@@ -224,8 +226,12 @@ def problem_for(exc: BaseException) -> tuple[int, str, str, str, dict[str, Any]]
     if isinstance(exc, NotFound) or isinstance(exc, AuditError):
         return 404, "not_found", "Not found", str(exc), {}
     if isinstance(exc, ParticipantError):
-        status = 409 if exc.code == "participant_exists" else 422
+        status = 409 if exc.code in ("participant_exists", "address_taken") else 422
         return status, exc.code, "Invalid participant request", str(exc), {}
+    from scf_chain.platform.custody import CustodyError
+
+    if isinstance(exc, CustodyError):
+        return exc.http_status, exc.code, "Self-signed transaction problem", str(exc), exc.extra
     if isinstance(exc, EvidenceError):
         code = str(getattr(exc, "code", "") or "evidence_invalid")
         status = int(getattr(exc, "http_status", 0) or 422)

@@ -88,7 +88,20 @@ class ParticipantIn(In):
     display_name: str = Field(min_length=1, max_length=200)
     roles: list[RoleName] = Field(min_length=1, max_length=5)
     dev_funds: UintIn = Field(0, description="dev chains only: test settlement money to mint")
+    custody: Literal["custodial"] = Field(
+        "custodial", description="custodial: the gateway makes and keeps the signing key")
 
+
+class ExternalParticipantIn(ParticipantIn):
+    """A participant that holds its own key: its address, no key in the gateway's keystore; its
+    writes go through /prepare/<route> and /custody/submit (docs/sdk.md)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+
+    custody: Literal["external"] = Field(  # type: ignore[assignment]
+        description="external: the participant signs its own transactions")
+    address: str = Field(pattern=r"^0x(?!0{40})[0-9a-fA-F]{40}$",
+                         description="the participant's own address (not the zero address)")
 
 class ParticipantOut(BaseModel):
     name: str
@@ -96,6 +109,8 @@ class ParticipantOut(BaseModel):
     address: str
     roles: list[str]
     created_at: int
+    custody: str = Field("custodial", description="custodial (key in the gateway's keystore) "
+                                                  "or external (signs itself)")
 
 
 API_KEY_DOC = ("the API key's secret, in the first answer only (only its hash is kept); null when "

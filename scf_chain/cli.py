@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from scf_chain.errors import ConfigError, ScfError
+from scf_chain.obs.progress import Progress
 from scf_chain.risk.cli import risk_app
 
 if TYPE_CHECKING:
@@ -27,10 +28,8 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(risk_app, name="risk")
 
 
-_DEBUG = {"on": False}  # set by the global --debug (main() then lets tracebacks through)
-# libraries that log at INFO on every run (nine alembic lines per keeper pass): WARNING unless
-# --verbose or --debug
-_NOISY_LOGGERS = ("alembic", "httpx", "httpcore", "web3", "urllib3", "asyncio", "sqlalchemy")
+# set by the global --debug (main() then lets tracebacks through) and --verbose
+_DEBUG = {"on": False, "verbose": False}
 
 
 @app.callback()
@@ -39,12 +38,15 @@ def _global(
     verbose: bool = typer.Option(False, "--verbose", help="Show library INFO logs."),
 ) -> None:
     """scf-chain: blockchain-backed receivables for supply chain finance."""
-    import logging
+    import os
 
-    _DEBUG["on"] = debug
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    for name in _NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(level)
+    from scf_chain.obs import logs
+
+    _DEBUG["on"], _DEBUG["verbose"] = debug, verbose
+    # read apart from Settings: a bad setting is reported by the command that needs it
+    fmt = os.environ.get("SCF_LOG_FORMAT", "auto").lower()
+    logs.configure(fmt if fmt in ("json", "text") else "auto",  # type: ignore[arg-type]
+                   verbose=verbose, debug=debug)
 
 
 def _fail(exc: Exception) -> None:
@@ -257,14 +259,21 @@ def deploy(
             typer.echo(f"deployer: {account.address} ({key or 'dev account'}), gas "
                        f"{_gas(chain, account.address)}")
             _echo_service_keys(chain, settings, skip=key)
-            manifest, deployed = load_or_deploy(
-                chain, account, settings.manifest_path,
-                settlement_tokens=settlement_token, dev_token=dev_token, fresh=fresh)
+            with Progress(1, "deploying") as bar:
+                def step(done: int, total: int, what: str) -> None:
+                    bar.total = total
+                    bar.update(done, what, force=True)
+
+                manifest, deployed = load_or_deploy(
+                    chain, account, settings.manifest_path, settlement_tokens=settlement_token,
+                    dev_token=dev_token, fresh=fresh, evm_version=settings.evm_version,
+                    progress=step)
     except ScfError as exc:
         _fail(exc)
         return
     verb = "deployed" if deployed else "reusing the deployment in"
-    typer.echo(f"{verb} {settings.manifest_path} (chain id {manifest.chain_id})")
+    typer.echo(f"{verb} {settings.manifest_path} (chain id {manifest.chain_id}, "
+               f"{manifest.evm_version} build)")
     for c in manifest.contracts.values():
         typer.echo(f"  {c.name:<20} {c.address}")
 
@@ -291,6 +300,28 @@ def _echo_report(report: "Any") -> None:
         typer.echo(f"indexed {report.events} events up to block {report.to_block}")
 
 
+def _catch_up(indexer: "Any") -> "Any":
+    """`indexer.index_once()` batch by batch, with a progress bar on a terminal; one report."""
+    from dataclasses import replace
+
+    start = indexer.cursor()
+    first_block = indexer.start_block if start is None else start[0] + 1
+    total = None
+    with Progress(1, "indexing") as bar:
+        while True:
+            r = indexer.index_once(max_batches=1)
+            total = r if total is None else replace(
+                total, from_block=total.from_block if total.from_block is not None
+                else r.from_block, to_block=r.to_block or total.to_block,
+                events=total.events + r.events, batches=total.batches + r.batches,
+                reorg=total.reorg or r.reorg, head=r.head, caught_up=r.caught_up)
+            if r.caught_up or r.batches == 0:
+                return total
+            bar.total = max(1, r.head - indexer.confirmations - first_block + 1)
+            bar.update((r.to_block or first_block) - first_block + 1,
+                       f"block {r.to_block}, {total.events} events")
+
+
 @app.command("index")
 def index(
     follow: bool = typer.Option(False, "--follow", help="Keep indexing new blocks until Ctrl-C."),
@@ -309,8 +340,9 @@ def index(
             _verified(chain, manifest)
             sessions = _store(settings)
             if not follow:
-                r = Indexer(chain, sessions, manifest, confirmations=settings.confirmations,
-                            max_reorg_depth=settings.max_reorg_depth).index_once()
+                r = _catch_up(Indexer(chain, sessions, manifest,
+                                      confirmations=settings.confirmations,
+                                      max_reorg_depth=settings.max_reorg_depth))
                 if r.from_block is None:
                     typer.echo(f"nothing new to index (head {r.head})"
                                f"{'; reorg rolled back' if r.reorg else ''}")
@@ -439,7 +471,6 @@ def keeper(
     if keeper_id is not None and not 0 < len(keeper_id) <= 64:
         _fail(ConfigError("--keeper-id must be 1 to 64 characters"))
         return
-    import logging
     import os
     import socket
 
@@ -450,9 +481,10 @@ def keeper(
     from scf_chain.deploy import Manifest
     from scf_chain.indexer import Indexer
     from scf_chain.keeper import Keeper
+    from scf_chain.obs import logs
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
+    logs.configure(settings.log_format, verbose=_DEBUG["verbose"], debug=_DEBUG["on"])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -507,9 +539,11 @@ def serve(
     from api.main import create_app
     from scf_chain.config import Settings
     from scf_chain.files import write_private
+    from scf_chain.obs import logs
     from scf_chain.platform.core import Platform
 
     settings = Settings()
+    logs.configure(settings.log_format, verbose=_DEBUG["verbose"], debug=_DEBUG["on"])
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
         try:
@@ -562,7 +596,10 @@ def serve(
         # full scans (each request's garbage is then all a collection looks at)
         gc.collect()
         gc.freeze()
-        uvicorn.run(app_, host=host, port=port, log_level="info")
+        # our handler formats uvicorn's lines too (log_config=None keeps uvicorn's own away);
+        # the gateway logs one access line per request itself, with the request id
+        uvicorn.run(app_, host=host, port=port, log_level="info", log_config=None,
+                    access_log=False)
     except KeyboardInterrupt:
         pass
     finally:
@@ -724,6 +761,29 @@ def keys_export(
     else:
         write_private(output, (text + "\n").encode())
         typer.echo(f"wrote {name}'s key file to {output}")
+
+
+@keys_app.command("master-key")
+def keys_master_key(
+    path: Optional[Path] = typer.Argument(
+        None, help="Where to create it (default: SCF_MASTER_KEY_FILE, else <data dir>/master.key)."),
+) -> None:
+    """Create the documents' master key: 32 random bytes in a new 0600 file (never overwrites)."""
+    from scf_chain.config import Settings
+    from scf_chain.evidence.store import MasterKey
+
+    target = path or Settings().master_key_path
+    try:
+        key = MasterKey.generate(target)
+    except FileExistsError:
+        _fail(ConfigError(f"{target} exists already: it may wrap documents, so it is never "
+                          "overwritten"))
+        return
+    except OSError as exc:
+        _fail(ConfigError(f"cannot create {target}: {exc.strerror}"))
+        return
+    typer.echo(f"created the master key {target} (id {key.key_id}); point SCF_MASTER_KEY_FILE "
+               "at it and keep a copy apart from the data")
 
 
 def main() -> None:

@@ -10,22 +10,33 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def _posix(path: Path) -> str:
+    """`path` as written in a SQLite URL: ./var stays ./var (a relative path keeps its ./)."""
+    text = path.as_posix()
+    return text if path.is_absolute() or text.startswith(".") else f"./{text}"
+
+
 class Settings(BaseSettings):
     """Read from environment variables with the SCF_ prefix (and an optional .env file)."""
 
     model_config = SettingsConfigDict(env_prefix="SCF_", env_file=".env", extra="ignore")
 
-    chain_backend: Literal["embedded", "anvil", "rpc"] = "embedded"
+    chain_backend: Literal["embedded", "anvil", "ganache", "rpc"] = "embedded"
     rpc_url: str | None = None
     rpc_dev_methods: bool = Field(False, description="allow evm_* time control on the rpc backend")
-    anvil_host: str = "127.0.0.1"
-    anvil_port: int | None = None
-    database_url: str = "sqlite:///./var/scf.db"
+    anvil_host: str = Field("127.0.0.1", description="host of a node the backend starts "
+                                                      "(anvil or ganache)")
+    anvil_port: int | None = Field(None, description="its port (default: a free one)")
+    evm_version: Literal["auto", "cancun", "paris"] = Field(
+        "auto", description="contract build to deploy; auto: the newest the node runs (probed)")
+    # Every piece of state defaults to a place inside the data folder, so one SCF_DATA_DIR moves
+    # all of it (README "Where state lives"); each can be set apart.
     data_dir: Path = Path("./var")
-    keystore_path: Path = Path("./var/keys")
+    database_url: str = Field(default_factory=lambda d: f"sqlite:///{_posix(d['data_dir'])}/scf.db")
+    keystore_path: Path = Field(default_factory=lambda d: d["data_dir"] / "keys")
     keystore_password: str | None = Field(None, repr=False)
     keystore_scrypt_n: int = Field(2**18, ge=2**10, description="scrypt cost of new key files")
-    document_store_path: Path = Path("./var/documents")
+    document_store_path: Path = Field(default_factory=lambda d: d["data_dir"] / "documents")
     master_key_file: Path | None = Field(
         None, description="the documents' master key (default: <data_dir>/master.key); keep it "
                           "outside the data, keystore and document folders")
@@ -38,6 +49,9 @@ class Settings(BaseSettings):
     receipt_timeout_s: float = Field(120.0, gt=0)
     idempotency_ttl_s: float = Field(
         86_400.0, gt=0, description="how long an Idempotency-Key's answer is kept (then purged)")
+    custody_prepared_ttl_s: float = Field(
+        600.0, gt=0, description="how long a transaction prepared for a participant that signs "
+                                 "itself may be submitted")
 
     # Gateway limits, applied before a request is parsed or authenticated (per process: several
     # gateway processes each keep their own rate buckets).
@@ -51,6 +65,14 @@ class Settings(BaseSettings):
         5.0, ge=0, description="per client IP: requests without a known API key and failed "
                                "authentications (0: no limit)")
     rate_limit_anonymous_burst: int = Field(20, ge=1)
+
+    # Operations (scf_chain.obs; README "Operations")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="json: one JSON object per log line; auto: json unless stderr is a "
+                            "terminal")
+    ready_max_indexer_lag: int = Field(
+        20, ge=0, description="GET /readyz fails while the indexer is more blocks behind the "
+                              "chain head than this (beyond SCF_CONFIRMATIONS)")
 
     # Risk control (scf_chain.risk; docs/risk.md)
     risk_model_file: Path | None = Field(

@@ -131,13 +131,18 @@ def pct(values: list[float], p: float) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--receivables", type=int, default=200)
-    ap.add_argument("--workers", type=int, default=16)
-    ap.add_argument("--trace-tokens", type=int, default=10_000)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--receivables", type=int, default=200,
+                    help="receivables issued (apply + confirm), then split and transferred")
+    ap.add_argument("--workers", type=int, default=16,
+                    help="concurrent HTTP clients")
+    ap.add_argument("--trace-tokens", type=int, default=10_000,
+                    help="tokens in the receivable whose trace latency is measured")
     ap.add_argument("--server", choices=["process", "thread"], default="process",
                     help="`scf serve` in its own process (as deployed), or a thread of this one")
-    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_api.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_api.md",
+                    help="the report to write (Markdown)")
     args = ap.parse_args()
     n, workers = args.receivables, args.workers
     tmp = Path(tempfile.mkdtemp(prefix="scf-bench-"))

@@ -31,9 +31,12 @@ BUYER = "0x" + "11" * 20
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--docs", type=int, default=100_000)
-    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_evidence.md")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--docs", type=int, default=100_000,
+                    help="invoices committed, hashed and batched (the largest batch anchored)")
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_evidence.md",
+                    help="the report to write (Markdown)")
     args = ap.parse_args()
     n = args.docs
 

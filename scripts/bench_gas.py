@@ -112,8 +112,10 @@ def measure() -> dict[str, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_gas.md")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_gas.md",
+                        help="the report to write (Markdown)")
     args = parser.parse_args()
     gas = measure()
     lines = [

@@ -167,17 +167,27 @@ def _market(args: argparse.Namespace) -> list[str]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--scores", type=int, default=100_000)
-    ap.add_argument("--no-ablation", action="store_true")
-    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_risk.md")
-    ap.add_argument("--market-receivables", type=int, default=2_000)
-    ap.add_argument("--market-fraud-share", type=float, default=0.06)
-    ap.add_argument("--market-seed", type=int, default=11)
-    ap.add_argument("--market-backend", choices=["anvil", "embedded"], default="anvil")
-    ap.add_argument("--no-market", action="store_true")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--folds", type=int, default=5, help="folds of the stratified k-fold")
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="repeats of the k-fold cross-validation (different shuffles)")
+    ap.add_argument("--scores", type=int, default=100_000,
+                    help="applicants scored to measure the scoring rate")
+    ap.add_argument("--no-ablation", action="store_true",
+                    help="skip the ablation (the scorecard without each step)")
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_risk.md",
+                    help="the report to write (Markdown; the plot beside it as .png)")
+    ap.add_argument("--market-receivables", type=int, default=2_000,
+                    help="receivables in the simulated market (fraud precision and recall)")
+    ap.add_argument("--market-fraud-share", type=float, default=0.06,
+                    help="share of the simulated receivables made fraudulent")
+    ap.add_argument("--market-seed", type=int, default=11,
+                    help="random seed of the simulated market")
+    ap.add_argument("--market-backend", choices=["anvil", "embedded"], default="anvil",
+                    help="chain of the simulated market (anvil for large runs)")
+    ap.add_argument("--no-market", action="store_true",
+                    help="skip the simulated market")
     args = ap.parse_args()
     png = args.out.with_suffix(".png")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ reconciliation are printed. Exits non-zero if any amount is off.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import threading
@@ -22,9 +23,9 @@ import httpx
 import uvicorn
 
 from api.main import create_app
-from api.story import StoryError, run_story, yuan
 from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
+from scripts.demo_story import StoryError, run_story, yuan
 
 EXPECTED = {"supplier-a": 500_000_00, "supplier-b": 200_000_00, "supplier-c": 100_000_00,
             "bank": 200_000_00}
@@ -37,8 +38,10 @@ def _free_port() -> int:
 
 
 def main() -> int:
-    print("Starting the gateway on the embedded chain (contracts deployed at start)...")
-    platform = Platform.open(Settings(chain_backend="embedded"))
+    # SCF_CHAIN_BACKEND=anvil or ganache runs the same story on a node the gateway starts
+    backend = os.environ.get("SCF_CHAIN_BACKEND") or "embedded"
+    print(f"Starting the gateway on the {backend} chain (contracts deployed at start)...")
+    platform = Platform.open(Settings(chain_backend=backend))
     operator_key = platform.issue_api_key("operator").token
     app = create_app(platform, background=True, index_interval_s=0.3, keeper=platform.keeper())
     port = _free_port()

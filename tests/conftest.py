@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, settings
 
 from scf_chain.chain.anvil import AnvilChain
 from scf_chain.chain.embedded import EmbeddedChain
+from scf_chain.chain.ganache import GanacheChain
 
 settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -30,6 +31,22 @@ def embedded_chain() -> Iterator[EmbeddedChain]:
 @pytest.fixture(scope="session")
 def anvil_chain() -> Iterator[AnvilChain]:
     chain = AnvilChain()
+    yield chain
+    chain.close()
+
+
+@pytest.fixture(scope="session")
+def ganache_chain() -> Iterator[GanacheChain]:
+    """ganache (npm), an independently written node, on its default Shanghai fork."""
+    chain = GanacheChain()
+    yield chain
+    chain.close()
+
+
+@pytest.fixture(scope="session")
+def paris_anvil_chain() -> Iterator[AnvilChain]:
+    """anvil on the Paris fork: no PUSH0, no transient storage, no MCOPY."""
+    chain = AnvilChain(hardfork="paris")
     yield chain
     chain.close()
 

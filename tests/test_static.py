@@ -23,5 +23,6 @@ def test_ruff_finds_nothing() -> None:
 
 @pytest.mark.xdist_group("mypy")
 def test_mypy_is_clean() -> None:
-    result = _run("mypy", "scf_chain", "api")
+    # the demo and its client story are checked too (a client of the gateway, kept beside the demo)
+    result = _run("mypy", "scf_chain", "api", "scripts/demo.py", "scripts/demo_story.py")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -36,7 +36,8 @@ def trace(slot: SlotPath, platform: FreshDep, caller: CallerDep) -> Any:
     load_visible(platform, caller, uint(slot))
     with platform.sessions() as s:
         t = trace_seen(trace_receivable(s, uint(slot), rate_ceiling=rate_ceiling(platform),
-                                        verifier=evidence_ops.verifier(platform)),
+                                        verifier=evidence_ops.verifier(platform),
+                                        now=platform.chain.now()),
                        viewer(caller))
     # already deterministic JSON: sent as is (a 10,000-token tree costs more to re-encode
     # than to build)

@@ -14,6 +14,7 @@ from api.schemas import (
     ApiKeyOut,
     BalancesOut,
     CreditLimitIn,
+    ExternalParticipantIn,
     KeyRotationOut,
     ParticipantCreated,
     ParticipantIn,
@@ -33,7 +34,7 @@ policy_router = APIRouter(prefix="/policy", tags=["participants"])
 
 def out(p: GatewayParticipant) -> ParticipantOut:
     return ParticipantOut(name=p.name, display_name=p.display_name, address=p.address,
-                          roles=role_names(p.roles), created_at=p.created_at)
+                          roles=role_names(p.roles), created_at=p.created_at, custody=p.custody)
 
 
 def _without_secret(body: dict[str, Any]) -> dict[str, Any]:
@@ -45,13 +46,17 @@ def _without_secret(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=ParticipantCreated)
-def create_participant(body: ParticipantIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
-    """Create a participant: a signing key in the keystore, its roles on chain, an API key."""
+def create_participant(body: ExternalParticipantIn | ParticipantIn, platform: PlatformDep,
+                       idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Create a participant: a signing key in the keystore (or, with `custody: external`, its
+    own `address`: it signs itself), its roles on chain, an API key."""
     idem.caller.require(Role.OPERATOR)
+    address = body.address if isinstance(body, ExternalParticipantIn) else None
 
     def effect() -> ParticipantCreated:
         p, key = platform.create_participant(body.name, body.display_name,
-                                             roles_from_names(list(body.roles)), body.dev_funds)
+                                             roles_from_names(list(body.roles)), body.dev_funds,
+                                             external_address=address)
         return ParticipantCreated(participant=out(p), key_id=key.key_id, api_key=key.token)
 
     return idem.run(effect, 201, stored_as=_without_secret)

@@ -5,13 +5,13 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {IERC721Metadata} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Metadata.sol";
 import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Utils.sol";
-import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
 import {ParticipantRegistry} from "../ParticipantRegistry.sol";
 import {IERC3525} from "../interfaces/IERC3525.sol";
 import {IERC3525Metadata} from "../interfaces/IERC3525Metadata.sol";
 import {IERC3525Receiver} from "../interfaces/IERC3525Receiver.sol";
 import {IReceivableToken} from "../interfaces/IReceivableToken.sol";
+import {toDecimalString} from "../utils/DecimalString.sol";
 
 /// @title ERC-3525 (with ERC-721, metadata and ERC-165) over one-word tokens, with one funnel.
 /// @notice Implements the EIP's token surface. Every change of a token's value or owner -
@@ -372,7 +372,7 @@ abstract contract ERC3525Base is ParticipantRegistry, IReceivableToken {
     /// @inheritdoc IERC721Metadata
     function tokenURI(uint256 tokenId) external view returns (string memory) {
         _token(tokenId);
-        return bytes(_baseURI).length == 0 ? "" : string.concat(_baseURI, "token/", Strings.toString(tokenId));
+        return bytes(_baseURI).length == 0 ? "" : string.concat(_baseURI, "token/", toDecimalString(tokenId));
     }
 
     /// @inheritdoc IERC3525Metadata
@@ -382,7 +382,7 @@ abstract contract ERC3525Base is ParticipantRegistry, IReceivableToken {
 
     /// @inheritdoc IERC3525Metadata
     function slotURI(uint256 slot) external view returns (string memory) {
-        return bytes(_baseURI).length == 0 ? "" : string.concat(_baseURI, "slot/", Strings.toString(slot));
+        return bytes(_baseURI).length == 0 ? "" : string.concat(_baseURI, "slot/", toDecimalString(slot));
     }
 
     /// @inheritdoc IERC165

@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {TargetReentrancyGuard} from "@scf/guard/TargetReentrancyGuard.sol";
 
 import {IReceivableToken} from "../interfaces/IReceivableToken.sol";
 import {ReceivableIssuance} from "./ReceivableIssuance.sol";
@@ -13,8 +13,9 @@ import {ReceivableIssuance} from "./ReceivableIssuance.sol";
 /// move meanwhile; acceptance pays the price to the holder and hands the escrow token to the
 /// financier in one transaction; cancellation returns the value to the holder.
 /// @dev The reentrancy guard is inherited here, once, for every layer above that pays out
-/// (this one and settlement).
-abstract contract ReceivableFinancing is ReceivableIssuance, ReentrancyGuardTransient {
+/// (this one and settlement); the build maps the guard import to the target's guard (transient
+/// storage on Cancun, a storage word on Paris).
+abstract contract ReceivableFinancing is ReceivableIssuance, TargetReentrancyGuard {
     using SafeERC20 for IERC20;
 
     /// @inheritdoc IReceivableToken

@@ -17,7 +17,16 @@ from sqlalchemy import select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from scf_chain.db.models import EvidenceRoot, FundFlow, Offer, Receivable, RevokedLeaf, Token
+from scf_chain.contracts.encoding import derive_status
+from scf_chain.db.models import (
+    EvidenceRoot,
+    FundFlow,
+    IndexedBlock,
+    Offer,
+    Receivable,
+    RevokedLeaf,
+    Token,
+)
 from scf_chain.errors import AuditError
 
 DAY_S = 86_400
@@ -164,7 +173,9 @@ class ReceivableTrace:
     face_value: int
     settlement_token: str | None
     maturity: int
-    status: str
+    status: str  # derived at `status_at` (matured, overdue, settled as statusOf gives them)
+    stored_status: str  # as the contract stores it (active until withdrawn or rejected)
+    status_at: int  # the chain time the status was derived at
     issued_at: int | None
     repaid: int
     paid_out: int
@@ -209,17 +220,30 @@ def trace_receivable(
     *,
     rate_ceiling: Fraction | Decimal | None = None,
     verifier: Verifier | None = None,
+    now: int | None = None,
 ) -> ReceivableTrace:
-    """The trace of receivable `slot`. Raises AuditError if the store does not know it."""
+    """The trace of receivable `slot`. Raises AuditError if the store does not know it.
+
+    Its status is derived at chain time `now` (the gateway passes the node's); without it, at
+    the time of the newest block the indexer has processed, the latest the store can vouch for.
+    """
     with gc_paused():
-        return _trace(session, slot, rate_ceiling, verifier)
+        return _trace(session, slot, rate_ceiling, verifier, now)
+
+
+def indexed_time(session: Session) -> int:
+    """The timestamp of the newest block the indexer processed (0 before the first)."""
+    newest = session.scalar(select(IndexedBlock.timestamp)
+                            .order_by(IndexedBlock.number.desc()).limit(1))
+    return int(newest or 0)
 
 
 def _trace(session: Session, slot: int, rate_ceiling: Fraction | Decimal | None,
-           verifier: Verifier | None) -> ReceivableTrace:
+           verifier: Verifier | None, now: int | None) -> ReceivableTrace:
     r = session.get(Receivable, slot)
     if r is None:
         raise AuditError(f"no receivable with slot {slot} in the store")
+    at = indexed_time(session) if now is None else now
     # Columns read as the driver gives them (digit strings on SQLite, Decimal on PostgreSQL) and
     # converted here: the column types' per-value processing was most of a large trace's time.
     cols = [type_coerce(c, NullType()) for c in (
@@ -276,8 +300,9 @@ def _trace(session: Session, slot: int, rate_ceiling: Fraction | Decimal | None,
         verified=None if verifier is None else bool(verifier(r.evidence_root, r.invoice_key)))
     return ReceivableTrace(
         slot=slot, debtor=r.debtor, creditor=r.creditor, face_value=r.face_value,
-        settlement_token=r.settlement_token, maturity=r.maturity, status=r.status,
-        issued_at=r.issued_at, repaid=r.repaid, paid_out=r.paid_out, lineage=root,
+        settlement_token=r.settlement_token, maturity=r.maturity,
+        status=derive_status(r.status, r.face_value, r.repaid, r.paid_out, r.maturity, at),
+        stored_status=r.status, status_at=at, issued_at=r.issued_at, repaid=r.repaid, paid_out=r.paid_out, lineage=root,
         token_count=len(nodes), current_holders=dict(sorted(holders.items())),
         financings=financings, repayments=repayments, redemptions=redemptions, evidence=evidence)
 
@@ -326,7 +351,8 @@ def _trace_dict(t: ReceivableTrace, lineage: bool = True) -> dict[str, Any]:
     return {
         "slot": _s(t.slot), "debtor": t.debtor, "creditor": t.creditor,
         "face_value": _s(t.face_value), "settlement_token": t.settlement_token,
-        "maturity": _s(t.maturity), "status": t.status, "issued_at": _s(t.issued_at),
+        "maturity": _s(t.maturity), "status": t.status, "stored_status": t.stored_status,
+        "status_at": _s(t.status_at), "issued_at": _s(t.issued_at),
         "repaid": _s(t.repaid), "paid_out": _s(t.paid_out), "token_count": _s(t.token_count),
         "lineage": nodes,
         "current_holders": {k: _s(v) for k, v in t.current_holders.items()},

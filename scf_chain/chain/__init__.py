@@ -1,4 +1,4 @@
-"""Chain backends (embedded, anvil, rpc) behind one interface, and the transaction sender."""
+"""Chain backends (embedded, anvil, ganache, rpc) behind one interface, and the transaction sender."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from scf_chain.errors import ConfigError
 if TYPE_CHECKING:
     from scf_chain.config import Settings
 
-BACKENDS = ("embedded", "anvil", "rpc")
+BACKENDS = ("embedded", "anvil", "ganache", "rpc")
 
 
 def connect(settings: "Settings | None" = None) -> ChainBackend:
@@ -26,6 +26,10 @@ def connect(settings: "Settings | None" = None) -> ChainBackend:
         from scf_chain.chain.anvil import AnvilChain
 
         return AnvilChain(host=s.anvil_host, port=s.anvil_port)
+    if s.chain_backend == "ganache":
+        from scf_chain.chain.ganache import GanacheChain
+
+        return GanacheChain(host=s.anvil_host, port=s.anvil_port)
     if s.chain_backend == "rpc":
         from scf_chain.chain.rpc import RpcChain
 

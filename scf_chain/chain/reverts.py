@@ -160,8 +160,9 @@ def revert_data_from_exception(exc: BaseException) -> bytes | None:
     if isinstance(rpc_response, dict) and isinstance(rpc_response.get("error"), dict):
         err = rpc_response["error"]
         inner = err.get("data")
-        if isinstance(inner, dict):  # some nodes nest it: {"data": {"data": "0x.."}}
-            inner = inner.get("data")
+        if isinstance(inner, dict):  # some nodes nest it: {"data": {"data": "0x.."}}; ganache's
+            # gas estimates as {"data": {"result": "0x..", "reason": .., "programCounter": ..}}
+            inner = inner.get("data", inner.get("result"))
         if isinstance(inner, str) and inner.startswith("0x"):
             try:
                 return bytes.fromhex(inner[2:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -20,6 +20,7 @@ from scf_chain.chain.base import ChainBackend, raw_request
 from scf_chain.chain.codec import ContractCall, checksum
 from scf_chain.chain.reverts import ErrorDecoder, default_decoder, revert_class, to_revert
 from scf_chain.errors import ChainError, ContractRevert, InsufficientGas, TransactionTimeout
+from scf_chain.obs import metrics as obs_metrics
 
 DEFAULT_RECEIPT_TIMEOUT_S = 120.0
 FEE_CACHE_S = 2.0
@@ -140,6 +141,21 @@ def _is_insufficient_funds(exc: BaseException) -> bool:
             or "not have enough balance" in text)
 
 
+def fee_fields(base_fee: int | None, gas_price: Callable[[], int]) -> dict[str, int]:
+    """The fee fields of a transaction, by what the node reports, and so its type.
+
+    - blocks without a base fee (before London, and consortium chains that never enabled it):
+      a legacy (type 0) transaction at the node's gas price, which may be 0;
+    - a base fee of 0 (a zero-fee network on a London or later fork): legacy as well, at the
+      node's gas price (0 there), which every client takes, where some refuse type 2;
+    - otherwise EIP-1559 (type 2): a 1 gwei tip and room for the base fee to double.
+    """
+    if base_fee is None or int(base_fee) == 0:
+        return {"gasPrice": int(gas_price())}
+    tip = 10**9
+    return {"maxFeePerGas": int(base_fee) * 2 + tip, "maxPriorityFeePerGas": tip}
+
+
 class TxSender:
     """One account's transaction pipeline.
 
@@ -193,12 +209,7 @@ class TxSender:
         if cached and now - cached[0] < FEE_CACHE_S:
             return cached[1]
         block = self.w3.eth.get_block("latest")
-        base = block.get("baseFeePerGas")
-        if base is None:  # a pre-London or free-gas consortium chain
-            fields = {"gasPrice": int(self.w3.eth.gas_price)}
-        else:
-            tip = 10**9 if base > 0 else 0
-            fields = {"maxFeePerGas": int(base) * 2 + tip, "maxPriorityFeePerGas": tip}
+        fields = fee_fields(block.get("baseFeePerGas"), lambda: int(self.w3.eth.gas_price))
         self._fees = (now, fields)
         return fields
 
@@ -324,6 +335,7 @@ class TxSender:
                     # the node may have received it all the same: it stays journaled
                     raise ChainError(f"node refused transaction: {exc}") from exc
                 self._nonce += 1
+                obs_metrics.tx_sent(_hash_hex(tx_hash))
                 return _hash_hex(tx_hash)
         raise ChainError("nonce could not be synchronised with the node")  # pragma: no cover
 
@@ -340,6 +352,7 @@ class TxSender:
                     f"transaction {tx_hash} not mined within {self.receipt_timeout_s:.0f}s")
             time.sleep(delay)
             delay = min(max(delay * 2, 0.005), RECEIPT_POLL_MAX_S)
+        obs_metrics.tx_receipt(tx_hash, _int(rcpt["status"]) == 1)
         if _int(rcpt["status"]) != 1:
             raise self._failure(tx_hash, rcpt, replay)
         addr = rcpt.get("contractAddress")

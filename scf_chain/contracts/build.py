@@ -1,4 +1,9 @@
-"""Compile `contracts/` with py-solc-x over the solc JS wrapper and write reproducible artifacts."""
+"""Compile `contracts/` with py-solc-x over the solc JS wrapper and write reproducible artifacts.
+
+One build per EVM target (settings.EVM_TARGETS): Cancun artifacts in artifacts/, each older
+target's in artifacts/<target>/. The targets share one ABI (checked here), so one generated
+error list serves them all.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,16 @@ from typing import Any
 import solcx
 from solcx.exceptions import SolcError
 
-from scf_chain.contracts.artifacts import ERRORS_FILE, errors_of
-from scf_chain.contracts.settings import SOLC_VERSION, SOURCES_DIR, compiler_settings
+from scf_chain.contracts.artifacts import ERRORS_FILE, errors_of, target_subdir
+from scf_chain.contracts.settings import (
+    EVM_TARGETS,
+    EVM_VERSION,
+    GUARD_DIR,
+    SOLC_VERSION,
+    SOURCES_DIR,
+    compiler_settings,
+    remappings,
+)
 from scf_chain.errors import ArtifactError, CompileError
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
@@ -43,10 +56,22 @@ def wrapper_path(root: Path | None = None) -> Path:
     return path
 
 
-def _resolve_import(importer: str, target: str, root: Path) -> str:
+def _resolve_import(importer: str, target: str, evm_version: str) -> str:
     if target.startswith("."):
         return (Path(importer).parent / target).as_posix()
+    for mapping in remappings(evm_version):  # as solc applies them: longest prefix is ours alone
+        prefix, _, replacement = mapping.partition("=")
+        if target.startswith(prefix):
+            return replacement + target[len(prefix):]
     return target
+
+
+def _of_target(unit: str, evm_version: str) -> bool:
+    """Whether a file under contracts/ belongs in this target's build (the guard folder holds
+    one subfolder per target; only the target's own is compiled)."""
+    if not unit.startswith(GUARD_DIR + "/"):
+        return True
+    return unit.startswith(f"{GUARD_DIR}/{evm_version}/")
 
 
 def _normalise(path: str) -> str:
@@ -67,11 +92,13 @@ def _read_source(unit: str, root: Path) -> str:
     raise CompileError(f"import not found: {unit}")
 
 
-def collect_sources(root: Path | None = None) -> dict[str, str]:
-    """Every .sol under contracts/ plus everything they import, keyed by source unit name."""
+def collect_sources(root: Path | None = None, evm_version: str = EVM_VERSION) -> dict[str, str]:
+    """Every .sol under contracts/ of this target plus everything they import, keyed by source
+    unit name (imports resolved with the target's remappings)."""
     root = root or project_root()
     pending = sorted(
-        p.relative_to(root).as_posix() for p in (root / SOURCES_DIR).rglob("*.sol")
+        unit for unit in (p.relative_to(root).as_posix() for p in (root / SOURCES_DIR).rglob("*.sol"))
+        if _of_target(unit, evm_version)
     )
     sources: dict[str, str] = {}
     while pending:
@@ -81,15 +108,16 @@ def collect_sources(root: Path | None = None) -> dict[str, str]:
         text = _read_source(unit, root)
         sources[unit] = text
         for target in _IMPORT_RE.findall(text):
-            pending.append(_normalise(_resolve_import(unit, target, root)))
+            pending.append(_normalise(_resolve_import(unit, target, evm_version)))
     return dict(sorted(sources.items()))
 
 
-def standard_input(sources: dict[str, str], for_analysis: bool = False) -> dict[str, Any]:
+def standard_input(sources: dict[str, str], for_analysis: bool = False,
+                   evm_version: str = EVM_VERSION) -> dict[str, Any]:
     return {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
-        "settings": compiler_settings(for_analysis),
+        "settings": compiler_settings(for_analysis, evm_version),
     }
 
 
@@ -110,7 +138,8 @@ def _compile_errors(output: dict[str, Any], sources: dict[str, str]) -> list[tup
 
 
 def compile_sources(
-    sources: dict[str, str], root: Path | None = None, for_analysis: bool = False
+    sources: dict[str, str], root: Path | None = None, for_analysis: bool = False,
+    evm_version: str = EVM_VERSION,
 ) -> dict[str, Any]:
     """Run the compiler; raise CompileError with file:line and message on errors."""
     root = root or project_root()
@@ -120,7 +149,8 @@ def compile_sources(
         raise CompileError(f"compiler is {version}, the project pins {SOLC_VERSION}: run `npm ci`")
     try:
         output = solcx.compile_standard(
-            standard_input(sources, for_analysis), solc_binary=binary, base_path=str(root)
+            standard_input(sources, for_analysis, evm_version), solc_binary=binary,
+            base_path=str(root)
         )
     except SolcError as exc:
         try:
@@ -140,10 +170,11 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def make_artifacts(output: dict[str, Any], sources: dict[str, str]) -> dict[str, str]:
+def make_artifacts(output: dict[str, Any], sources: dict[str, str],
+                   evm_version: str = EVM_VERSION) -> dict[str, str]:
     """Artifact file name -> exact file text, for every deployable contract under contracts/,
     plus the generated list of their custom errors (ERRORS_FILE)."""
-    settings = compiler_settings()
+    settings = compiler_settings(evm_version=evm_version)
     settings.pop("outputSelection")
     files: dict[str, str] = {}
     abis: dict[str, list[dict[str, Any]]] = {}
@@ -184,6 +215,42 @@ def make_artifacts(output: dict[str, Any], sources: dict[str, str]) -> dict[str,
     return files
 
 
+def target_artifacts(root: Path | None = None) -> dict[str, str]:
+    """Every target's artifacts, by path under the artifacts folder ("X.json" for Cancun,
+    "paris/X.json" for Paris). Raises CompileError if a target's ABI differs from Cancun's:
+    clients, the indexer and the error list read one ABI whatever the deployment's target."""
+    files: dict[str, str] = {}
+    first_abis: dict[str, Any] | None = None
+    for evm_version in EVM_TARGETS:
+        sources = collect_sources(root, evm_version)
+        built = make_artifacts(compile_sources(sources, root, evm_version=evm_version), sources,
+                               evm_version)
+        abis = {name: json.loads(text).get("abi") for name, text in built.items()
+                if name != ERRORS_FILE}
+        if first_abis is None:
+            first_abis = abis
+        else:
+            differ = sorted(n for n in set(abis) | set(first_abis)
+                            if abis.get(n) != first_abis.get(n))
+            if differ:
+                raise CompileError(f"the {evm_version} build's ABI differs from the "
+                                   f"{EVM_TARGETS[0]} build's for " + ", ".join(differ))
+            built.pop(ERRORS_FILE, None)  # the same ABIs: one error list serves every target
+        sub = target_subdir(evm_version)
+        files.update({(f"{sub}/{name}" if sub else name): text for name, text in built.items()})
+    return files
+
+
+def _committed(out_dir: Path) -> list[str]:
+    """The artifact files under `out_dir` (its own and each target folder's), as relative paths."""
+    found = [p.name for p in out_dir.glob("*.json")]
+    for evm_version in EVM_TARGETS:
+        sub = target_subdir(evm_version)
+        if sub:
+            found += [f"{sub}/{p.name}" for p in (out_dir / sub).glob("*.json")]
+    return sorted(found)
+
+
 @dataclass(frozen=True)
 class BuildResult:
     written: list[str]
@@ -192,36 +259,35 @@ class BuildResult:
 
 
 def build(out_dir: Path = ARTIFACTS_DIR, root: Path | None = None) -> BuildResult:
-    """Compile and write artifacts; stale ones of contracts that no longer exist are removed."""
-    sources = collect_sources(root)
-    files = make_artifacts(compile_sources(sources, root), sources)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Compile every target and write artifacts; stale ones of contracts that no longer exist
+    are removed."""
+    files = target_artifacts(root)
     written, unchanged = [], []
     for name, text in files.items():
         path = out_dir / name
         if path.exists() and path.read_text(encoding="utf-8") == text:
             unchanged.append(name)
             continue
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(name)
     removed = []
-    for path in sorted(out_dir.glob("*.json")):
-        if path.name not in files:
-            path.unlink()
-            removed.append(path.name)
+    for name in _committed(out_dir):
+        if name not in files:
+            (out_dir / name).unlink()
+            removed.append(name)
     return BuildResult(written, unchanged, removed)
 
 
 def check(out_dir: Path = ARTIFACTS_DIR, root: Path | None = None) -> None:
-    """Compile afresh and require the committed artifacts to be byte-identical."""
-    sources = collect_sources(root)
-    files = make_artifacts(compile_sources(sources, root), sources)
+    """Compile every target afresh and require the committed artifacts to be byte-identical."""
+    files = target_artifacts(root)
     stale = []
     for name, text in files.items():
         path = out_dir / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             stale.append(name.removesuffix(".json"))
-    extra = [p.stem for p in out_dir.glob("*.json") if p.name not in files]
+    extra = [n.removesuffix(".json") for n in _committed(out_dir) if n not in files]
     if stale or extra:
         parts = []
         if stale:

@@ -57,3 +57,17 @@ DERIVED_RECEIVABLE_STATUSES: tuple[str, ...] = tuple(
                              ReceivableState.OVERDUE, ReceivableState.SETTLED)
 )
 OFFER_STATUS: dict[int, str] = {s.value: s.name.lower() for s in OfferStatus}
+
+
+def derive_status(stored: str, face_value: int, repaid: int, paid_out: int, maturity: int,
+                  now: int) -> str:
+    """A receivable's status as the contract's `statusOf` gives it at chain time `now`: an active
+    receivable is settled once fully paid out, else active before maturity, and at or after
+    maturity matured if fully repaid or overdue if not; any other stored status stands."""
+    if stored != "active":
+        return stored
+    if paid_out == face_value:
+        return "settled"
+    if now < maturity:
+        return "active"
+    return "matured" if repaid == face_value else "overdue"

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -276,6 +277,9 @@ class GatewayParticipant(Base):
     key_name: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # `custodial` (its key is in the keystore) or `external` (it signs itself; key_name is "")
+    custody: Mapped[str] = mapped_column(String(16), default="custodial",
+                                         server_default="custodial")
 
 
 class ApiKey(Base):
@@ -604,3 +608,32 @@ class RiskPolicyVersion(Base):
     changed_by: Mapped[str] = mapped_column(String(64))
     changed_at: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class CustodyPrepared(Base):
+    """A transaction prepared for a participant that signs itself (scf_chain.platform.custody).
+
+    One row per step of a request (`request_id`: the route `path` and its `body`, run under one
+    Idempotency-Key); `tx` is the unsigned transaction as the API shows it, `call_hash` what it
+    does; `tx_hash` the signed transaction accepted for it, so that a resubmission replays the
+    request's answer even after `expires_at`.
+    """
+
+    __tablename__ = "custody_prepared"
+    __table_args__ = (
+        UniqueConstraint("request_id", "step", name="uq_custody_prepared_request_step"),
+        Index("ix_custody_prepared_expires", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(40))
+    step: Mapped[int] = mapped_column(Integer)
+    participant: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    sender: Mapped[str] = mapped_column(Address)
+    tx: Mapped[dict[str, Any]] = mapped_column(JSON)
+    call_hash: Mapped[str] = mapped_column(Hex32)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    tx_hash: Mapped[str | None] = mapped_column(Hex32, nullable=True)

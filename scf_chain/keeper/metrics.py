@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,17 +46,30 @@ def stalled_collections(sessions: sessionmaker[Session]) -> list[StalledCollecti
             for a, face, repaid in rows if int(repaid) < int(face)]
 
 
+def keeper_totals(sessions: sessionmaker[Session]) -> dict[str, tuple[int, int]]:
+    """Per keeper action (collect, redeem_batch, collect_stalled, error): how many every keeper
+    recorded and the amount they moved (sums in Python: amounts are exact 256-bit integers)."""
+    totals: dict[str, tuple[int, int]] = {}
+    with sessions() as s:
+        for action, amount in s.execute(select(KeeperAction.action, KeeperAction.amount)):
+            n, total = totals.get(action, (0, 0))
+            totals[action] = (n + 1, total + int(amount or 0))
+    return totals
+
+
 class KeeperCollector(Collector):
     """`scf_collections_stalled{reason}` and `scf_collections_stalled_shortfall{reason}` (in the
-    settlement token's smallest unit), read from the store at each scrape. `sessions` gives
-    the store's session factory when asked (a gateway opens its platform at start-up)."""
+    settlement token's smallest unit), and every keeper's payouts and collections so far
+    (`scf_keeper_actions_total{action}`, `scf_keeper_amount_total{action}`), read from the
+    store at each scrape. `sessions` gives the store's session factory when asked (a gateway
+    opens its platform at start-up)."""
 
     REASONS = ("balance_short", "allowance_short", "reverted")
 
     def __init__(self, sessions: Callable[[], sessionmaker[Session]]) -> None:
         self.sessions = sessions
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Any]:
         stalled = stalled_collections(self.sessions())
         count: Counter[str] = Counter(x.reason for x in stalled)
         short: Counter[str] = Counter()
@@ -73,3 +87,18 @@ class KeeperCollector(Collector):
             h.add_metric([reason], short[reason])
         yield g
         yield h
+        totals = keeper_totals(self.sessions())
+        actions = CounterMetricFamily(
+            "scf_keeper_actions", "Keeper actions recorded in the store by every keeper: "
+            "redeem_batch (a payout to holders), collect, collect_stalled, error",
+            labels=["action"])
+        amounts = CounterMetricFamily(
+            "scf_keeper_amount", "What keepers paid out to holders (redeem_batch) and collected "
+            "from debtors (collect), in the settlement token's smallest unit", labels=["action"])
+        for action in sorted({"redeem_batch", "collect", *totals}):
+            n, total = totals.get(action, (0, 0))
+            actions.add_metric([action], n)
+            if action in ("redeem_batch", "collect"):
+                amounts.add_metric([action], total)
+        yield actions
+        yield amounts

@@ -51,6 +51,8 @@ OPERATOR = "operator"
 # may be called so, though participants' keys live apart from them in the keystore anyway
 RESERVED_NAMES = frozenset({OPERATOR, "keeper", "deployer"})
 DEV_GAS_WEI = 10 * 10**18
+# chains a backend starts inside or beside this process, which end with it
+THROWAWAY_CHAINS = ("embedded", "anvil", "ganache")
 ROLE_NAMES = {r.name.lower(): r for r in Role if r not in (Role.NONE,)}  # type: ignore[union-attr]
 
 
@@ -108,6 +110,8 @@ class Platform:
     _rotation_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _indexed_to: int = field(default=-1, init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
+    # senders of participants that sign themselves, by address (scf_chain.platform.custody)
+    external_senders: dict[str, Any] = field(default_factory=dict, init=False)
     _data_lock: DataDirLock | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -125,10 +129,12 @@ class Platform:
         """Connect, deploy or reuse the deployment, migrate the store, load keys and documents.
 
         The embedded chain, and an anvil node this backend starts, live and die with this
-        process, so with them everything else (store, keys, documents, manifest) goes to a
-        temporary folder unless configured explicitly (state left from an earlier node would
-        point at contracts and blocks that no longer exist). A node started separately (`scf
-        chain up`, then the rpc backend) keeps its state, and so does the data folder.
+        process, so with them everything else (store, keys, documents, manifest, master key)
+        goes to a temporary folder deleted at close, unless SCF_DATA_DIR is given: then it all
+        goes there (each piece that has its own setting may still be set apart) and is kept for
+        inspection; a data folder holding an earlier run's deployment is refused (its store
+        would point at contracts and blocks that no longer exist). A node started separately
+        (`scf chain up`, then the rpc backend) keeps its state, and so does the data folder.
 
         `exclusive` (a gateway): hold the lock of the data folder and keystore while open, and
         refuse with DataDirLocked, before deploying or touching the store, if another process
@@ -141,26 +147,31 @@ class Platform:
 
         settings = settings or Settings()
         settings.check_master_key_placement()
+        if settings.is_production_chain and not settings.master_key_path.exists():
+            raise ConfigError(
+                f"the documents' master key {settings.master_key_path} (SCF_MASTER_KEY_FILE) "
+                f"does not exist: create it once with `scf keys master-key "
+                f"{settings.master_key_path}` (32 random bytes, mode 0600), kept apart from the "
+                "data it protects; it is never made silently on a production chain")
         owns = chain is None
         chain = chain or connect(settings)
         tmp: tempfile.TemporaryDirectory[str] | None = None
         lock: DataDirLock | None = None
         try:
-            if chain.name in ("embedded", "anvil"):
-                tmp = tempfile.TemporaryDirectory(prefix=f"scf-{chain.name}-")
-                base = Path(tmp.name)
-                ephemeral: dict[str, Any] = {
-                    "data_dir": base, "database_url": f"sqlite:///{base}/scf.db",
-                    "keystore_path": base / "keys", "document_store_path": base / "documents",
-                    "deployment_file": base / "deployment.json",
-                    "keystore_password": secrets.token_hex(16),
-                    # keys of a throw-away chain need no expensive KDF
-                    "keystore_scrypt_n": 2**12,
-                }
-                settings = settings.model_copy(update={
-                    k: v for k, v in ephemeral.items() if k not in settings.model_fields_set})
+            if chain.name in THROWAWAY_CHAINS:
+                settings, tmp = cls._throwaway_state(settings, chain.name)
             if exclusive:
                 lock = DataDirLock([settings.data_dir, settings.keystore_path])
+            # a chain this process started is new: a deployment in the data folder is an
+            # earlier one's (a chain handed in by the caller may outlive a platform, and be
+            # reopened)
+            if owns and chain.name in THROWAWAY_CHAINS and tmp is None \
+                    and settings.manifest_path.exists():
+                raise ConfigError(
+                    f"{settings.manifest_path} holds the deployment of an earlier {chain.name} "
+                    f"chain, which ended with its process: give SCF_DATA_DIR an empty or new "
+                    f"folder (or remove {settings.data_dir}); its store and keys belong to a "
+                    "chain that no longer exists")
             private_dir(settings.data_dir)
             if not settings.keystore_password:
                 raise ConfigError("SCF_KEYSTORE_PASSWORD is needed to open the keystore")
@@ -168,7 +179,8 @@ class Platform:
                             iterations=settings.keystore_scrypt_n)
             operator = cls._operator_account(chain, keys)
             manifest, deployed = load_or_deploy(chain, operator, settings.manifest_path,
-                                                dev_token=bool(chain.dev_accounts()))
+                                                dev_token=bool(chain.dev_accounts()),
+                                                evm_version=settings.evm_version)
             if deployed:
                 log.info("deployed the system to chain %s: %s", manifest.chain_id,
                          settings.manifest_path)
@@ -176,8 +188,12 @@ class Platform:
             sessions = db.session_factory(db.make_engine(settings.database_url))
             master_file = settings.master_key_path
             try:
-                master = (MasterKey.from_file(master_file) if master_file.exists()
-                          else MasterKey.generate(master_file))
+                if master_file.exists():
+                    master = MasterKey.from_file(master_file)
+                else:  # a dev chain (a production one was refused above)
+                    master = MasterKey.generate(master_file)
+                    log.info("created the documents' master key %s (SCF_MASTER_KEY_FILE), "
+                             "as on every dev chain without one", master_file)
             except OSError as exc:  # a read-only secrets mount without the key, a wrong owner
                 raise ConfigError(f"cannot read or create the documents' master key "
                                   f"{master_file} (SCF_MASTER_KEY_FILE): {exc.strerror}") from exc
@@ -200,6 +216,25 @@ class Platform:
             if lock is not None:
                 lock.release()
             raise
+
+    @staticmethod
+    def _throwaway_state(settings: Settings, chain_name: str
+                         ) -> tuple[Settings, tempfile.TemporaryDirectory[str] | None]:
+        """Settings for a chain that ends with this process: every piece of state not set
+        explicitly goes to SCF_DATA_DIR if given (kept), else to a temporary folder (deleted at
+        close). Keys of such a chain protect nothing: a random password unless one is given,
+        and a cheap KDF."""
+        update: dict[str, Any] = {"keystore_password": secrets.token_hex(16),
+                                  "keystore_scrypt_n": 2**12}
+        tmp: tempfile.TemporaryDirectory[str] | None = None
+        if "data_dir" not in settings.model_fields_set:
+            # the settings derived from the data folder follow it into the temporary one
+            tmp = tempfile.TemporaryDirectory(prefix=f"scf-{chain_name}-")
+            base = Path(tmp.name)
+            update.update({"data_dir": base, "database_url": f"sqlite:///{base}/scf.db",
+                           "keystore_path": base / "keys", "document_store_path": base / "documents"})
+        return settings.model_copy(update={
+            k: v for k, v in update.items() if k not in settings.model_fields_set}), tmp
 
     @staticmethod
     def _operator_account(chain: ChainBackend, keys: Any) -> LocalAccount:
@@ -228,7 +263,7 @@ class Platform:
         e.g. one named `keeper`, keeps the key, and the service makes itself a new one)."""
         with self.sessions() as s:
             rows = list(s.scalars(select(GatewayParticipant).where(
-                GatewayParticipant.name != OPERATOR,
+                GatewayParticipant.name != OPERATOR, GatewayParticipant.custody != "external",
                 GatewayParticipant.key_name.not_like(self.keys.participant("%")))))
             for row in rows:
                 if row.name in RESERVED_NAMES:
@@ -259,21 +294,33 @@ class Platform:
         return bool(self.chain.dev_accounts())
 
     def account(self, participant: GatewayParticipant | str) -> LocalAccount:
+        if not isinstance(participant, str) and participant.custody == "external":
+            from scf_chain.platform.custody import ExternalSignerRequired
+
+            raise ExternalSignerRequired(participant.name)
         name = participant if isinstance(participant, str) else participant.key_name
         return self.keys.account(name)
 
+    def signer(self, who: GatewayParticipant | LocalAccount) -> Any:
+        """What signs for `who`: its keystore account, or for a participant holding its own
+        key the sender that only sends what it signed (scf_chain.platform.custody)."""
+        if isinstance(who, LocalAccount):
+            return who
+        if who.custody == "external":
+            from scf_chain.platform.custody import external_sender
+
+            return external_sender(self, who)
+        return self.account(who)
+
     def token(self, who: GatewayParticipant | LocalAccount) -> ReceivableTokenClient:
-        acct = who if isinstance(who, LocalAccount) else self.account(who)
-        return self.system.token(acct)
+        return self.system.token(self.signer(who))
 
     def evidence_registry(self, who: GatewayParticipant | LocalAccount) -> EvidenceRegistryClient:
-        acct = who if isinstance(who, LocalAccount) else self.account(who)
-        return self.system.evidence(acct)
+        return self.system.evidence(self.signer(who))
 
     def money(self, who: GatewayParticipant | LocalAccount,
               address: str | None = None) -> SettlementTokenClient:
-        acct = who if isinstance(who, LocalAccount) else self.account(who)
-        return self.system.settlement(acct, address)
+        return self.system.settlement(self.signer(who), address)
 
     def sync(self, force: bool = False) -> None:
         """Bring the store up to the chain head (after a write, so reads see it).
@@ -320,8 +367,13 @@ class Platform:
         return checksum(self.participant(who).address)
 
     def create_participant(self, name: str, display_name: str, roles: Role,
-                           dev_funds: int = 0) -> tuple[GatewayParticipant, IssuedKey]:
-        """Create a key in the keystore, register its roles on chain, and issue an API key."""
+                           dev_funds: int = 0, external_address: str | None = None
+                           ) -> tuple[GatewayParticipant, IssuedKey]:
+        """Create a key in the keystore, register its roles on chain, and issue an API key.
+
+        With `external_address` the participant holds its own key (custody: external): no key
+        is made, and its transactions are prepared for it to sign (scf_chain.platform.custody).
+        """
         if not NAME_RE.match(name):
             raise ParticipantError("invalid_name", "a participant name is 1-63 characters of "
                                    "a-z, 0-9 and '-', starting with a letter or digit")
@@ -338,12 +390,14 @@ class Platform:
         with self.sessions() as s:
             if s.get(GatewayParticipant, name) is not None:
                 raise ParticipantError("participant_exists", f"participant {name!r} exists")
-        # a participant key without a participant row is an earlier attempt that failed on
-        # chain: resume it (participants' keys have their own namespace: never a service key)
-        key_name = self.keys.participant(name)
-        address = (self.keys.address_of(key_name) if key_name in self.keys.names()
-                   else self.keys.create(key_name))
-        account = self.keys.account(key_name)
+        if external_address is not None:
+            key_name, address = "", self._external_address(external_address)
+        else:
+            # a participant key without a participant row is an earlier attempt that failed on
+            # chain: resume it (participants' keys have their own namespace: never a service key)
+            key_name = self.keys.participant(name)
+            address = (self.keys.address_of(key_name) if key_name in self.keys.names()
+                       else self.keys.create(key_name))
         if self.is_dev_chain:
             self.system.sender(self.chain.dev_accounts()[0]).send(address, b"", DEV_GAS_WEI)
         op = self.token(self.operator_account)
@@ -351,13 +405,31 @@ class Platform:
         if dev_funds:
             self.money(self.operator_account).mint(address, dev_funds)
         with self.sessions() as s:
-            p = GatewayParticipant(name=name, address=account.address, roles=int(roles),
+            p = GatewayParticipant(name=name, address=address, roles=int(roles),
                                    key_name=key_name, display_name=display_name,
-                                   created_at=int(time.time()))
+                                   created_at=int(time.time()),
+                                   custody="custodial" if external_address is None
+                                   else "external")
             s.add(p)
             issued = issue_key(s, name)
             s.commit()
         return p, issued
+
+    def _external_address(self, address: str) -> str:
+        """A participant's own address: a valid one that no participant or service key has."""
+        from eth_utils import is_address
+
+        from scf_chain.chain.codec import checksum
+
+        if not is_address(address):
+            raise ParticipantError("invalid_address", f"{address!r} is not an address")
+        address = checksum(address)
+        service = {self.keys.address_of(k).lower() for k in RESERVED_NAMES
+                   if k in self.keys.names()}
+        if address.lower() in service or self.participant_by_address(address) is not None:
+            raise ParticipantError("address_taken", f"{address} is already a participant's "
+                                   "or a service key's address")
+        return address
 
     def set_roles(self, name: str, roles: Role) -> GatewayParticipant:
         p = self.participant(name)
@@ -416,6 +488,9 @@ class Platform:
         rotation."""
         from scf_chain.platform.rotation import rotate
 
+        if self.participant(name).custody == "external":
+            raise ParticipantError("external_custody", f"{name} holds its own key: it moves "
+                                   "to a new key itself; the gateway cannot sign for it")
         with self._rotation_lock:  # two rotations at once would each make a new key
             return rotate(self, name)
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from scf_chain.chain import reverts
 from scf_chain.clients import Financed, OfferStatus, ReceivableState, Redeemed, Repaid, TxResult
 from scf_chain.clients import Receivable as ChainReceivable
-from scf_chain.contracts.encoding import DERIVED_RECEIVABLE_STATUSES
+from scf_chain.contracts.encoding import DERIVED_RECEIVABLE_STATUSES, derive_status
 from scf_chain.db.models import GatewayParticipant, KeeperAction, Receivable, Token
 from scf_chain.keeper.keeper import COLLECTION_ACTIONS, due_of
 from scf_chain.platform.core import Conflict, NotFound, Platform
@@ -280,16 +280,9 @@ DERIVED_STATUSES = DERIVED_RECEIVABLE_STATUSES
 
 
 def derived_status(r: Receivable, now: int) -> str:
-    """A stored receivable's status as the contract's `statusOf` gives it at chain time `now`:
-    an active receivable is settled once fully paid out, else active before maturity, and at or
-    after maturity matured if fully repaid or overdue if not."""
-    if r.status != "active":
-        return r.status
-    if r.paid_out == r.face_value:
-        return "settled"
-    if now < r.maturity:
-        return "active"
-    return "matured" if r.repaid == r.face_value else "overdue"
+    """A stored receivable's status as the contract's `statusOf` gives it at chain time `now`
+    (encoding.derive_status)."""
+    return derive_status(r.status, r.face_value, r.repaid, r.paid_out, r.maturity, now)
 
 
 def derived_status_filter(status: str, now: int) -> list[Any]:

@@ -66,6 +66,10 @@ def test_derived_status_is_shown_and_filtered_as_the_contract_sees_it(world: Wor
         r = aud_api.get(f"/receivables/{slot}")
         assert r.status_code == 200, r.text
         assert r.json()["status"] == contract.status_of(slot).name.lower()
+        # the auditor's trace shows the same derived status, beside the stored one
+        trace = aud_api.get(f"/audit/receivables/{slot}/trace").json()
+        assert (trace["status"], trace["stored_status"]) == (r.json()["status"],
+                                                             r.json()["stored_status"])
         return str(r.json()["status"])
 
     r = core_api.post(f"/receivables/{repaid}/repayments", {"amount": "50000"})

@@ -15,7 +15,7 @@ from tests.api.test_routes import _problem, _receivable, cast  # noqa: F401  (ca
 def test_a_batch_gives_each_recipient_a_token_and_a_retry_moves_nothing_again(
         world: World, cast: dict[str, Any]) -> None:  # noqa: F811
     _, token = _receivable(world, cast)
-    (a, a_api), (b, b_api), (bank, _) = cast["a"], cast["b"], cast["bank"]
+    a_api, (b, b_api), bank = cast["a"][1], cast["b"], cast["bank"][0]
     body = {"to": [b, bank, b], "values": ["1000", 2500, "7"]}
     key = str(uuid.uuid4())
     first = a_api.post(f"/tokens/{token}/split-many", body, idem=key)

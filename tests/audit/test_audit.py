@@ -85,7 +85,11 @@ def test_trace_of_split_financed_repaid_redeemed_receivable(store, deployed) -> 
 
     with store.sessions() as s:
         t = trace_receivable(s, facts.slot, rate_ceiling=Decimal("0.05"), verifier=verifier)
-    assert (t.face_value, t.repaid, t.paid_out, t.status) == (FACE, FACE, 800_000, "active")
+    assert (t.face_value, t.repaid, t.paid_out) == (FACE, FACE, 800_000)
+    # repaid in full and past maturity: matured as statusOf says (stored: active), derived at
+    # the newest indexed block's time
+    assert (t.status, t.stored_status) == ("matured", "active")
+    assert t.status_at >= facts.maturity
     assert t.lineage is not None and t.lineage.token_id == facts.root
     assert t.token_count == 6
     tree = {n.token_id: [ch.token_id for ch in n.children] for n in t.nodes()}
@@ -114,7 +118,10 @@ def test_trace_of_split_financed_repaid_redeemed_receivable(store, deployed) -> 
     doc = json.loads(t.to_json())
     assert doc["paid_out"] == "800000" and len(doc["lineage"]) == 6
     assert t.to_json() == json.dumps(t.to_dict(), separators=(",", ":"))  # the fast writer
+    assert (doc["status"], doc["stored_status"]) == ("matured", "active")
     with store.sessions() as s:
+        assert trace_receivable(s, facts.slot, now=facts.maturity - 1).status == "active"
+        assert trace_receivable(s, facts.slot, now=facts.maturity).status == "matured"
         assert trace_receivable(s, facts.slot, rate_ceiling=Fraction(1, 10)).financings[0].above_ceiling is False
         with pytest.raises(AuditError):
             trace_receivable(s, 999)

@@ -142,7 +142,7 @@ def _trees(draw: st.DrawFn) -> TokenNode:
 def test_a_party_sees_exactly_its_tokens_and_their_ancestors(root: TokenNode, who: str) -> None:
     full = ReceivableTrace(
         slot=1, debtor="0x" + "ee" * 20, creditor=root.holder, face_value=10**6,
-        settlement_token=None, maturity=0, status="active", issued_at=None, repaid=0,
+        settlement_token=None, maturity=0, status="active", stored_status="active", status_at=0, issued_at=None, repaid=0,
         paid_out=0, lineage=root, token_count=sum(1 for _ in root.walk()),
         current_holders={}, financings=[], repayments=[], redemptions=[],
         evidence=EvidenceStatus("0x" + "11" * 32, "0x" + "22" * 32, True, None, 3, 1, False, [],

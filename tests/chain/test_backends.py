@@ -16,7 +16,7 @@ import pytest
 from scf_chain.chain import connect
 from scf_chain.chain.anvil import AnvilChain
 from scf_chain.chain.base import ChainBackend
-from scf_chain.chain.embedded import EmbeddedChain
+from scf_chain.chain.ganache import GANACHE_CHAIN_ID, GanacheChain
 from scf_chain.chain.rpc import RpcChain
 from scf_chain.chain.sender import TxSender
 from scf_chain.config import Settings
@@ -24,15 +24,15 @@ from scf_chain.contracts import artifacts
 from scf_chain.errors import ChainError, ConfigError
 
 
-@pytest.fixture(params=["embedded", "anvil", "rpc"])
-def chain(request: Any, embedded_chain: EmbeddedChain, anvil_chain: AnvilChain) -> Iterator[ChainBackend]:
-    if request.param == "embedded":
-        yield embedded_chain
-    elif request.param == "anvil":
-        yield anvil_chain
+@pytest.fixture(params=["embedded", "anvil", "ganache", "rpc", "rpc-ganache"])
+def chain(request: Any, anvil_chain: AnvilChain) -> Iterator[ChainBackend]:
+    if request.param in ("embedded", "anvil", "ganache"):
+        yield request.getfixturevalue(f"{request.param}_chain")
     else:
-        # the rpc backend pointed at a node we did not start (anvil stands in for geth/Besu)
-        rpc = RpcChain(anvil_chain.rpc_url, allow_dev_methods=True)
+        # the rpc backend pointed at a node we did not start (anvil stands in for geth/Besu;
+        # ganache is a second, independently written node with its own quirks)
+        node = anvil_chain if request.param == "rpc" else request.getfixturevalue("ganache_chain")
+        rpc = RpcChain(node.rpc_url, allow_dev_methods=True)
         yield rpc
         rpc.close()
 
@@ -132,6 +132,23 @@ def test_anvil_stops_on_close_and_in_a_with_block_that_raises() -> None:
             pid2 = inner.pid  # type: ignore[attr-defined]
             raise RuntimeError("test failure inside")
     assert not _alive(pid2)
+
+
+def test_ganache_stops_on_close() -> None:
+    chain = GanacheChain()
+    pid = chain.pid
+    assert pid and _alive(pid) and chain.chain_id() == GANACHE_CHAIN_ID
+    chain.close()
+    assert not _alive(pid)
+
+
+def test_connect_starts_ganache_for_the_ganache_backend() -> None:
+    with connect(Settings(chain_backend="ganache")) as chain:
+        assert chain.name == "ganache" and chain.supports_time_control
+        # started with the standard test mnemonic: the same funded accounts as anvil's
+        first = chain.dev_accounts()[0].address
+        assert first == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+        assert chain.w3.eth.get_balance(first) > 0
 
 
 def test_anvil_refuses_a_port_another_node_holds(anvil_chain: AnvilChain) -> None:

@@ -61,7 +61,7 @@ class Gateway:
         return r.json()
 
     def apply(self, tag: str, amount: int = 1_000_000_00, days: int = 90) -> int:
-        """Supplier A applies against fresh, anchored evidence (as api/story.py does): a slot."""
+        """Supplier A applies against fresh, anchored evidence (as scripts/demo_story.py does): a slot."""
         p = self.addresses
         order = {"kind": "purchase_order", "number": f"PO-{tag}", "buyer": p["core"],
                  "seller": p["supplier-a"], "currency": "CNY", "issue_date": "2026-09-01",

@@ -1,4 +1,5 @@
-"""A deployed system on the embedded chain, built once per session and reverted per test."""
+"""A deployed system per EVM target, built once per session and reverted per test: the Cancun
+build on the embedded chain (py-evm), the Paris build on anvil's Paris fork."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from scf_chain.chain.embedded import EmbeddedChain
+from scf_chain.chain.base import ChainBackend
 from tests.contracts.harness import System, build_system
 
 
-@pytest.fixture(scope="session")
-def deployed(embedded_chain: EmbeddedChain) -> System:
-    return build_system(embedded_chain)
+@pytest.fixture(scope="session", params=["cancun", "paris"])
+def deployed(request: pytest.FixtureRequest) -> System:
+    if request.param == "cancun":
+        chain: ChainBackend = request.getfixturevalue("embedded_chain")
+    else:
+        chain = request.getfixturevalue("paris_anvil_chain")
+    return build_system(chain, evm_version=request.param)
 
 
 @pytest.fixture()

@@ -38,6 +38,7 @@ class System:
     keeper: TxSender
     outsider: TxSender
     by_address: dict[str, TxSender] = field(default_factory=dict)
+    evm_version: str = "cancun"  # the contract build deployed (tests deploy more of the same)
 
     @property
     def debtor(self) -> str:
@@ -153,8 +154,9 @@ class System:
         return int(self.erc20.functions.balanceOf(address).call())
 
 
-def build_system(chain: ChainBackend, holders: int = 3) -> System:
-    """Deploy the contracts and register a debtor, a bank, an anchorer and `holders` suppliers."""
+def build_system(chain: ChainBackend, holders: int = 3, evm_version: str = "cancun") -> System:
+    """Deploy the `evm_version` build of the contracts and register a debtor, a bank, an
+    anchorer and `holders` suppliers."""
     accts = chain.dev_accounts()
     operator = TxSender(chain, accts[0])
     debtor, bank, anchorer, keeper, outsider = (TxSender(chain, accts[i]) for i in (1, 2, 3, 4, 5))
@@ -162,7 +164,7 @@ def build_system(chain: ChainBackend, holders: int = 3) -> System:
     w3 = chain.w3
 
     def deploy(name: str, *args: Any) -> Any:
-        art = artifacts.load(name)
+        art = artifacts.load(name, evm_version)
         rcpt = operator.deploy(art.abi, art.bytecode, *args)
         return w3.eth.contract(address=rcpt.contract_address, abi=art.abi)
 
@@ -183,4 +185,4 @@ def build_system(chain: ChainBackend, holders: int = 3) -> System:
     bank.transact(erc20.functions.approve(token.address, 2**256 - 1))
     senders = [operator, debtor, bank, anchorer, keeper, outsider, *holder_senders]
     return System(chain, token, evidence, erc20, operator, debtor, bank, anchorer, holder_senders,
-                  keeper, outsider, {s.address: s for s in senders})
+                  keeper, outsider, {s.address: s for s in senders}, evm_version)

@@ -20,7 +20,7 @@ def _token(s: System, face: int = 10_000) -> tuple[int, int]:
 
 
 def _receiver(s: System, mode: int) -> str:
-    art = artifacts.load("MockReceiver")
+    art = artifacts.load("MockReceiver", s.evm_version)
     addr = s.operator.deploy(art.abi, art.bytecode, mode).contract_address
     assert addr is not None
     s.operator.transact(s.token.functions.setRoles(addr, SUPPLIER))

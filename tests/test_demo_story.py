@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.story import run_story
 from scf_chain.chain.embedded import EmbeddedChain
 from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
+from scripts.demo_story import run_story
 
 pytestmark = pytest.mark.xdist_group("embedded")
 

@@ -1,7 +1,7 @@
 """The demo story as an HTTP client tells it: evidence → confirm → split → finance → maturity → paid.
 
-Used by `scripts/demo.py` (README's demo) and by the end-to-end test, against any running gateway
-whose chain can move time (embedded or anvil).
+A client of the gateway, not part of it: used by `scripts/demo.py` (README's demo) and by
+tests/test_demo_story.py, against any running gateway whose chain can move time (embedded or anvil).
 """
 
 from __future__ import annotations
