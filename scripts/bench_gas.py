@@ -150,6 +150,20 @@ def main() -> int:
         "epoch, and the epoch moves on in the same write as the owner, so voiding them for good "
         "costs no storage access: an ERC-721 transfer no longer reads an approval slot at all.",
         "",
+        "Layers (issue #12): every change of value or owner passes one funnel (`_update`) and "
+        "one policy function (`_checkMove`), both taking batches as OpenZeppelin's ERC-1155 "
+        "`_update` does; a single move is a batch of one. Against the single-file contract "
+        "before it (same compiler settings): split to a new holder 77,124 -> 78,562, merge "
+        "44,629 -> 46,234, ERC-721 transfer 47,701 -> 49,713, acceptOffer 101,234 -> 105,346, "
+        "redeem (partial) 64,392 -> 65,902, redeem per token in a batch of 20 16,507 -> 17,431.",
+        "",
+        "splitMany (issue #13): per recipient a fresh token word (22,100), the recipient's "
+        "account word read cold and rewritten for its token count (5,000), Transfer + "
+        "SlotChanged + TransferValue (5,506) and ~510 of calldata are ~33,100 of the ~34,100 "
+        "each further recipient costs; the rest of the transaction (21,000 base included) is "
+        "spread over the batch. Receiving contracts are not asked (`onERC3525Received`): the "
+        "receiver check's cold account access alone would add 2,600 per recipient.",
+        "",
         "Notes: a holder receiving the settlement currency for the first time pays the ERC-20's "
         "fresh balance slot (~20k) on top of any figure here. The contract keeps a participant id "
         "in its own account word, so that word never returns to zero: moving value into escrow no "
