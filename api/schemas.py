@@ -227,19 +227,31 @@ class SplitIn(In):
     value: UintIn
 
 
-class SplitManyIn(In):
-    """One token's value to many participants: `values[i]` to `to[i]`, each a new token."""
+class SplitPartIn(In):
+    to: Party
+    value: UintIn
 
-    to: list[Party] = Field(min_length=1, max_length=MAX_BATCH_RECIPIENTS,
-                            description=f"the recipients, 1 to {MAX_BATCH_RECIPIENTS}")
-    values: list[UintIn] = Field(min_length=1, max_length=MAX_BATCH_RECIPIENTS,
-                                 description="what each recipient receives, one per recipient")
+
+class SplitManyIn(In):
+    """One token's value to many participants: each part a new token for its recipient."""
+
+    parts: list[SplitPartIn] = Field(min_length=1, max_length=MAX_BATCH_RECIPIENTS,
+                                     description=f"1 to {MAX_BATCH_RECIPIENTS} parts: a recipient "
+                                                 "and the value it receives")
+
+
+class RedeemManyIn(In):
+    """Tokens to redeem, of any receivables."""
+
+    token_ids: list[UintIn] = Field(min_length=1, max_length=MAX_BATCH_RECIPIENTS,
+                                    json_schema_extra={"uniqueItems": True},
+                                    description=f"1 to {MAX_BATCH_RECIPIENTS} token ids, "
+                                                "each at most once")
 
     @model_validator(mode="after")
-    def _one_value_per_recipient(self) -> SplitManyIn:
-        if len(self.to) != len(self.values):
-            raise ValueError(f"one value per recipient: {len(self.to)} recipients, "
-                             f"{len(self.values)} values")
+    def _each_once(self) -> RedeemManyIn:
+        if len(set(self.token_ids)) != len(self.token_ids):
+            raise ValueError("a token id appears more than once")
         return self
 
 
@@ -385,6 +397,14 @@ class RedemptionOut(BaseModel):
     token_id: Uint
     holder: str
     amount: Uint
+
+
+class RedeemedTokensOut(BaseModel):
+    amount: Uint
+    redemptions: list[RedemptionOut]
+    skipped: list[Uint] = Field(description="tokens with nothing due now: before maturity and "
+                                            "not fully repaid, in escrow, or already redeemed")
+    tx: Tx
 
 
 class RedeemedOut(BaseModel):
