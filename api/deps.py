@@ -19,14 +19,12 @@ from scf_chain.chain.codec import checksum
 from scf_chain.chain.sender import journaling
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant
-from scf_chain.platform.apikeys import AuthError, authenticate
+from scf_chain.errors import AuthError, OutcomeDiverged, OutcomePending, SignatureRequired
+from scf_chain.platform.apikeys import authenticate
 from scf_chain.platform.core import Platform
-from scf_chain.platform.custody import SignatureRequired
 from scf_chain.platform.idempotency import (
     RETRY_AFTER_S,
     Claim,
-    OutcomeDiverged,
-    OutcomePending,
     StoredResponse,
     fingerprint,
 )
@@ -223,7 +221,8 @@ class Idempotent:
             # the request needs its participant's next signature: the key stays claimed with
             # what was journaled, and the submit of that signature resumes it from there
             (store.interrupt if journal.may_have_left else store.release)(claim)
-            return JSONResponse(exc.body, status_code=exc.status_code)
+            # a prepare's answer is the step; a submit that needs another signature: accepted
+            return JSONResponse(exc.body, status_code=200 if exc.preparing else 202)
         except OutcomeDiverged as exc:
             return self._diverged(claim, exc)
         except Exception as exc:

@@ -11,35 +11,33 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem_response
+from api.problems import ProblemHTTPException, problem_response
 
 HEADER_API_KEY = "x-api-key"
 
 
-class BodyTooLarge(HTTPException):
+class BodyTooLarge(ProblemHTTPException):
     """Raised from `receive` once a streamed body crosses its limit (answered 413).
 
     An HTTPException so that FastAPI passes it on unchanged from wherever the body is read
     (the request handler, or a dependency) to the problem handlers."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, "Content too large")
-        self.code = "content_too_large"
-        self.problem_detail = f"the request body exceeds the limit of {limit} bytes"
-        self.extra = {"max_body_bytes": limit}
+        super().__init__(413, "content_too_large", "Content too large",
+                         f"the request body exceeds the limit of {limit} bytes",
+                         max_body_bytes=limit)
 
 
-class RateLimited(HTTPException):
+class RateLimited(ProblemHTTPException):
     """Raised where a limit is found exceeded inside the app (failed authentications)."""
 
     def __init__(self, wait: float) -> None:
         retry_after = max(1, math.ceil(wait))
-        super().__init__(429, "Too many requests", headers={"Retry-After": str(retry_after)})
-        self.code = "rate_limited"
-        self.problem_detail = f"over the request rate limit; retry after {retry_after} s"
+        super().__init__(429, "rate_limited", "Too many requests",
+                         f"over the request rate limit; retry after {retry_after} s",
+                         headers={"Retry-After": str(retry_after)})
 
 
 def too_large(limit: int) -> ASGIApp:

@@ -10,19 +10,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scf_chain.db.outage import is_disconnect, is_store_outage
 from scf_chain.errors import (
-    AuditError,
-    ChainError,
     ContractRevert,
-    DeploymentError,
-    EvidenceError,
     InsufficientGas,
-    KeyStoreError,
-    ReorgTooDeep,
+    Kind,
     ScfError,
     TransactionTimeout,
 )
@@ -31,11 +28,25 @@ log = logging.getLogger("api")
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://scf-chain.dev/problems/"
 
+# The one place a kind of error becomes an HTTP status. Contract reverts (Kind.REVERTED) take
+# theirs from REVERT_STATUS below, by the Solidity error's name. tests/api/test_problems.py
+# checks that every kind has a status here or there.
+STATUS: dict[Kind, int] = {
+    Kind.INVALID: 422,
+    Kind.UNAUTHORIZED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.CONFLICT: 409,
+    Kind.INTERNAL: 500,
+    Kind.UNAVAILABLE: 503,
+    Kind.TIMED_OUT: 504,
+}
+
 # Every contract error (the ABIs' closed list, scf_chain.chain.reverts.CONTRACT_ERRORS) and every
 # revert the decoder makes itself (SYNTHETIC_ERRORS), with its status: 403 "you may not do this",
 # 409 "not in this state", 422 "about the values sent". tests/api/test_problems.py checks that the
 # keys are exactly those names, so a new contract error must be given a status here.
-_FORBIDDEN, _CONFLICT, _INVALID = 403, 409, 422
+_FORBIDDEN, _CONFLICT, _INVALID = STATUS[Kind.FORBIDDEN], STATUS[Kind.CONFLICT], STATUS[Kind.INVALID]
 REVERT_STATUS: dict[str, int] = {
     "InsufficientAllowance": _FORBIDDEN,
     "MissingRole": _FORBIDDEN,
@@ -174,16 +185,23 @@ def route_leaves(routes: Any) -> Any:
             yield route
 
 
-def allowed_methods(app: Any, scope: Any) -> list[str]:
-    """Every method some route serves at this path (Starlette names only the first route's)."""
-    from starlette.routing import Match
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
-    methods: set[str] = set()
-    for route in route_leaves(app.routes):
-        match, _ = route.matches(scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+
+def allowed_methods(app: Starlette, scope: Scope) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's):
+    the request is matched again under each method."""
+    return [m for m in _METHODS
+            if any(route.matches({**scope, "method": m})[0] is Match.FULL for route in app.routes)]
+
+
+class ProblemHTTPException(StarletteHTTPException):
+    """An HTTP-level refusal raised inside the app (not an error of the core), with its code."""
+
+    def __init__(self, status: int, code: str, title: str, detail: str,
+                 headers: Mapping[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(status, title, headers=dict(headers) if headers else None)
+        self.code, self.problem_detail, self.extra = code, detail, extra
 
 
 def _jsonable(v: Any) -> Any:
@@ -195,6 +213,8 @@ def _jsonable(v: Any) -> Any:
         return "0x" + bytes(v).hex()
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
     return str(v)
 
 
@@ -202,59 +222,34 @@ def revert_status(name: str) -> int:
     return REVERT_STATUS[name]
 
 
-def problem_for(exc: BaseException) -> tuple[int, str, str, str, dict[str, Any]]:
-    """(status, code, title, detail, extra) for an exception from the core."""
-    from scf_chain.platform.apikeys import AuthError
-    from scf_chain.platform.core import Conflict, NotFound, ParticipantError
-    from scf_chain.platform.idempotency import IdempotencyConflict
-
-    if isinstance(exc, Problem):
-        return exc.status, exc.code, exc.title, exc.detail or "", exc.extra
-    if isinstance(exc, ContractRevert):
-        return (revert_status(exc.error_name), "contract_" + exc.error_name,
-                "The contract refused the operation", str(exc),
-                {"revert": {"error": exc.error_name,
-                            "args": {k: _jsonable(v) for k, v in exc.error_args.items()}},
-                 "tx_hash": exc.tx_hash})
-    if isinstance(exc, AuthError):
-        return 401, "unauthorized", "Authentication required", str(exc), {}
-    if isinstance(exc, IdempotencyConflict):
-        status = 422 if exc.code in ("idempotency_key_reused", "idempotency_key_invalid") else 409
-        return status, exc.code, "Idempotency-Key conflict", str(exc), {}
-    if isinstance(exc, Conflict):
-        return 409, exc.code, "Not possible in the current state", str(exc), {}
-    if isinstance(exc, NotFound) or isinstance(exc, AuditError):
-        return 404, "not_found", "Not found", str(exc), {}
-    if isinstance(exc, ParticipantError):
-        status = 409 if exc.code in ("participant_exists", "address_taken") else 422
-        return status, exc.code, "Invalid participant request", str(exc), {}
-    from scf_chain.platform.custody import CustodyError
-
-    if isinstance(exc, CustodyError):
-        return exc.http_status, exc.code, "Self-signed transaction problem", str(exc), exc.extra
-    if isinstance(exc, EvidenceError):
-        code = str(getattr(exc, "code", "") or "evidence_invalid")
-        status = int(getattr(exc, "http_status", 0) or 422)
-        return status, code, "Evidence problem", str(exc), {}
+def _detail(exc: ScfError) -> str:
+    """What a client is told: the message, with what to do next where the gateway knows it;
+    never the message of our own faults (it is in the server log)."""
+    if exc.kind is Kind.INTERNAL:
+        return "see the server log"
     if isinstance(exc, InsufficientGas):
-        return (409, "insufficient_gas", "The signing account cannot pay for gas",
-                f"{exc.address} holds {exc.balance_wei} wei"
+        return (f"{exc.address} holds {exc.balance_wei} wei"
                 + (f", the transaction needs up to {exc.needed_wei} wei" if exc.needed_wei else "")
                 + ": fund it with the chain's native currency (dev chains: POST /dev/fund) "
-                "and send the request again with a new Idempotency-Key",
-                {"address": exc.address, "balance_wei": str(exc.balance_wei),
-                 "needed_wei": str(exc.needed_wei)})
+                "and send the request again with a new Idempotency-Key")
     if isinstance(exc, TransactionTimeout):
-        return (504, "outcome_unknown", "The chain did not confirm in time",
-                f"{exc}; the transaction may still be mined: check state before retrying", {})
-    if isinstance(exc, (ChainError, DeploymentError, ReorgTooDeep)):
-        return 503, "chain_unavailable", "The chain is unavailable", str(exc), {}
+        return f"{exc}; the transaction may still be mined: check state before retrying"
+    return str(exc)
+
+
+def problem_for(exc: BaseException) -> tuple[int, str, str, str, dict[str, Any]]:
+    """(status, code, title, detail, extra) for an exception from the core."""
+    if isinstance(exc, Problem):
+        return exc.status, exc.code, exc.title, exc.detail or "", exc.extra
+    if isinstance(exc, ScfError):
+        status = (revert_status(exc.error_name) if isinstance(exc, ContractRevert)
+                  else STATUS[exc.kind])
+        return (status, exc.code, exc.title, _detail(exc),
+                {k: _jsonable(v) for k, v in exc.facts().items()})
     if is_store_outage(exc):
         return (503, "store_unavailable", "The store is unavailable",
                 "the database cannot be reached right now; retry after the Retry-After delay",
                 {})
-    if isinstance(exc, KeyStoreError):
-        return 500, "keystore_error", "Signing key unavailable", "see the server log", {}
     return 500, "internal_error", "Internal server error", "see the server log", {}
 
 
@@ -312,6 +307,11 @@ class StoreOutageMiddleware:
                 return
 
 
+# Starlette's own refusals (no route, wrong method, a dependency's HTTPException)
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "content_too_large"}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -323,18 +323,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-                 401: "unauthorized", 403: "forbidden", 413: "content_too_large"}
-        code = str(getattr(exc, "code", "") or codes.get(exc.status_code,
-                                                          f"http_{exc.status_code}"))
         headers = dict(exc.headers or {})
-        title, detail = str(exc.detail), getattr(exc, "problem_detail", None)
+        if isinstance(exc, ProblemHTTPException):
+            return problem_response(exc.status_code, exc.code, str(exc.detail),
+                                    exc.problem_detail, str(request.url.path), headers=headers,
+                                    **exc.extra)
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        title, detail = str(exc.detail), None
         if exc.status_code == 405:
             # RFC 9110: a 405 names the methods the resource has
             headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
             title, detail = "Method not allowed", f"this resource allows {headers['Allow']}"
         return problem_response(exc.status_code, code, title, detail, str(request.url.path),
-                                headers=headers, **getattr(exc, "extra", {}))
+                                headers=headers)
 
     async def _any(request: Request, exc: Exception) -> JSONResponse:
         status, code, title, detail, extra = problem_for(exc)

@@ -126,36 +126,73 @@ def build_contracts(
 
 @chain_app.command("up")
 def chain_up(
-    backend: str = typer.Option("anvil", help="anvil (a node other processes can reach)."),
+    backend: str = typer.Option("anvil", help="anvil or ganache (nodes other processes reach)."),
     host: str = typer.Option("127.0.0.1"),
     port: Optional[int] = typer.Option(None, help="Default: a free port."),
+    hardfork: Optional[str] = typer.Option(
+        None, help="The node's fork, e.g. paris (default: anvil cancun, ganache shanghai)."),
 ) -> None:
     """Start a local chain, print its RPC URL and dev accounts, run until Ctrl-C."""
-    if backend != "anvil":
-        _fail(ValueError("only `anvil` can be served to other processes; the embedded chain "
-                         "lives inside one Python process (use `scf serve`)"))
+    if backend not in ("anvil", "ganache"):
+        _fail(ValueError("only `anvil` and `ganache` can be served to other processes; the "
+                         "embedded chain lives inside one Python process (use `scf serve`)"))
     from scf_chain.chain.anvil import AnvilChain
+    from scf_chain.chain.ganache import GANACHE_HARDFORK, GanacheChain
+    from scf_chain.chain.localnode import LocalNodeChain
 
     try:
-        chain = AnvilChain(host=host, port=port)
+        chain: LocalNodeChain
+        if backend == "anvil":
+            chain = AnvilChain(host=host, port=port, hardfork=hardfork or "cancun")
+        else:
+            chain = GanacheChain(host=host, port=port, hardfork=hardfork or GANACHE_HARDFORK)
     except ScfError as exc:
         _fail(exc)
         return
+    import os
+
+    from scf_chain.chain.pidfile import NodeRecord
+    from scf_chain.config import Settings
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    record: Path | None = None
     try:
+        assert chain.pid is not None
+        record = NodeRecord(os.getpid(), chain.pid, chain.port, chain.rpc_url,
+                            chain.name).write(Settings().data_dir)
         typer.echo(f"RPC URL: {chain.rpc_url}")
         typer.echo(f"chain id: {chain.chain_id()}")
         for i, acct in enumerate(chain.dev_accounts()[:5]):
             typer.echo(f"account {i}: {acct.address}")
-        typer.echo("dev accounts derive from the mnemonic 'test test ... junk'; Ctrl-C stops")
+        typer.echo("dev accounts derive from the mnemonic 'test test ... junk'")
+        typer.echo(f"pid {os.getpid()} (node pid {chain.pid}), recorded in {record}; stop with "
+                   f"Ctrl-C or `scf chain down --port {chain.port}`; its state lives in the "
+                   "node's memory and ends with it")
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
         chain.close()
+        if record is not None:
+            record.unlink(missing_ok=True)
         typer.echo("stopped")
+
+
+@chain_app.command("down")
+def chain_down(
+    port: Optional[int] = typer.Option(None, help="The node's port (default: the only node "
+                                                  "`scf chain up` started from this data dir)."),
+) -> None:
+    """Stop a node `scf chain up` started (found by its record in SCF_DATA_DIR), and only it."""
+    from scf_chain.chain import pidfile
+    from scf_chain.config import Settings
+
+    try:
+        typer.echo(pidfile.stop(pidfile.find(Settings().data_dir, port)))
+    except ScfError as exc:
+        _fail(exc)
 
 
 db_app = typer.Typer(help="The indexed store (SQLite by default, PostgreSQL in production).",
@@ -530,6 +567,11 @@ def serve(
     port: int = typer.Option(8000),
     keeper: bool = typer.Option(True, help="Run the repayment keeper beside the API."),
     index_interval: float = typer.Option(2.0, help="Seconds between indexer passes."),
+    workers: int = typer.Option(1, min=1, help="Gateway processes on one port. Several need a "
+                                "PostgreSQL store (nonces, requests and the indexer are shared "
+                                "through it) and a node of their own (SCF_CHAIN_BACKEND=rpc)."),
+    fd: Optional[int] = typer.Option(None, hidden=True,
+                                     help="A listening socket inherited from `--workers`."),
 ) -> None:
     """Run the HTTP gateway (embedded chain by default) with the indexer and keeper beside it."""
     import socket
@@ -538,24 +580,29 @@ def serve(
 
     from api.main import create_app
     from scf_chain.config import Settings
-    from scf_chain.files import write_private
     from scf_chain.obs import logs
     from scf_chain.platform.core import Platform
 
     settings = Settings()
     logs.configure(settings.log_format, verbose=_DEBUG["verbose"], debug=_DEBUG["on"])
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            _fail(ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): another "
-                              "gateway may be running there; choose another --port"))
+    shared_store = _postgres_url(settings.database_url)
+    if workers > 1 and not (shared_store and settings.chain_backend == "rpc"):
+        _fail(ConfigError("--workers above 1 needs a PostgreSQL store (SCF_DATABASE_URL) and a "
+                          "node the processes share (SCF_CHAIN_BACKEND=rpc, SCF_RPC_URL): SQLite "
+                          "and in-process chains serve one process"))
+    if fd is None:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                _fail(ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): another "
+                                  "gateway may be running there; choose another --port"))
     try:
         settings.check_master_key_placement()
     except ScfError as exc:
         _fail(exc)
-    if settings.is_production_chain:
+    if settings.is_production_chain and fd is None:
         # a node we do not control: service keys are never made silently (they would hold no gas)
         from scf_chain.keys import KeyStore
 
@@ -566,26 +613,18 @@ def serve(
             if needed not in names:
                 _fail(ConfigError(_missing_key(settings, needed)))
     try:
-        # exclusive: a second gateway on this data folder or keystore is refused here, in one
-        # line, before it deploys or touches the store (nonces are handed out in memory)
-        platform = Platform.open(settings, exclusive=True)
+        # on SQLite, exclusive: a second gateway on this data folder or keystore is refused
+        # here, in one line, before it deploys or touches the store (nonces are handed out in
+        # memory); on PostgreSQL processes share nonces through the store
+        platform = Platform.open(settings, exclusive=not shared_store)
     except ScfError as exc:
         _fail(exc)
         return
+    if workers > 1:
+        _supervise(platform, host, port, workers, keeper, index_interval)
+        return
     try:
-        key_file = platform.settings.data_dir / "operator.api-key"
-        if not key_file.exists():
-            issued = platform.issue_api_key("operator")
-            write_private(key_file, (issued.token + "\n").encode())  # 0600 from its first byte
-        typer.echo(f"chain: {platform.chain.info().backend} (id {platform.chain.chain_id()}); "
-                   f"contracts: {platform.manifest.receivable_token}")
-        typer.echo(f"operator API key: {key_file}")
-        operator = platform.operator_account.address
-        typer.echo(f"operator: {operator}, gas {_gas(platform.chain, operator)}")
-        keeper_obj = platform.keeper() if keeper else None
-        if keeper_obj is not None:
-            keeper_address = platform.keys.address_of("keeper")
-            typer.echo(f"keeper: {keeper_address}, gas {_gas(platform.chain, keeper_address)}")
+        keeper_obj = _announce(platform, keeper, quiet=fd is not None)
         app_ = create_app(platform, background=True, index_interval_s=index_interval,
                           keeper=keeper_obj)
         # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal under the
@@ -598,12 +637,99 @@ def serve(
         gc.freeze()
         # our handler formats uvicorn's lines too (log_config=None keeps uvicorn's own away);
         # the gateway logs one access line per request itself, with the request id
-        uvicorn.run(app_, host=host, port=port, log_level="info", log_config=None,
-                    access_log=False)
+        where: dict[str, Any] = {"fd": fd} if fd is not None else {"host": host, "port": port}
+        uvicorn.run(app_, **where, log_level="info", log_config=None, access_log=False)
     except KeyboardInterrupt:
         pass
     finally:
         platform.close()
+
+
+def _postgres_url(url: str) -> bool:
+    from sqlalchemy import make_url
+
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def _announce(platform: Any, keeper: bool, quiet: bool = False) -> Any:
+    """The operator's API key file (made once), what runs where, and the keeper (or None)."""
+    from scf_chain.files import write_private
+
+    key_file = platform.settings.data_dir / "operator.api-key"
+    if not key_file.exists():
+        issued = platform.issue_api_key("operator")
+        try:
+            write_private(key_file, (issued.token + "\n").encode())  # 0600 from its first byte
+        except FileExistsError:  # written meanwhile by another process of this gateway
+            platform.revoke_api_key("operator", issued.key_id)
+    keeper_obj = platform.keeper() if keeper else None
+    if quiet:
+        return keeper_obj
+    typer.echo(f"chain: {platform.chain.info().backend} (id {platform.chain.chain_id()}); "
+               f"contracts: {platform.manifest.receivable_token}")
+    typer.echo(f"operator API key: {key_file}")
+    operator = platform.operator_account.address
+    typer.echo(f"operator: {operator}, gas {_gas(platform.chain, operator)}")
+    if keeper_obj is not None:
+        keeper_address = platform.keys.address_of("keeper")
+        typer.echo(f"keeper: {keeper_address}, gas {_gas(platform.chain, keeper_address)}")
+    return keeper_obj
+
+
+def _supervise(platform: Any, host: str, port: int, workers: int, keeper: bool,
+               index_interval: float) -> None:
+    """`scf serve --workers N`: deploy, migrate and make the keys once here, then run N gateway
+    processes on one listening socket (the kernel spreads connections among them), restarting
+    any that dies, until SIGTERM or Ctrl-C. The keeper runs in the first process only."""
+    import os
+    import socket
+    import subprocess
+    import time
+
+    try:
+        _announce(platform, keeper)
+    finally:
+        platform.close()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def start(i: int) -> subprocess.Popen[bytes]:
+        argv = [sys.executable, "-m", "scf_chain.cli", "serve", "--fd", str(sock.fileno()),
+                "--index-interval", str(index_interval),
+                "--keeper" if keeper and i == 0 else "--no-keeper"]
+        return subprocess.Popen(argv, pass_fds=(sock.fileno(),))
+
+    procs = [start(i) for i in range(workers)]
+    typer.echo(f"{workers} gateway processes on http://{host}:{port} (pids "
+               f"{', '.join(str(p.pid) for p in procs)}); Ctrl-C stops")
+    try:
+        while not stop.wait(0.5):
+            for i, proc in enumerate(procs):
+                if proc.poll() is not None:
+                    typer.echo(f"gateway process {proc.pid} exited ({proc.returncode}); "
+                               "starting another", err=True)
+                    procs[i] = start(i)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 30
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+        sock.close()
+        typer.echo("stopped")
 
 
 keys_app = typer.Typer(

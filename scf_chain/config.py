@@ -55,7 +55,7 @@ class Settings(BaseSettings):
 
     # Gateway limits, applied before a request is parsed or authenticated (per process: several
     # gateway processes each keep their own rate buckets).
-    max_body_bytes: int = Field(1 << 20, ge=1, description="largest request body (413 above)")
+    max_body_bytes: int = Field(1 << 20, ge=1, description="largest request body (larger ones are refused unread)")
     max_document_body_bytes: int = Field(
         4 << 20, ge=1, description="largest body of a document upload or a proof bundle to verify")
     rate_limit_per_s: float = Field(

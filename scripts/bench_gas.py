@@ -33,10 +33,10 @@ BATCH = 50
 DAY = 86_400
 
 
-def measure() -> dict[str, int]:
-    chain = AnvilChain()
+def measure(evm_version: str = EVM_VERSION) -> dict[str, int]:
+    chain = AnvilChain(hardfork=evm_version)  # each build on the fork it was compiled for
     try:
-        s = build_system(chain, holders=3)
+        s = build_system(chain, holders=3, evm_version=evm_version)
         a, b, c = s.holders
         gas: dict[str, int] = {}
         now = chain.now()
@@ -118,24 +118,28 @@ def main() -> int:
                         help="the report to write (Markdown)")
     args = parser.parse_args()
     gas = measure()
+    paris = measure("paris")  # the pre-Cancun build: storage reentrancy guard, no PUSH0
     lines = [
         "# Gas per operation",
         "",
         f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} "
         f"({platform.machine()}), anvil, solc {SOLC_VERSION}, optimizer {OPTIMIZER_RUNS} runs, "
-        f"evmVersion {EVM_VERSION}. Whole-transaction gas (21,000 base included), every policy "
-        "check on. Regenerate: `.venv/bin/python scripts/bench_gas.py`.",
+        f"evmVersion {EVM_VERSION} on anvil's Cancun fork, and the paris build on its Paris fork. "
+        "Whole-transaction gas (21,000 base included), every policy check on. Regenerate: "
+        "`.venv/bin/python scripts/bench_gas.py`.",
         "",
-        "| operation | gas | target | met |",
-        "|---|---:|---:|:---:|",
+        f"| operation | gas ({EVM_VERSION}) | gas (paris) | target | met by both |",
+        "|---|---:|---:|---:|:---:|",
     ]
     failed = []
     for name, used in gas.items():
         target = TARGETS.get(name)
-        ok = "" if target is None else ("yes" if used <= target else "NO")
-        if target is not None and used > target:
+        worst = max(used, paris[name])
+        ok = "" if target is None else ("yes" if worst <= target else "NO")
+        if target is not None and worst > target:
             failed.append(name)
-        lines.append(f"| {name} | {used:,} | {'' if target is None else f'{target:,}'} | {ok} |")
+        lines.append(f"| {name} | {used:,} | {paris[name]:,} | "
+                     f"{'' if target is None else f'{target:,}'} | {ok} |")
     lines += [
         "",
         "Reference points measured on this machine with the same compiler settings (issue #3): "

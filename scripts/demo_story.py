@@ -6,11 +6,16 @@ tests/test_demo_story.py, against any running gateway whose chain can move time 
 
 from __future__ import annotations
 
+import secrets
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from scf_chain.sdk import Gateway, KeyFileSigner, Prepared, new_key_file
 
 CENTS = 100
 DAY = 86_400
@@ -52,6 +57,11 @@ def run_story(http: Any, operator_key: str, say: Callable[[str], None] = print,
         return r.json() if "json" in r.headers.get("content-type", "") else r.text
 
     say("== 1. The operator registers the participants")
+    # the bank holds its own key (custody: external): a key file on the bank's side, only its
+    # address given to the platform; it signs through scf_chain.sdk
+    bank_dir = tempfile.TemporaryDirectory(prefix="scf-bank-")
+    bank_keyfile, bank_password = Path(bank_dir.name) / "bank.json", secrets.token_hex(8)
+    bank_address = new_key_file(bank_keyfile, bank_password, iterations=2**14)
     people = {"core": ("CoreCo (core enterprise)", ["debtor"], 5_000_000_00),
               "supplier-a": ("Supplier A", ["supplier"], 0),
               "supplier-b": ("Supplier B", ["supplier"], 0),
@@ -61,12 +71,14 @@ def run_story(http: Any, operator_key: str, say: Callable[[str], None] = print,
               "auditor": ("Auditor", ["auditor"], 0)}
     for short, (display, roles, funds) in people.items():
         name = f"{short}-{tag}"
+        own = {"custody": "external", "address": bank_address} if short == "bank" else {}
         out = call("POST", "/participants", operator_key,
-                   {"name": name, "display_name": display, "roles": roles, "dev_funds": str(funds)},
-                   201)
+                   {"name": name, "display_name": display, "roles": roles, "dev_funds": str(funds),
+                    **own}, 201)
         st.parties[short] = out["participant"]["address"]
         st.keys[short] = out["api_key"]
-        say(f"   {display:<26} {out['participant']['address']}  roles {', '.join(roles)}")
+        say(f"   {display:<26} {out['participant']['address']}  roles {', '.join(roles)}"
+            + ("  (signs with its own key)" if own else ""))
     k, p = st.keys, st.parties
     call("POST", f"/participants/core-{tag}/credit-limit", operator_key, {"limit": "500000000"})
     say("   CoreCo's credit limit: 5,000,000.00")
@@ -112,7 +124,18 @@ def run_story(http: Any, operator_key: str, say: Callable[[str], None] = print,
         "token_id": str(st.tokens["a"]), "value": "20000000", "financier": p["bank"],
         "price": "19600000", "expiry": now + 10 * DAY,
         "registration_ref": f"ZDDJ-{number}"}, 201)
-    financed = call("POST", f"/offers/{offer['offer_id']}/accept", k["bank"])
+    signed: list[Prepared] = []
+
+    def review(step: Prepared) -> bool:  # where a bank's own approval would run
+        signed.append(step)
+        return step.transaction["from"].lower() == bank_address.lower()
+
+    bank = Gateway("", k["bank"], KeyFileSigner(bank_keyfile, bank_password), http=http,
+                   review=review)
+    financed = bank.post(f"/offers/{offer['offer_id']}/accept")
+    bank_dir.cleanup()
+    for step in signed:
+        say(f"   the bank signed with its own key: {step.summary['en']}")
     st.tokens["bank"] = int(financed["token_id"])
     say(f"   the bank paid {yuan(financed['price'])} for {yuan(financed['value'])}")
     risk = call("GET", f"/risk/participants/core-{tag}", k["bank"])

@@ -45,3 +45,7 @@ def test_demo_story_pays_every_holder_and_reconciles(served: tuple[TestClient, s
     repayments = [f for f in story.flows if f["kind"] == "repayment"]
     assert sum(int(f["amount"]) for f in repayments) == 100_000_000
     assert any("settled" in line for line in lines)
+    # the bank signed its approval and its acceptance itself, through scf_chain.sdk
+    me = client.get("/participants/me", headers={"Authorization": f"Bearer {story.keys['bank']}"})
+    assert me.json()["custody"] == "external"
+    assert sum("the bank signed with its own key" in line for line in lines) == 2

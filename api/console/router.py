@@ -31,9 +31,9 @@ from api.routes.receivables import load_visible
 from api.schemas import DocumentOut
 from scf_chain.audit.trace import implied_annual_rate
 from scf_chain.db.models import EvidenceDocument, Offer, Receivable
+from scf_chain.errors import EvidenceRequestError, NotFound
 from scf_chain.evidence.models import Invoice, LogisticsEvent, PurchaseOrder
 from scf_chain.platform import evidence as ev
-from scf_chain.platform.core import NotFound
 
 HERE = Path(str(resources.files("api.console")))
 STATIC = HERE / "static"
@@ -97,7 +97,7 @@ def receivable_documents(slot: SlotPath, platform: FreshDep,
         try:
             _, salted = ev.document(platform, caller.participant, row.doc_id,
                                     caller.reads_everything)
-        except ev.EvidenceRequestError:
+        except EvidenceRequestError:
             continue  # not a party to it: as if it did not exist
         readable.append((row, salted.document))
     order_number = next((d.order_number for row, d in readable

@@ -12,8 +12,8 @@ from api.deps import Caller
 from api.problems import Problem, problem_for
 from api.schemas import UINT_PATTERN, Tx
 from scf_chain.clients import TxResult
-from scf_chain.errors import ContractRevert
-from scf_chain.platform.core import NotFound, Platform
+from scf_chain.errors import ContractRevert, NotFound
+from scf_chain.platform.core import Platform
 
 T = TypeVar("T")
 

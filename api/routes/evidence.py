@@ -11,7 +11,6 @@ from api.routes.common import tx
 from api.schemas import BatchOut, DiscloseIn, DocumentOut, VerificationOut
 from scf_chain.clients import Role
 from scf_chain.db.models import EvidenceDocument
-from scf_chain.evidence.models import AnyDocument
 from scf_chain.evidence.proofs import ProofBundle
 from scf_chain.platform import evidence as ev
 
@@ -26,8 +25,11 @@ def out(r: EvidenceDocument) -> DocumentOut:
 
 
 @router.post("/documents", status_code=201, response_model=DocumentOut)
-def submit(document: Annotated[AnyDocument, Body()], platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
-    """Submit a purchase order, logistics event or invoice; stored encrypted, salted per field."""
+def submit(document: Annotated[ev.DocumentSubmission, Body()], platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Submit a purchase order, logistics event or invoice; stored encrypted, salted per field.
+
+    Parties (buyer, seller, shipper, consignee) are addresses or participants' names; the
+    stored and anchored document holds addresses. An unknown name: 422 unknown_participant."""
     return idem.run(lambda: out(ev.submit(platform, idem.caller.participant,
                                           document.model_dump(mode="json"))), 201)
 

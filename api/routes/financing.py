@@ -13,7 +13,7 @@ from api.routes.risk import gate
 from api.schemas import CancelledOut, FinancedOut, OfferIn, OfferOut, Page
 from scf_chain.clients import Role
 from scf_chain.db.models import Offer
-from scf_chain.platform.core import NotFound
+from scf_chain.errors import NotFound
 from scf_chain.platform.operations import accept_offer
 from scf_chain.risk import gates
 

@@ -26,7 +26,8 @@ from api.schemas import (
 )
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant
-from scf_chain.platform.core import NotFound, role_names, roles_from_names
+from scf_chain.errors import NotFound
+from scf_chain.platform.core import role_names, roles_from_names
 
 router = APIRouter(prefix="/participants", tags=["participants"])
 policy_router = APIRouter(prefix="/policy", tags=["participants"])

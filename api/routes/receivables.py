@@ -23,8 +23,9 @@ from api.schemas import (
 from scf_chain.audit.visibility import Viewer
 from scf_chain.clients import Role
 from scf_chain.db.models import Receivable, Token
+from scf_chain.errors import NotFound
 from scf_chain.platform import evidence as evidence_ops
-from scf_chain.platform.core import NotFound, Platform
+from scf_chain.platform.core import Platform
 from scf_chain.platform.operations import derived_status, derived_status_filter, visible_slot
 from scf_chain.risk import gates
 

@@ -15,13 +15,13 @@ from api.routes.common import Limit, Offset, SlotPath, uint
 from api.schemas import In, Page
 from scf_chain.clients import Role
 from scf_chain.db.models import Offer, Receivable
-from scf_chain.platform.core import NotFound, Platform
+from scf_chain.errors import NotFound, RiskModelError
+from scf_chain.platform.core import Platform
 from scf_chain.platform.idempotency import fingerprint
 from scf_chain.platform.operations import visible_slot
 from scf_chain.risk import gates
-from scf_chain.risk.alerts import STATUSES, Action, AlertNotFound, AlertTransitionError
+from scf_chain.risk.alerts import STATUSES, Action
 from scf_chain.risk.detectors import DETECTORS
-from scf_chain.risk.errors import RiskModelError
 from scf_chain.risk.service import RiskService, alert_dict, service_for
 
 router = APIRouter(prefix="/risk", tags=["risk"])
@@ -213,13 +213,7 @@ def resolve(alert_id: AlertPath, action: Literal["acknowledge", "dismiss", "conf
     act: Action = action
 
     def effect() -> dict[str, Any]:
-        try:
-            a = service_for(platform).act(int(alert_id), act, idem.caller.name, body.reason)
-        except AlertNotFound as exc:
-            raise Problem(404, "alert_not_found", "No such alert", str(exc)) from None
-        except AlertTransitionError as exc:
-            raise Problem(409, "alert_transition_invalid", "Not possible in the alert's status",
-                          str(exc), alert_status=exc.status) from None
+        a = service_for(platform).act(int(alert_id), act, idem.caller.name, body.reason)
         return alert_dict(a)
 
     return idem.run(effect)
@@ -245,12 +239,7 @@ def metrics(platform: FreshDep, caller: CallerDep) -> dict[str, Any]:
 def gate(check: Callable[..., None], *args: Any) -> None:
     """Run a risk gate (scf_chain.risk.gates) inside a POST's effect, before its transaction: a
     block is answered `risk_gate_blocked` (stored and replayed like any answer of the key)."""
-    try:
-        _scored(lambda: check(*args))  # an unreadable model: 503 risk_model_unavailable
-    except gates.RiskGateBlocked as exc:
-        raise Problem(exc.http_status, "risk_gate_blocked", "Blocked by a risk gate", str(exc),
-                      gate=exc.gate,
-                      reasons=[{"code": r.code, "text": r.text} for r in exc.reasons]) from None
+    _scored(lambda: check(*args))  # an unreadable model: 503 risk_model_unavailable
 
 
 class PolicyVersionOut(BaseModel):
@@ -310,10 +299,7 @@ def set_policy(body: PolicyIn, idem: Annotated[Idempotent, Depends(_supervising)
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
 
     def effect() -> PolicyOut:
-        try:
-            _scored(lambda: gates.change(platform, changes, idem.caller.name, body.reason))
-        except gates.PolicyInvalid as exc:
-            raise Problem(422, "risk_policy_invalid", "Invalid risk policy", str(exc)) from None
+        _scored(lambda: gates.change(platform, changes, idem.caller.name, body.reason))
         return _policy_out(platform)
 
     return idem.run(effect)

@@ -24,7 +24,8 @@ from api.schemas import (
 from scf_chain.audit.visibility import Viewer, sees_holding
 from scf_chain.clients import SplitMany, ValueMoved
 from scf_chain.db.models import Receivable, Token
-from scf_chain.platform.core import NotFound, Platform
+from scf_chain.errors import NotFound
+from scf_chain.platform.core import Platform
 from scf_chain.platform.operations import tokens_of
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])

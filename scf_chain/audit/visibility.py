@@ -13,7 +13,7 @@ Three views, decided per receivable:
   it is a party to (as seller or financier), the repayments (the pot every holder shares) and
   the evidence's on-chain status.
 
-Anyone else is not told the receivable exists (the routes answer 404). Documents keep their own
+Anyone else is not told the receivable exists (the routes answer "not found"). Documents keep their own
 rule: their parties and auditors read them (scf_chain.platform.evidence).
 
 This decides what the gateway answers; it is not secrecy from whoever reads the chain's events

@@ -104,6 +104,32 @@ class HttpJsonRpc:
             raise ChainError(f"{method}: the node answered HTTP {status}")
         return resp.get("result")
 
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Several read calls in one HTTP request (a JSON-RPC batch): each call's result, or the
+        `Web3RPCError` its error becomes, in the order given."""
+        if not calls:
+            return []
+        # ids need only be unique within the batch
+        body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
+                           for i, (m, p) in enumerate(calls)], separators=(",", ":")).encode()
+        status, payload = self._post(body, retry=True)
+        try:
+            replies = json.loads(payload)
+        except ValueError:
+            raise ChainError(f"batch: the node answered HTTP {status} without JSON: "
+                             f"{payload[:200]!r}") from None
+        if not isinstance(replies, list):  # a node without batches answers with one error
+            raise ChainError(f"batch: unexpected JSON-RPC answer {str(replies)[:200]}")
+        by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
+        out: list[Any] = []
+        for i in range(len(calls)):
+            r = by_id.get(i)
+            if r is None:
+                raise ChainError(f"batch: no answer to call {i} ({calls[i][0]})")
+            out.append(Web3RPCError(str(r["error"]), rpc_response=r)  # type: ignore[arg-type]
+                       if r.get("error") is not None else r.get("result"))
+        return out
+
     def close(self) -> None:
         with self._lock:
             conns = list(self._all)

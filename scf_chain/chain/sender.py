@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,16 +18,19 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
-from scf_chain.chain.base import ChainBackend, raw_request
+from scf_chain.chain.base import ChainBackend, http_transport, raw_request
 from scf_chain.chain.codec import ContractCall, checksum
 from scf_chain.chain.reverts import ErrorDecoder, default_decoder, revert_class, to_revert
 from scf_chain.errors import ChainError, ContractRevert, InsufficientGas, TransactionTimeout
 from scf_chain.obs import metrics as obs_metrics
 
+log = logging.getLogger(__name__)
+
 DEFAULT_RECEIPT_TIMEOUT_S = 120.0
 FEE_CACHE_S = 2.0
-RECEIPT_POLL_MAX_S = 0.25
 GAS_HEADROOM = 1.25
+# how often the receipt watcher asks the node for its head while transactions are waiting
+HEAD_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,37 @@ class TxJournal(Protocol):
         """The block views are read at ('latest', or the state a replayed send saw)."""
 
 
+class NonceHold(Protocol):
+    """One account's next nonce, held (locked) while a transaction is signed and broadcast."""
+
+    next: int | None  # None: read it from the node
+
+    def store(self, nonce: int | None) -> None:
+        """The next nonce after this hold (None: read it from the node next time)."""
+
+
+class SharedNonces(Protocol):
+    """Nonces kept outside the process, for accounts several processes send for
+    (`scf_chain.platform.nonces.StoreNonces`)."""
+
+    def hold(self, account: str) -> AbstractContextManager[NonceHold]:
+        """Lock `account`'s nonce until the block ends; what it stores is kept."""
+
+    def forget(self, account: str) -> None:
+        """Read `account`'s nonce from the node at its next send."""
+
+
+class _LocalNonce:
+    """A sender's nonce in memory (one process sends for the account), as a `NonceHold`."""
+
+    def __init__(self, sender: TxSender) -> None:
+        self.sender = sender
+        self.next = sender._nonce
+
+    def store(self, nonce: int | None) -> None:
+        self.next = self.sender._nonce = nonce
+
+
 _journal: ContextVar[TxJournal | None] = ContextVar("scf_tx_journal", default=None)
 
 
@@ -107,28 +143,128 @@ def current_journal() -> TxJournal | None:
 
 def broadcast_signed(chain: ChainBackend, tx: SignedTx) -> str:
     """Send an already signed transaction again (recovery: the node may never have seen it, or
-    dropped it); senders of its account in this process skip its nonce. Raises what the node
-    answers (already known, nonce too low) for the caller to judge."""
+    dropped it); senders of its account skip its nonce. Raises what the node answers (already
+    known, nonce too low) for the caller to judge."""
     senders = [h for h in list(chain._nonce_holders)
                if isinstance(h, TxSender) and h.address.lower() == tx.sender.lower()]
     if not senders:
         return _hash_hex(raw_request(chain.w3, "eth_sendRawTransaction", ["0x" + tx.raw.hex()]))
-    # under the account's lock: a send of this process never signs this nonce meanwhile
-    with senders[0]._lock:
+    # under the account's nonce hold: no send signs this nonce meanwhile
+    with senders[0]._hold() as hold:
         tx_hash = _hash_hex(raw_request(chain.w3, "eth_sendRawTransaction",
                                         ["0x" + tx.raw.hex()]))
-        for sender in senders:
-            if sender is senders[0]:
-                if sender._nonce is not None and sender._nonce <= tx.nonce:
-                    sender._nonce = tx.nonce + 1
-            else:
-                sender.skip_nonce(tx.nonce)
+        if hold.next is not None and hold.next <= tx.nonce:
+            hold.store(tx.nonce + 1)
+        for sender in senders[1:]:
+            sender.skip_nonce(tx.nonce)
     return tx_hash
 
 
+class _Waiter:
+    __slots__ = ("event", "receipt", "fresh")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.receipt: Any = None
+        self.fresh = True  # not looked up since it started waiting
+
+
+class ReceiptWatcher:
+    """Receipts for every transaction this process waits for, by watching the head once.
+
+    A waiting transaction used to poll its own receipt (with backoff): under interval mining,
+    where a block carries hundreds of transactions, that was several round trips per
+    transaction per block. Here one thread asks the node for its head every HEAD_POLL_S while
+    anything waits; when the head moves it asks for the receipts of all waiting transactions in
+    one batched request, and wakes those that were mined. A transaction that starts waiting is
+    looked up at the next pass even if the head did not move (it may have been mined before it
+    started waiting). The thread ends when nothing waits.
+    """
+
+    def __init__(self, chain: ChainBackend) -> None:
+        self.chain = chain
+        self._lock = threading.Lock()
+        self._waiting: dict[str, list[_Waiter]] = {}
+        self._thread: threading.Thread | None = None
+        self._head: int | None = None
+
+    def wait(self, tx_hash: str, timeout_s: float) -> Any:
+        """The receipt of `tx_hash` once mined, or None after `timeout_s`."""
+        waiter = _Waiter()
+        with self._lock:
+            self._waiting.setdefault(tx_hash, []).append(waiter)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="receipts", daemon=True)
+                self._thread.start()
+        try:
+            waiter.event.wait(timeout_s)
+        finally:
+            with self._lock:
+                left = [w for w in self._waiting.get(tx_hash, []) if w is not waiter]
+                if left:
+                    self._waiting[tx_hash] = left
+                else:
+                    self._waiting.pop(tx_hash, None)
+        return waiter.receipt
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._thread = None
+                    return
+            try:
+                self._pass()
+            except Exception:  # the node is unreachable for now: waiters time out if it stays so
+                log.debug("receipt watcher pass failed", exc_info=True)
+            time.sleep(HEAD_POLL_S)
+
+    def _pass(self) -> None:
+        head = _int(raw_request(self.chain.w3, "eth_blockNumber", []))
+        moved = head != self._head
+        self._head = head
+        with self._lock:
+            todo = [h for h, ws in self._waiting.items() if moved or any(w.fresh for w in ws)]
+            for h in todo:
+                for w in self._waiting[h]:
+                    w.fresh = False
+        if not todo:
+            return
+        for tx_hash, rcpt in zip(todo, _receipts(self.chain, todo), strict=True):
+            if rcpt is None or isinstance(rcpt, Exception) or rcpt.get("blockNumber") is None:
+                continue
+            with self._lock:
+                waiters = list(self._waiting.get(tx_hash, []))
+            for w in waiters:
+                w.receipt = rcpt
+                w.event.set()
+
+
+def _receipts(chain: ChainBackend, hashes: list[str]) -> list[Any]:
+    """Receipts of `hashes` (None: not mined): one batched request over HTTP."""
+    transport = http_transport(chain.w3)
+    if transport is not None and len(hashes) > 1:
+        return transport.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+    return [raw_request(chain.w3, "eth_getTransactionReceipt", [h]) for h in hashes]
+
+
+_watchers: weakref.WeakKeyDictionary[ChainBackend, ReceiptWatcher] = weakref.WeakKeyDictionary()
+_watchers_lock = threading.Lock()
+
+
+def receipt_watcher(chain: ChainBackend) -> ReceiptWatcher:
+    """The chain's one receipt watcher in this process."""
+    with _watchers_lock:
+        watcher = _watchers.get(chain)
+        if watcher is None:
+            watcher = _watchers[chain] = ReceiptWatcher(chain)
+        return watcher
+
+
 def _is_nonce_error(exc: BaseException) -> bool:
+    """The node says the nonce is taken (mined, or held by another pending transaction)."""
     text = str(exc).lower()
-    return "nonce too low" in text or "nonce too high" in text or "invalid nonce" in text or (
+    return "replacement transaction underpriced" in text or "nonce too low" in text or "nonce too high" in text or "invalid nonce" in text or (
         "nonce" in text and "expected" in text
     )
 
@@ -172,8 +308,10 @@ class TxSender:
         account: LocalAccount,
         decoder: ErrorDecoder | None = None,
         receipt_timeout_s: float = DEFAULT_RECEIPT_TIMEOUT_S,
+        nonces: SharedNonces | None = None,
     ) -> None:
         self.chain = chain
+        self.nonces = nonces
         self.w3 = chain.w3
         self.account = account
         self.address = to_checksum_address(account.address)
@@ -195,6 +333,17 @@ class TxSender:
         """Re-read the nonce from the chain before the next send (after a snapshot revert)."""
         with self._lock:
             self._nonce = None
+            if self.nonces is not None:
+                self.nonces.forget(self.address)
+
+    @contextmanager
+    def _hold(self) -> Iterator[NonceHold]:
+        """The account's next nonce, locked in this process and, with shared nonces, in every
+        process (from signing until the node accepted the transaction)."""
+        with self._lock:
+            with (self.nonces.hold(self.address) if self.nonces is not None
+                  else nullcontext(_LocalNonce(self))) as hold:
+                yield hold
 
     @property
     def decoder(self) -> ErrorDecoder:
@@ -218,11 +367,15 @@ class TxSender:
         fees = self._fee_fields()
         return int(fees.get("maxFeePerGas", fees.get("gasPrice", 0)))
 
+    def _pending_nonce(self) -> int:
+        return _int(self._rpc("eth_getTransactionCount", [self.address, "pending"]))
+
     def resync_nonce(self) -> int:
-        """Forget the local nonce and read it from the chain (pending) again."""
-        with self._lock:
-            self._nonce = int(self.w3.eth.get_transaction_count(self.address, "pending"))
-            return self._nonce
+        """Forget the kept nonce and read it from the chain (pending) again."""
+        with self._hold() as hold:
+            nonce = self._pending_nonce()
+            hold.store(nonce)
+            return nonce
 
     @property
     def next_nonce(self) -> int | None:
@@ -307,12 +460,14 @@ class TxSender:
         tx["gas"] = gas
         tx.update(self._fee_fields())
         for attempt in (1, 2):
-            with self._lock:
-                if self._nonce is None:
-                    self._nonce = int(self.w3.eth.get_transaction_count(self.address, "pending"))
-                tx["nonce"] = self._nonce
+            with self._hold() as hold:
+                nonce = hold.next
+                if nonce is None:
+                    nonce = self._pending_nonce()
+                    hold.store(nonce)  # kept, should the node refuse this transaction
+                tx["nonce"] = nonce
                 raw = self._sign(tx)
-                signed = SignedTx(self.address, self._nonce, "0x" + keccak(raw).hex(), raw, what)
+                signed = SignedTx(self.address, nonce, "0x" + keccak(raw).hex(), raw, what)
                 if journal is not None:
                     journal.record(signed)  # written down before it can leave the process
                 try:
@@ -326,7 +481,7 @@ class TxSender:
                     if attempt == 1 and _is_nonce_error(exc):
                         if journal is not None:
                             journal.refused(signed)
-                        self._nonce = None  # someone else used this account: read it again
+                        hold.store(None)  # someone else used this account: read it again
                         continue
                     if _is_insufficient_funds(exc):  # refused for certain: it never happened
                         if journal is not None:
@@ -334,24 +489,23 @@ class TxSender:
                         raise self._insufficient_gas(exc, gas, int(value)) from None
                     # the node may have received it all the same: it stays journaled
                     raise ChainError(f"node refused transaction: {exc}") from exc
-                self._nonce += 1
+                hold.store(nonce + 1)
                 obs_metrics.tx_sent(_hash_hex(tx_hash))
                 return _hash_hex(tx_hash)
         raise ChainError("nonce could not be synchronised with the node")  # pragma: no cover
 
     def wait(self, tx_hash: str, replay: dict[str, Any] | None = None) -> TxReceipt:
-        """Wait for the receipt; raise TransactionTimeout, or the typed revert if it failed."""
-        deadline = time.monotonic() + self.receipt_timeout_s
-        delay = 0.0
-        while True:
-            rcpt = self._rpc("eth_getTransactionReceipt", [tx_hash])
-            if rcpt is not None and rcpt.get("blockNumber") is not None:
-                break
-            if time.monotonic() >= deadline:
+        """Wait for the receipt; raise TransactionTimeout, or the typed revert if it failed.
+
+        Asked once at once (a node mining on submission has it already), then from the
+        process's receipt watcher, which looks receipts up for all waiting transactions at once.
+        """
+        rcpt = self._rpc("eth_getTransactionReceipt", [tx_hash])
+        if rcpt is None or rcpt.get("blockNumber") is None:
+            rcpt = receipt_watcher(self.chain).wait(tx_hash, self.receipt_timeout_s)
+            if rcpt is None:
                 raise TransactionTimeout(
                     f"transaction {tx_hash} not mined within {self.receipt_timeout_s:.0f}s")
-            time.sleep(delay)
-            delay = min(max(delay * 2, 0.005), RECEIPT_POLL_MAX_S)
         obs_metrics.tx_receipt(tx_hash, _int(rcpt["status"]) == 1)
         if _int(rcpt["status"]) != 1:
             raise self._failure(tx_hash, rcpt, replay)

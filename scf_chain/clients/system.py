@@ -8,7 +8,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from scf_chain.chain.base import ChainBackend
-from scf_chain.chain.sender import DEFAULT_RECEIPT_TIMEOUT_S, TxSender
+from scf_chain.chain.sender import DEFAULT_RECEIPT_TIMEOUT_S, SharedNonces, TxSender
 from scf_chain.clients.contracts import (
     EvidenceRegistryClient,
     ReceivableTokenClient,
@@ -18,13 +18,16 @@ from scf_chain.deploy import Manifest
 
 
 class ScfSystem:
-    """The chain, the manifest and one `TxSender` per account (nonces must have one owner)."""
+    """The chain, the manifest and one `TxSender` per account (nonces must have one owner in
+    the process; `nonces` shares them with other processes)."""
 
     def __init__(self, chain: ChainBackend, manifest: Manifest,
-                 receipt_timeout_s: float = DEFAULT_RECEIPT_TIMEOUT_S) -> None:
+                 receipt_timeout_s: float = DEFAULT_RECEIPT_TIMEOUT_S,
+                 nonces: SharedNonces | None = None) -> None:
         self.chain = chain
         self.manifest = manifest
         self.receipt_timeout_s = receipt_timeout_s
+        self.nonces = nonces
         self._senders: dict[str, TxSender] = {}
         self._lock = threading.Lock()
 
@@ -34,7 +37,8 @@ class ScfSystem:
         with self._lock:
             s = self._senders.get(address)
             if s is None:
-                s = TxSender(self.chain, account, receipt_timeout_s=self.receipt_timeout_s)
+                s = TxSender(self.chain, account, receipt_timeout_s=self.receipt_timeout_s,
+                             nonces=self.nonces)
                 self._senders[address] = s
             return s
 

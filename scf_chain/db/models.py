@@ -349,6 +349,17 @@ class TxJournalEntry(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class AccountNonce(Base):
+    """An account's next transaction nonce, shared by the gateway processes of one PostgreSQL
+    store (`scf_chain.platform.nonces`). NULL: read it from the node at the next send."""
+
+    __tablename__ = "account_nonces"
+
+    account: Mapped[str] = mapped_column(Address, primary_key=True)
+    next_nonce: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
 class EvidenceDocument(Base):
     """A submitted document: its hashes, and the batch and proof once anchored."""
 

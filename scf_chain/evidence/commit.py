@@ -14,19 +14,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from scf_chain.errors import EvidenceError
+from scf_chain.errors import EvidenceError, TamperedEvidence
 from scf_chain.evidence import canonical
 from scf_chain.evidence.merkle import doc_hash_of, keccak, leaf_of
 from scf_chain.evidence.models import AnyDocument, Document
 
 _documents: TypeAdapter[Any] = TypeAdapter(AnyDocument)
 HEX32 = r"^0x[0-9a-f]{64}$"
-
-
-class TamperedEvidence(EvidenceError):
-    """A field, salt or proof does not match what was committed."""
-
-    code = "evidence_tampered"
 
 
 def commitment(field: str, salt: str, value: Any) -> bytes:

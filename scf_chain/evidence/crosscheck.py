@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from scf_chain.errors import EvidenceError
+from scf_chain.errors import CrossDocumentMismatch
 from scf_chain.evidence.models import Invoice, LogisticsEvent, PurchaseOrder
-
-
-class CrossDocumentMismatch(EvidenceError):
-    """The documents do not describe one trade; `code` says how."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def check_trade(invoice: Invoice, order: PurchaseOrder, delivery: LogisticsEvent,

@@ -12,9 +12,9 @@ from web3 import Web3
 
 from scf_chain.clients import Anchored, EvidenceRegistryClient
 from scf_chain.contracts import artifacts
-from scf_chain.errors import EvidenceError
+from scf_chain.errors import EvidenceError, TamperedEvidence
 from scf_chain.evidence import canonical
-from scf_chain.evidence.commit import Disclosure, SaltedDocument, TamperedEvidence
+from scf_chain.evidence.commit import Disclosure, SaltedDocument
 from scf_chain.evidence.merkle import MerkleTree, doc_hash_of, keccak, leaf_of, root_of
 from scf_chain.evidence.models import DOC_MIXED, JsonInt
 

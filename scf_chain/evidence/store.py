@@ -16,26 +16,11 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from scf_chain.errors import EvidenceError
+from scf_chain.errors import DocumentAccessDenied, DocumentNotFound, DocumentTampered, EvidenceError
 from scf_chain.files import PRIVATE_FILE, private_dir, tighten, write_private
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 AUDITOR = "*auditor"
-
-
-class DocumentNotFound(EvidenceError, LookupError):
-    code = "document_not_found"
-    http_status = 404
-
-
-class DocumentAccessDenied(EvidenceError, PermissionError):
-    code = "document_access_denied"
-    http_status = 403
-
-
-class DocumentTampered(EvidenceError):
-    code = "document_tampered"
-    http_status = 500
 
 
 class MasterKey:

@@ -18,6 +18,7 @@ from scf_chain.chain.base import ChainBackend, raw_request
 from scf_chain.chain.codec import AbiContract
 from scf_chain.contracts import artifacts
 from scf_chain.contracts.events import EventDecoder, default_event_decoder
+from scf_chain.db.leases import INDEXER_SPACE, store_lock
 from scf_chain.db.models import READ_MODELS, IndexedBlock, IndexerCursor, RawEvent
 from scf_chain.db.outage import is_store_outage
 from scf_chain.errors import ChainError, DeploymentError, IndexerError, ReorgTooDeep
@@ -173,7 +174,15 @@ class Indexer:
             return None if c is None else (c.last_block, c.last_block_hash)
 
     def index_once(self, max_batches: int | None = None) -> IndexReport:
-        """Ingest up to the confirmed head (or `max_batches` batches); undo a reorg first if any."""
+        """Ingest up to the confirmed head (or `max_batches` batches); undo a reorg first if any.
+
+        On PostgreSQL, processes sharing the store index one at a time (an advisory lock per
+        indexer name): a caller waits for the one writing, then finds the cursor advanced.
+        """
+        with store_lock(self.sessions.kw.get("bind"), INDEXER_SPACE, self.name):
+            return self._index_once(max_batches)
+
+    def _index_once(self, max_batches: int | None) -> IndexReport:
         head = int(self.w3.eth.block_number)
         safe = head - self.confirmations
         reorg = self._check_reorg(head)

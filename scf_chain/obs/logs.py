@@ -22,7 +22,8 @@ NOISY_LOGGERS = ("alembic", "httpx", "httpcore", "web3", "urllib3", "asyncio", "
                  "uvicorn.access")
 # attributes every LogRecord has: anything else was passed as `extra=` and is logged as a field
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
-    "message", "asctime", "request_id"}
+    "message", "asctime", "request_id", "rid",
+    "color_message"}  # uvicorn's copy of the message with terminal colours
 
 LogFormat = Literal["auto", "json", "text"]
 

@@ -12,13 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scf_chain.db.models import ApiKey, GatewayParticipant
-from scf_chain.errors import ScfError
+from scf_chain.errors import AuthError
 
 PREFIX = "scf"
-
-
-class AuthError(ScfError, PermissionError):
-    """A request's credentials are missing, malformed, unknown or revoked."""
 
 
 @dataclass(frozen=True)

@@ -32,15 +32,25 @@ from scf_chain.clients import (
     SettlementTokenClient,
 )
 from scf_chain.config import Settings
+from scf_chain.db.leases import ProcessLease, is_postgres
 from scf_chain.db.models import GatewayParticipant
 from scf_chain.deploy import Manifest, load_or_deploy
-from scf_chain.errors import ConfigError, KeyStoreError, ScfError
+from scf_chain.errors import (
+    ConfigError,
+    Conflict,
+    ExternalSignerRequired,
+    KeyStoreError,
+    NotFound,
+    ParticipantConflict,
+    ParticipantError,
+)
 from scf_chain.files import DataDirLock, private_dir
 from scf_chain.indexer import Indexer
 from scf_chain.indexer.ingest import IndexReport
 from scf_chain.platform.apikeys import IssuedKey, issue_key
 from scf_chain.platform.idempotency import IdempotencyStore
 from scf_chain.platform.locks import AccountLocks
+from scf_chain.platform.nonces import StoreNonces
 from scf_chain.platform.rotation import KeyRotation
 
 log = logging.getLogger("scf_chain.platform")
@@ -54,26 +64,6 @@ DEV_GAS_WEI = 10 * 10**18
 # chains a backend starts inside or beside this process, which end with it
 THROWAWAY_CHAINS = ("embedded", "anvil", "ganache")
 ROLE_NAMES = {r.name.lower(): r for r in Role if r not in (Role.NONE,)}  # type: ignore[union-attr]
-
-
-class ParticipantError(ScfError, ValueError):
-    """A participant request is invalid (bad name, unknown role, duplicate, unknown name)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Conflict(ScfError, RuntimeError):
-    """The request is valid but the state does not allow it now (`code` says why)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class NotFound(ScfError, LookupError):
-    """The named resource does not exist (or the caller may not know it exists)."""
 
 
 def roles_from_names(names: list[str]) -> Role:
@@ -103,6 +93,7 @@ class Platform:
     documents: Any  # scf_chain.evidence.store.DocumentStore
     operator_account: LocalAccount
     owns_chain: bool = True
+    process: ProcessLease = field(init=False)
     idempotency: IdempotencyStore = field(init=False)
     # one allowance-using operation per account at a time (scf_chain.platform.locks)
     account_locks: AccountLocks = field(init=False)
@@ -115,9 +106,13 @@ class Platform:
     _data_lock: DataDirLock | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        engine = self.sessions.kw.get("bind")
+        # on PostgreSQL several gateway processes may share the store: this one's liveness is
+        # an advisory lock (scf_chain.db.leases), its runs' tokens name it
+        self.process = ProcessLease(engine)
         self.idempotency = IdempotencyStore(self.sessions, self.settings.idempotency_ttl_s,
-                                            self.chain)
-        self.account_locks = AccountLocks(self.sessions.kw.get("bind"))
+                                            self.chain, self.process)
+        self.account_locks = AccountLocks(engine)
         self.indexer = Indexer(self.chain, self.sessions, self.manifest,
                                confirmations=self.settings.confirmations,
                                max_reorg_depth=self.settings.max_reorg_depth)
@@ -138,7 +133,9 @@ class Platform:
 
         `exclusive` (a gateway): hold the lock of the data folder and keystore while open, and
         refuse with DataDirLocked, before deploying or touching the store, if another process
-        holds it. One gateway per keystore: transaction nonces are handed out in memory.
+        holds it: on SQLite one gateway per keystore (transaction nonces are handed out in
+        memory); on PostgreSQL nonces are shared through the store, and `scf serve` opens
+        without `exclusive`.
         The data, keystore and document folders are made 0700, the store and secrets 0600; on
         a production chain a master key kept among them is refused (see Settings).
         """
@@ -198,7 +195,11 @@ class Platform:
                 raise ConfigError(f"cannot read or create the documents' master key "
                                   f"{master_file} (SCF_MASTER_KEY_FILE): {exc.strerror}") from exc
             documents = DocumentStore(settings.document_store_path, master)
-            platform = cls(settings, chain, ScfSystem(chain, manifest, settings.receipt_timeout_s),
+            engine = sessions.kw.get("bind")
+            # nonces in the store when processes may share it (PostgreSQL), else in memory
+            nonces = StoreNonces(engine) if engine is not None and is_postgres(engine) else None
+            platform = cls(settings, chain, ScfSystem(chain, manifest, settings.receipt_timeout_s,
+                                                      nonces),
                            sessions, keys, documents, operator, owns_chain=owns)
             platform._tmp = tmp
             platform._data_lock = lock
@@ -277,6 +278,7 @@ class Platform:
                 s.commit()
 
     def close(self) -> None:
+        self.process.close()
         if self.owns_chain:
             self.chain.close()
         if self._tmp is not None:
@@ -295,8 +297,6 @@ class Platform:
 
     def account(self, participant: GatewayParticipant | str) -> LocalAccount:
         if not isinstance(participant, str) and participant.custody == "external":
-            from scf_chain.platform.custody import ExternalSignerRequired
-
             raise ExternalSignerRequired(participant.name)
         name = participant if isinstance(participant, str) else participant.key_name
         return self.keys.account(name)
@@ -389,7 +389,7 @@ class Platform:
                                    "dev_funds is only available with a dev settlement token")
         with self.sessions() as s:
             if s.get(GatewayParticipant, name) is not None:
-                raise ParticipantError("participant_exists", f"participant {name!r} exists")
+                raise ParticipantConflict("participant_exists", f"participant {name!r} exists")
         if external_address is not None:
             key_name, address = "", self._external_address(external_address)
         else:
@@ -427,8 +427,8 @@ class Platform:
         service = {self.keys.address_of(k).lower() for k in RESERVED_NAMES
                    if k in self.keys.names()}
         if address.lower() in service or self.participant_by_address(address) is not None:
-            raise ParticipantError("address_taken", f"{address} is already a participant's "
-                                   "or a service key's address")
+            raise ParticipantConflict("address_taken", f"{address} is already a participant's "
+                                      "or a service key's address")
         return address
 
     def set_roles(self, name: str, roles: Role) -> GatewayParticipant:

@@ -53,7 +53,14 @@ from scf_chain.chain.sender import (
     current_journal,
 )
 from scf_chain.db.models import CustodyPrepared, GatewayParticipant
-from scf_chain.errors import ChainError, ScfError
+from scf_chain.errors import (
+    ChainError,
+    CustodyConflict,
+    CustodyError,
+    CustodyNotFound,
+    ExternalSignerRequired,
+    SignatureRequired,
+)
 from scf_chain.obs import metrics as obs_metrics
 
 if TYPE_CHECKING:
@@ -61,36 +68,6 @@ if TYPE_CHECKING:
 
 EXTERNAL, CUSTODIAL = "external", "custodial"
 CUSTODY_MODES = (CUSTODIAL, EXTERNAL)
-
-
-class CustodyError(ScfError, ValueError):
-    """A prepare or submit that cannot go on (`code` says why, `http_status` how to answer)."""
-
-    def __init__(self, code: str, message: str, http_status: int = 422, **extra: Any) -> None:
-        super().__init__(message)
-        self.code, self.http_status, self.extra = code, http_status, extra
-
-
-class ExternalSignerRequired(CustodyError):
-    """A custodial route was asked to sign for a participant that holds its own key."""
-
-    def __init__(self, participant: str) -> None:
-        super().__init__(
-            "external_signer_required",
-            f"participant {participant!r} holds its own key (custody: external): the gateway "
-            "cannot sign for it. POST the same request to /prepare followed by this route's path "
-            "(e.g. /prepare/offers/7/accept), sign the transaction it returns, and POST it to "
-            "/custody/submit (scf_chain.sdk does all three)", 409, prepare_prefix="/prepare",
-            submit="/custody/submit")
-
-
-class SignatureRequired(ScfError, RuntimeError):
-    """The effect stopped at a transaction the participant must sign: `body` is the prepared
-    step (answered 200 to a prepare, 202 to a submit whose request needs another signature)."""
-
-    def __init__(self, body: dict[str, Any], status_code: int = 200) -> None:
-        super().__init__(f"transaction {body['prepared_id']} awaits its signature")
-        self.body, self.status_code = body, status_code
 
 
 # -- transactions -----------------------------------------------------------------------------------
@@ -257,8 +234,10 @@ def describe(platform: Platform, tx: UnsignedTx) -> tuple[dict[str, Any], dict[s
         sig = f"{item['name']}({','.join(types)})"
         if keccak(text=sig)[:4] == tx.data[:4]:
             values = abi_decode(types, tx.data[4:])
-            args = {i["name"] or f"arg{n}": _shown(v)
-                    for n, (i, v) in enumerate(zip(item["inputs"], values, strict=True))}
+            args = {i["name"] or f"arg{n}": to_checksum_address(v) if t == "address"
+                    else _shown(v)
+                    for n, (i, t, v) in enumerate(zip(item["inputs"], types, values,
+                                                      strict=True))}
             call.update(function=item["name"], signature=sig, args=args)
             en, zh = SUMMARIES.get(item["name"], ("{function}({args}) on {contract}",
                                                   "在 {contract} 上调用 {function}({args})"))
@@ -359,7 +338,7 @@ class Signing:
                     CustodyPrepared.tx_hash.is_not(None)).order_by(CustodyPrepared.step)))
             body = step_body(self.platform, row, None if self.preparing else
                              [h for h in submitted if h])
-        return SignatureRequired(body, 200 if self.preparing else 202)
+        return SignatureRequired(body, self.preparing)
 
     def send(self, sender: ExternalSender, to: str, data: bytes, value: int, gas: int | None,
              what: str, journal: TxJournal | None) -> str:
@@ -368,10 +347,10 @@ class Signing:
             raise self.stop_for_signature(sender, to, data, value, gas, what)
         wanted = (to_checksum_address(to), int(value), bytes(data))
         if (signed.tx.to, signed.tx.value, signed.tx.data) != wanted:
-            raise CustodyError(
+            raise CustodyConflict(
                 "prepared_stale", "the request now needs a different transaction than the one "
                 "signed (what it reads changed since it was prepared): nothing was sent; "
-                "prepare it again", 409)
+                "prepare it again")
         latest = int(sender.w3.eth.get_transaction_count(sender.address, "latest"))
         if signed.tx.nonce < latest:
             raise self._nonce_moved_on(signed.tx.nonce, latest)
@@ -398,12 +377,12 @@ class Signing:
         obs_metrics.tx_sent(tx_hash)
         return tx_hash
 
-    def _nonce_moved_on(self, nonce: int, latest: int | None) -> CustodyError:
+    def _nonce_moved_on(self, nonce: int, latest: int | None) -> CustodyConflict:
         now = f" (the account's next nonce is {latest})" if latest is not None else ""
-        return CustodyError(
+        return CustodyConflict(
             "nonce_moved_on", f"{self.address} has used nonce {nonce} for another transaction"
             f"{now}: this one can never be mined and was not sent; prepare the request again",
-            409, nonce=str(nonce))
+            nonce=str(nonce))
 
 
 _active: ContextVar[Signing | None] = ContextVar("scf_custody_signing", default=None)
@@ -423,9 +402,9 @@ class _NoSends:
     """The journal of a prepare: no transaction may be signed while preparing."""
 
     def match(self, sender: str, call_hash: str) -> str | None:
-        raise CustodyError("prepare_would_send",
-                           f"preparing this request would make {sender} send a transaction "
-                           "first; it cannot be prepared", 409)
+        raise CustodyConflict("prepare_would_send",
+                              f"preparing this request would make {sender} send a transaction "
+                              "first; it cannot be prepared")
 
     def record(self, tx: SignedTx) -> None:  # pragma: no cover - match refuses first
         raise AssertionError("no transaction is recorded while preparing")
@@ -447,8 +426,8 @@ def prepare(ctx: Signing, effect: Any) -> dict[str, Any]:
             effect()
         except SignatureRequired as need:
             return need.body
-    raise CustodyError("nothing_to_sign", "this request made no transaction of "
-                       f"{ctx.participant.name}'s: send it to the route itself", 409)
+    raise CustodyConflict("nothing_to_sign", "this request made no transaction of "
+                          f"{ctx.participant.name}'s: send it to the route itself")
 
 
 class _ExternalAddress:
@@ -520,18 +499,18 @@ def submission(platform: Platform, participant: GatewayParticipant, prepared_id:
     address on this chain, and exactly the prepared fields; not expired (unless this very
     transaction was submitted before: then the request's answer is replayed)."""
     if participant.custody != EXTERNAL:
-        raise CustodyError("not_external", f"{participant.name}'s key is held by the gateway: "
-                           "send requests to the routes themselves", 409)
+        raise CustodyConflict("not_external", f"{participant.name}'s key is held by the "
+                              "gateway: send requests to the routes themselves")
     with platform.sessions() as s:
         step = s.get(CustodyPrepared, prepared_id)
     if step is None or step.participant != participant.name:
-        raise CustodyError("prepared_not_found", f"no prepared transaction {prepared_id!r}", 404)
+        raise CustodyNotFound("prepared_not_found", f"no prepared transaction {prepared_id!r}")
     signed = SignedRaw.decode(signed_hex)
     expected = UnsignedTx.from_json(step.tx)
     if signed.signer.lower() != participant.address.lower():
         raise CustodyError("wrong_signer", f"the transaction is signed by {signed.signer}, not "
                            f"by {participant.name} ({to_checksum_address(participant.address)})",
-                           422, signer=signed.signer)
+                           signer=signed.signer)
     differ = [k for k, a, b in (
         ("chain_id", signed.tx.chain_id, expected.chain_id), ("to", signed.tx.to, expected.to),
         ("data", signed.tx.data, expected.data), ("value", signed.tx.value, expected.value),
@@ -540,11 +519,11 @@ def submission(platform: Platform, participant: GatewayParticipant, prepared_id:
     if differ:
         raise CustodyError("transaction_tampered", "the signed transaction is not the one "
                            f"prepared: {', '.join(differ)} differ; sign the prepared "
-                           "transaction as it is", 422, fields=differ)
+                           "transaction as it is", fields=differ)
     if step.tx_hash != signed.tx_hash:
         if step.expires_at < time.time():
-            raise CustodyError("prepared_expired", f"prepared transaction {prepared_id} "
-                               "expired; prepare the request again", 409)
+            raise CustodyConflict("prepared_expired", f"prepared transaction {prepared_id} "
+                                  "expired; prepare the request again")
         with platform.sessions() as s:
             row = s.get(CustodyPrepared, prepared_id)
             assert row is not None

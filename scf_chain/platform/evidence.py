@@ -6,19 +6,28 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, get_args
 
-from eth_utils import to_checksum_address
+from eth_utils import is_address, to_checksum_address
+from pydantic import AfterValidator, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from scf_chain.clients import Anchored
 from scf_chain.db.models import EvidenceDocument, GatewayParticipant
-from scf_chain.errors import EvidenceError
+from scf_chain.errors import (
+    DocumentAccessDenied,
+    DocumentNotFound,
+    EvidenceRequestConflict,
+    EvidenceRequestError,
+    EvidenceRequestForbidden,
+    EvidenceRequestNotFound,
+    NotFound,
+)
 from scf_chain.evidence.commit import SaltedDocument, parse_document
 from scf_chain.evidence.crosscheck import check_trade
 from scf_chain.evidence.merkle import verify as merkle_verify
-from scf_chain.evidence.models import Document, Invoice, LogisticsEvent, PurchaseOrder
+from scf_chain.evidence.models import Address, Document, Invoice, LogisticsEvent, PurchaseOrder
 from scf_chain.evidence.proofs import (
     Batch,
     EvidenceChainView,
@@ -27,16 +36,9 @@ from scf_chain.evidence.proofs import (
     make_bundle,
     verify_bundle,
 )
-from scf_chain.evidence.store import DocumentAccessDenied, DocumentNotFound
-from scf_chain.platform.core import Platform
+from scf_chain.platform.core import NAME_RE, Platform
 
 MAX_BATCH = 10_000
-
-
-class EvidenceRequestError(EvidenceError):
-    def __init__(self, code: str, message: str, http_status: int = 422) -> None:
-        super().__init__(message)
-        self.code, self.http_status = code, http_status
 
 
 def _h(b: bytes) -> str:
@@ -50,6 +52,72 @@ def parties_of(doc: Document) -> set[str]:
     return {doc.buyer, doc.seller}
 
 
+def _takes_address(field: Any) -> bool:
+    """Whether a model field is declared `Address` (carries that type's validator)."""
+    marks = get_args(Address)[1:]  # Annotated[str, validator]: the validator object
+    return any(any(m is a for a in marks) for m in field.metadata)
+
+
+# kind -> the fields of that document that hold a party's address (read off the models, so a
+# new party field is covered without a list to keep)
+PARTY_FIELDS: dict[str, tuple[str, ...]] = {
+    cls.model_fields["kind"].default: tuple(n for n, f in cls.model_fields.items()
+                                            if _takes_address(f))
+    for cls in (PurchaseOrder, LogisticsEvent, Invoice)
+}
+
+
+def _party_ref(v: str) -> str:
+    if is_address(v):
+        return str(to_checksum_address(v))
+    if NAME_RE.match(v):
+        return v
+    raise ValueError("neither an Ethereum address nor a participant's name")
+
+
+PartyRef = Annotated[str, AfterValidator(_party_ref), Field(
+    description="an Ethereum address, or a registered participant's name (the gateway puts its "
+                "address in the document)")]
+
+
+class PurchaseOrderSubmission(PurchaseOrder):
+    buyer: PartyRef
+    seller: PartyRef
+
+
+class LogisticsEventSubmission(LogisticsEvent):
+    shipper: PartyRef
+    consignee: PartyRef
+
+
+class InvoiceSubmission(Invoice):
+    seller: PartyRef
+    buyer: PartyRef
+
+
+# The body of POST /evidence/documents: a document whose parties may be given by name.
+DocumentSubmission = Annotated[
+    PurchaseOrderSubmission | LogisticsEventSubmission | InvoiceSubmission,
+    Field(discriminator="kind")]
+
+
+def with_addresses(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with every party given by name replaced by that participant's address; an unknown
+    name is refused (422 unknown_participant) before anything is stored."""
+    out = dict(data)
+    for name in PARTY_FIELDS.get(str(data.get("kind")), ()):
+        who = out.get(name)
+        if not isinstance(who, str) or is_address(who):
+            continue
+        try:
+            out[name] = platform.resolve(who)
+        except NotFound:
+            raise EvidenceRequestError(
+                "unknown_participant", f"{name}: {who!r} is neither an address nor a "
+                "registered participant's name") from None
+    return out
+
+
 def _number(doc: Document) -> str:
     return doc.waybill if isinstance(doc, LogisticsEvent) else doc.number  # type: ignore[attr-defined]
 
@@ -58,26 +126,29 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
            ) -> EvidenceDocument:
     """Validate, salt and store a document encrypted; it waits for the next anchored batch.
 
+    Parties may be given by participant name: the document holds their addresses (it is
+    hashed and anchored as it is, and names are the gateway's, not the chain's).
     The submitter must be a party (buyer, seller, shipper, consignee) or an anchorer (a logistics
     provider), and an invoice's submitter its seller; the parties may read it, auditors read
     everything. A document's key, and so its id, is scoped to its submitter's address: nobody can
     take another party's order or waybill numbers (an invoice's key is the seller's, whose
-    number it is). Submitting the same document twice is a 409 only to its submitter.
+    number it is). Submitting the same document twice is a conflict only to its submitter.
     """
     from scf_chain.clients import Role
 
+    data = with_addresses(platform, data)
     try:
         doc = parse_document(data)
     except ValueError as exc:
         raise EvidenceRequestError("document_invalid", str(exc)) from None
     parties = parties_of(doc)
     if caller.address.lower() not in {a.lower() for a in parties} and not caller.roles & Role.ANCHORER:
-        raise EvidenceRequestError("not_a_party", "only a party to the document or an anchorer "
-                                   "may submit it", 403)
+        raise EvidenceRequestForbidden("not_a_party", "only a party to the document or an "
+                                       "anchorer may submit it")
     if isinstance(doc, Invoice) and caller.address.lower() != doc.seller.lower():
-        raise EvidenceRequestError("not_the_issuer", "an invoice is submitted by its seller: its "
-                                   "number and its key (which a receivable consumes) are the "
-                                   "seller's", 403)
+        raise EvidenceRequestForbidden("not_the_issuer", "an invoice is submitted by its "
+                                       "seller: its number and its key (which a receivable "
+                                       "consumes) are the seller's")
     salted = SaltedDocument.create(doc, submitter=to_checksum_address(caller.address))
     doc_id = "doc-" + salted.doc_key.hex()[:24]
     readers = {p.name for p in (platform.participant_by_address(a) for a in parties) if p}
@@ -91,8 +162,8 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
             s.flush()
         except IntegrityError:
             s.rollback()
-            raise EvidenceRequestError("document_exists", f"you submitted this {doc.kind} "
-                                       f"({_number(doc)}) already", 409) from None
+            raise EvidenceRequestConflict("document_exists", f"you submitted this {doc.kind} "
+                                          f"({_number(doc)}) already") from None
         if not platform.documents.exists(doc_id):
             platform.documents.put(doc_id, json.dumps(salted.to_json()).encode(), caller.name,
                                    readers)
@@ -105,7 +176,7 @@ def document(platform: Platform, caller: GatewayParticipant, doc_id: str,
     """The row and the decrypted document, for someone allowed to read it.
 
     A document the caller may not read is answered exactly as one that does not exist (the same
-    404 problem): an id says nothing about whether someone else's document exists.
+    `document_not_found`): an id says nothing about whether someone else's document exists.
     """
     with platform.sessions() as s:
         row = s.get(EvidenceDocument, doc_id)
@@ -114,8 +185,7 @@ def document(platform: Platform, caller: GatewayParticipant, doc_id: str,
             raise DocumentNotFound(doc_id)
         content = platform.documents.get(doc_id, caller.name, is_auditor=reads_everything)
     except (DocumentNotFound, DocumentAccessDenied):
-        raise EvidenceRequestError("document_not_found", f"no document {doc_id!r}",
-                                   404) from None
+        raise EvidenceRequestNotFound("document_not_found", f"no document {doc_id!r}") from None
     assert row is not None
     return row, SaltedDocument.from_json(json.loads(content))
 
@@ -136,8 +206,8 @@ def anchor_pending(platform: Platform, anchorer: GatewayParticipant,
                               .order_by(EvidenceDocument.created_at, EvidenceDocument.doc_id)
                               .limit(limit)))
     if not rows:
-        raise EvidenceRequestError("nothing_to_anchor", "no submitted document awaits anchoring",
-                                   409)
+        raise EvidenceRequestConflict("nothing_to_anchor",
+                                      "no submitted document awaits anchoring")
     docs = [SaltedDocument.from_json(json.loads(platform.documents.get(r.doc_id, "",
                                                                        is_auditor=True)))
             for r in rows]
@@ -158,8 +228,8 @@ def bundle(platform: Platform, caller: GatewayParticipant, doc_id: str, reads_ev
            fields: list[str] | None = None) -> ProofBundle:
     row, salted = document(platform, caller, doc_id, reads_everything)
     if row.batch_root is None or row.proof is None:
-        raise EvidenceRequestError("document_not_anchored",
-                                   f"document {doc_id!r} is not anchored yet", 409)
+        raise EvidenceRequestConflict("document_not_anchored",
+                                      f"document {doc_id!r} is not anchored yet")
     return make_bundle(salted, [bytes.fromhex(p[2:]) for p in row.proof],
                        bytes.fromhex(row.batch_root[2:]), platform.chain.chain_id(),
                        platform.manifest.evidence_registry, fields)
@@ -192,8 +262,8 @@ def prepare_application(platform: Platform, creditor: GatewayParticipant, debtor
                                        f"{doc_id!r} is a {salted.document.kind}, not a "
                                        f"{kind.model_fields['kind'].default}")
         if row.batch_root is None or row.proof is None:
-            raise EvidenceRequestError("document_not_anchored",
-                                       f"document {doc_id!r} is not anchored yet", 409)
+            raise EvidenceRequestConflict("document_not_anchored",
+                                          f"document {doc_id!r} is not anchored yet")
         loaded[kind] = (row, salted)
     inv_row, inv = loaded[Invoice]
     check_trade(inv.document, loaded[PurchaseOrder][1].document,  # type: ignore[arg-type]

@@ -34,8 +34,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scf_chain.chain.base import ChainBackend, raw_request
 from scf_chain.chain.sender import SignedTx, broadcast_signed
+from scf_chain.db.leases import ProcessLease
 from scf_chain.db.models import IdempotencyRecord, TxJournalEntry
-from scf_chain.errors import ScfError
+from scf_chain.errors import (
+    IdempotencyConflict,
+    IdempotencyKeyInvalid,
+    OutcomeDiverged,
+    OutcomePending,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,38 +54,6 @@ RETRY_AFTER_S = 2
 
 PENDING, INTERRUPTED, DONE, UNKNOWN = "pending", "interrupted", "done", "unknown"
 UNFINISHED = (PENDING, INTERRUPTED)
-
-
-class IdempotencyConflict(ScfError, RuntimeError):
-    """The key is in use: by a request still running, by another request, or its outcome is unknown."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class OutcomePending(ScfError, RuntimeError):
-    """A request's transactions may have reached the chain but it has no answer yet: the key
-    stays claimed, and a retry with the same key resolves it."""
-
-    def __init__(self, message: str, tx_hashes: list[str]) -> None:
-        super().__init__(message)
-        self.tx_hashes = tx_hashes
-
-
-class OutcomeDiverged(ScfError, RuntimeError):
-    """A request cut off after some of its transactions were mined cannot be finished: run again,
-    it asks for a different transaction than the one journaled (what it reads has changed).
-    Nothing more is sent; `mined` lists what happened."""
-
-    def __init__(self, reason: str, mined: list[dict[str, Any]]) -> None:
-        shown = ", ".join(f"{m['tx_hash']} ({'succeeded' if m['succeeded'] else 'reverted'} in "
-                          f"block {m['block_number']})" for m in mined) or "none"
-        super().__init__(f"{reason}; transactions of the first attempt that were mined: {shown}. "
-                         "Nothing was sent again: check the resources' state before a new "
-                         "request with a new Idempotency-Key")
-        self.reason = reason
-        self.mined = mined
 
 
 @dataclass(frozen=True)
@@ -289,15 +263,19 @@ class IdempotencyStore:
     same key exactly one runs; the other is told the first is in progress. A completed key replays
     its response. A record whose run is no longer alive in this process (it ended without an
     answer, or the process that ran it died) is taken over by a retry and resolved from its
-    journal. One gateway process serves a store (nonces are kept in memory), so a record owned by
-    a run that is not running here is an orphan.
+    journal. A run's token names its process (`processes`): a record owned by a run of another
+    process is running while that process lives (on PostgreSQL several gateway processes share
+    the store); on SQLite one process serves the store, so a record owned by a run that is not
+    running here is an orphan.
     """
 
     def __init__(self, sessions: sessionmaker[Session], ttl_s: float = DEFAULT_TTL_S,
-                 chain: ChainBackend | None = None) -> None:
+                 chain: ChainBackend | None = None,
+                 processes: ProcessLease | None = None) -> None:
         self.sessions = sessions
         self.ttl_s = ttl_s
         self.chain = chain
+        self.processes = processes or ProcessLease(None)
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._purge_lock = threading.Lock()
@@ -305,17 +283,25 @@ class IdempotencyStore:
 
     # -- claiming ------------------------------------------------------------------------------------
     def running(self, token: str | None) -> bool:
+        """Whether the run `token` is still working: here, or in another live process."""
+        if token is None:
+            return False
         with self._lock:
-            return token is not None and token in self._running
+            if token in self._running:
+                return True
+        process, sep, _ = token.partition("-")
+        if not sep or int(process, 16) == self.processes.id:
+            return False  # ours and ended, or a token from before tokens named their process
+        return self.processes.alive(int(process, 16))
 
     def begin(self, participant: str, key: str, request_hash: str) -> StoredResponse | Claim:
         """The stored answer, or a claim to run (or resume) the request. Raises
         IdempotencyConflict when it cannot run now."""
         if not key or len(key) > MAX_KEY_LENGTH:
-            raise IdempotencyConflict("idempotency_key_invalid",
+            raise IdempotencyKeyInvalid("idempotency_key_invalid",
                                       f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} characters")
         self.maybe_purge()
-        token = uuid.uuid4().hex
+        token = f"{self.processes.id:08x}-{uuid.uuid4().hex}"
         with self._lock:
             self._running.add(token)
         try:
@@ -353,7 +339,7 @@ class IdempotencyStore:
                 s.commit()
                 return None
             if rec.request_hash != request_hash:
-                raise IdempotencyConflict(
+                raise IdempotencyKeyInvalid(
                     "idempotency_key_reused",
                     "this Idempotency-Key was used for a different request; use a new key")
             if rec.state == DONE:
@@ -410,10 +396,11 @@ class IdempotencyStore:
                         claim.participant, claim.key)
 
     def interrupt(self, claim: Claim) -> None:
-        """The run ends without an answer after a transaction may have left: keep the key."""
+        """The run ends without an answer after a transaction may have left: keep the key (and
+        own it no more: a retry reaching another process takes it over)."""
         with self.sessions() as s:
             s.execute(update(IdempotencyRecord).where(*self._owned(claim))
-                      .values(state=INTERRUPTED))
+                      .values(state=INTERRUPTED, owner=None))
             s.commit()
 
     def release(self, claim: Claim) -> None:

@@ -14,8 +14,9 @@ from scf_chain.clients import Financed, OfferStatus, ReceivableState, Redeemed, 
 from scf_chain.clients import Receivable as ChainReceivable
 from scf_chain.contracts.encoding import DERIVED_RECEIVABLE_STATUSES, derive_status
 from scf_chain.db.models import GatewayParticipant, KeeperAction, Receivable, Token
+from scf_chain.errors import Conflict, NotFound
 from scf_chain.keeper.keeper import COLLECTION_ACTIONS, due_of
-from scf_chain.platform.core import Conflict, NotFound, Platform
+from scf_chain.platform.core import Platform
 
 # Receivables whose face value counts in the contract's `outstandingOf(debtor)`.
 CONFIRMED = (ReceivableState.ACTIVE, ReceivableState.MATURED, ReceivableState.OVERDUE,

@@ -36,6 +36,7 @@ from web3.types import BlockIdentifier
 from scf_chain.chain.codec import checksum
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant, Offer, Receivable, Token
+from scf_chain.errors import Conflict, ParticipantError
 
 if TYPE_CHECKING:
     from scf_chain.platform.core import Platform
@@ -96,7 +97,7 @@ def _ids(values: Sequence[int]) -> str:
 
 
 def rotate(platform: Platform, name: str) -> KeyRotation:
-    from scf_chain.platform.core import OPERATOR, Conflict, ParticipantError
+    from scf_chain.platform.core import OPERATOR
 
     p = platform.participant(name)
     if name == OPERATOR:
@@ -134,8 +135,6 @@ def rotate(platform: Platform, name: str) -> KeyRotation:
 
 
 def _retired_account(platform: Platform, key_name: str, address: str) -> LocalAccount:
-    from scf_chain.platform.core import Conflict
-
     for acct in platform.keys.retired(key_name):
         if checksum(acct.address) == address:
             return acct

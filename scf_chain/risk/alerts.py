@@ -10,8 +10,8 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from scf_chain.db.models import RiskAlert, RiskAlertEvent, RiskAlertParty
+from scf_chain.errors import AlertNotFound, AlertTransitionError
 from scf_chain.risk.detectors import Finding
-from scf_chain.risk.errors import RiskError
 
 Action = Literal["acknowledge", "dismiss", "confirm"]
 STATUSES = ("open", "acknowledged", "dismissed", "confirmed")
@@ -24,20 +24,6 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "dismissed": frozenset(),
     "confirmed": frozenset(),
 }
-
-
-class AlertNotFound(RiskError):
-    def __init__(self, alert_id: int) -> None:
-        super().__init__(f"no alert {alert_id}")
-        self.alert_id = alert_id
-
-
-class AlertTransitionError(RiskError):
-    """The alert's status does not allow the action (a resolved alert stays resolved)."""
-
-    def __init__(self, alert_id: int, status: str, action: str) -> None:
-        super().__init__(f"alert {alert_id} is {status}: it cannot be {_TARGET[action]}")
-        self.alert_id, self.status, self.action = alert_id, status, action
 
 
 @dataclass(frozen=True)
@@ -94,7 +80,7 @@ def transition(session: Session, alert_id: int, action: Action, by: str, reason:
         raise AlertNotFound(alert_id)
     target = _TARGET[action]
     if target not in _ALLOWED[a.status]:
-        raise AlertTransitionError(alert_id, a.status, action)
+        raise AlertTransitionError(alert_id, a.status, action, target)
     session.add(RiskAlertEvent(alert_id=a.id, from_status=a.status, to_status=target, by=by,
                                at=now, reason=reason))
     a.status, a.updated_at, a.updated_by, a.reason = target, now, by, reason

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from scf_chain.risk.errors import RiskError
+from scf_chain.errors import RiskDataError, RiskError
 
 if TYPE_CHECKING:
     from scf_chain.evidence.models import Document
@@ -124,7 +124,6 @@ def score(
 
     A column named as the model's training target is ignored, so the training file scores as is.
     """
-    from scf_chain.risk.errors import RiskDataError
     from scf_chain.risk.model import load_model
     from scf_chain.risk.scoring import Scorer
 

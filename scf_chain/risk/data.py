@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scf_chain.risk.errors import RiskDataError, RiskError
+from scf_chain.errors import RiskDataError, RiskError
 from scf_chain.risk.labels import label_of
 from scf_chain.risk.model import FeatureKind
 

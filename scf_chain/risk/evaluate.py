@@ -13,8 +13,8 @@ import numpy as np
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold
 
+from scf_chain.errors import RiskDataError
 from scf_chain.risk.data import TrainingSet
-from scf_chain.risk.errors import RiskDataError
 from scf_chain.risk.scoring import Scorer
 from scf_chain.risk.train import ScorecardSettings, fit_scorecard, ks_statistic
 

@@ -20,8 +20,8 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from scf_chain.db.models import EvidenceDocument, RiskDocument, RiskReceivable
-from scf_chain.errors import EvidenceError
-from scf_chain.evidence.crosscheck import CrossDocumentMismatch, check_trade
+from scf_chain.errors import CrossDocumentMismatch, EvidenceError
+from scf_chain.evidence.crosscheck import check_trade
 from scf_chain.evidence.models import Document, Invoice, LogisticsEvent, PurchaseOrder
 
 log = logging.getLogger(__name__)

@@ -31,12 +31,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from scf_chain.db.models import Offer, Receivable, RiskDocument, RiskPolicyVersion, Token
-from scf_chain.errors import EvidenceError
-from scf_chain.evidence.crosscheck import CrossDocumentMismatch, check_trade
+from scf_chain.errors import CrossDocumentMismatch, EvidenceError, PolicyInvalid, RiskGateBlocked
+from scf_chain.errors import GateReason as Reason
+from scf_chain.evidence.crosscheck import check_trade
 from scf_chain.evidence.models import Invoice, LogisticsEvent, PurchaseOrder
 from scf_chain.risk.alerts import raise_findings
 from scf_chain.risk.detectors import Finding
-from scf_chain.risk.errors import RiskError
 from scf_chain.risk.features import implied_annual_rate
 
 if TYPE_CHECKING:
@@ -77,25 +77,6 @@ class PolicyVersion:
     changed_by: str
     changed_at: int
     reason: str | None
-
-
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    text: str
-
-
-class RiskGateBlocked(RiskError):
-    """A gate set to block found its reasons: nothing was sent. `http_status`: 422 for every
-    gate today (over the credit limit too, as the contract's own CreditLimitExceeded is)."""
-
-    def __init__(self, gate: str, reasons: list[Reason], http_status: int = 422) -> None:
-        super().__init__(f"risk gate {gate}: " + "; ".join(r.text for r in reasons))
-        self.gate, self.reasons, self.http_status = gate, reasons, http_status
-
-
-class PolicyInvalid(RiskError):
-    pass
 
 
 # -- the policy ---------------------------------------------------------------------------------------
@@ -176,14 +157,14 @@ def notes(platform: Platform, policy: RiskPolicy) -> dict[str, str]:
 
 def _decide(platform: Platform, gate: str, mode: Mode, reasons: list[Reason], key: str,
             parties: list[str], slot: int | None, details: dict[str, Any],
-            blocking: list[Reason] | None = None, status: int = 422) -> None:
+            blocking: list[Reason] | None = None) -> None:
     """Block (raise) on `blocking` reasons (all reasons by default) when the gate blocks;
     otherwise raise one alert for the reasons found."""
     if mode == "off" or not reasons:
         return
     stop = reasons if blocking is None else blocking
     if mode == "block" and stop:
-        raise RiskGateBlocked(gate, stop, status)
+        raise RiskGateBlocked(gate, stop)
     codes = [r.code for r in reasons]
     finding = Finding(detector=gate, key=f"{key}|{','.join(codes)}", severity="medium",
                       summary=f"gate {gate}: " + "; ".join(r.text for r in reasons),
@@ -295,10 +276,10 @@ def check_apply(platform: Platform, creditor: GatewayParticipant, debtor: str, f
     """evidence_consistency, before a creditor applies: the documents as the platform's
     cross-document check sees them, and the order's other invoices (from the risk store).
     Documents the applicant cannot read, or of the wrong kind, are left to the application's own
-    checks (404/422).
+    checks (not found, invalid).
 
     The cross-document check is also a rule of the application itself: flagged, such a request
-    raises the alert and is then refused by that rule (422 with its code); blocked, it is
+    raises the alert and is then refused by that rule (invalid, with its code); blocked, it is
     refused by the gate. `order_over_invoiced` is the gate's alone: flagged, it goes through."""
     policy = current(platform).policy
     if policy.evidence_consistency == "off":

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from scf_chain.risk.errors import RiskModelError
+from scf_chain.errors import RiskModelError
 
 MODEL_FORMAT = "scf-risk-scorecard/1"
 

@@ -12,7 +12,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from scf_chain.risk.errors import RiskDataError
+from scf_chain.errors import RiskDataError
 from scf_chain.risk.model import Bin, Feature, ScorecardModel
 
 MISSING = -1  # attribute index of a missing value

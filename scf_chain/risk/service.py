@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from scf_chain.db.leases import PASS_SPACE, store_lock
 from scf_chain.db.models import RawEvent, RiskDocument
 from scf_chain.risk.alerts import Action, AlertView, list_alerts, raise_findings, transition, view
 from scf_chain.risk.detectors import DetectorParams, run_detectors
@@ -56,7 +57,8 @@ class RiskService:
         """Read new documents, check the receivables they concern, and (with `detect`) run the
         detectors if anything changed since their last run (new events, documents, or a later
         block)."""
-        with self._lock:
+        # one process at a time on a shared store: two would insert the same documents' facts
+        with self._lock, store_lock(self.sessions.kw.get("bind"), PASS_SPACE, "risk-refresh"):
             return self._refresh(force, detect)
 
     def _refresh(self, force: bool, detect: bool) -> Refresh:

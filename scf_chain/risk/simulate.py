@@ -38,6 +38,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from scf_chain.clients import Role
+from scf_chain.errors import EvidenceRequestError
 from scf_chain.platform import evidence as evidence_ops
 from scf_chain.platform import operations
 from scf_chain.platform.core import Platform
@@ -192,7 +193,7 @@ class Simulator:
             try:
                 evidence_ops.anchor_pending(p, self._who("logistics"), cfg.batch)
                 self.txs += 1
-            except evidence_ops.EvidenceRequestError:
+            except EvidenceRequestError:
                 break
 
         # 2. apply (the fictitious ones past the gateway's check) and confirm

@@ -16,8 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold
 
+from scf_chain.errors import RiskDataError
 from scf_chain.risk.data import TrainingSet
-from scf_chain.risk.errors import RiskDataError
 from scf_chain.risk.model import (
     Bin,
     Calibration,

@@ -9,8 +9,9 @@
 See docs/sdk.md.
 """
 
-from scf_chain.sdk.client import Gateway, GatewayError, Prepared
-from scf_chain.sdk.signer import KeyFileSigner, PreparedTransactionRefused, Signer, new_key_file
+from scf_chain.errors import GatewayError, PreparedTransactionRefused
+from scf_chain.sdk.client import Gateway, Prepared
+from scf_chain.sdk.signer import KeyFileSigner, Signer, new_key_file
 
 __all__ = ["Gateway", "GatewayError", "KeyFileSigner", "Prepared", "PreparedTransactionRefused",
            "Signer", "new_key_file"]

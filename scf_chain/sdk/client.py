@@ -10,21 +10,11 @@ from typing import Any
 
 import httpx
 
-from scf_chain.errors import ScfError
+from scf_chain.errors import GatewayError
 from scf_chain.sdk.signer import Signer
 
 # How often a submit answered `outcome_pending` (503) is sent again with the same transaction.
 PENDING_RETRIES = 30
-
-
-class GatewayError(ScfError, RuntimeError):
-    """The gateway answered a problem document: `status`, its stable `code` and the whole
-    `problem`."""
-
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
-        self.status, self.problem = status, problem
-        self.code = str(problem.get("code", f"http_{status}"))
-        super().__init__(f"{status} {self.code}: {problem.get('detail') or problem.get('title')}")
 
 
 @dataclass(frozen=True)

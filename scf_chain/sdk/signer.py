@@ -12,11 +12,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
-from scf_chain.errors import ScfError
-
-
-class PreparedTransactionRefused(ScfError, ValueError):
-    """The signer will not sign a prepared transaction (not for its address, another chain)."""
+from scf_chain.errors import PreparedTransactionRefused
 
 
 class Signer(Protocol):

@@ -275,3 +275,69 @@ def test_registration_and_prepare_are_for_external_participants_only(
     sup = External(world, tmp_path, "xsup", ["supplier"])
     r = world.operator.post(f"/participants/{sup.name}/rotate-key")
     assert r.status_code == 422 and r.json()["code"] == "external_custody", r.text
+
+
+def test_a_submit_cut_off_after_its_broadcast_is_finished_by_submitting_it_again(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scf_chain.errors import TransactionTimeout
+    from scf_chain.platform.custody import ExternalSender
+
+    c = Cast(world)
+    sup = External(world, tmp_path, "xsup", ["supplier"])
+    _, token = c.receivable(c.s1, c.s1_api, 1_000_000)
+    assert c.s1_api.post(f"/tokens/{token}/transfer", {"to": sup.address}).status_code == 200
+    prepared = sup.prepare(f"/tokens/{token}/split", {"to": c.s2, "value": "1000"})
+    raw = sup.signer.sign(prepared["transaction"])
+    real_wait = ExternalSender.wait
+
+    def lost(self: ExternalSender, tx_hash: str, replay: Any = None) -> Any:
+        raise TransactionTimeout(f"transaction {tx_hash} not mined in time")
+
+    monkeypatch.setattr(ExternalSender, "wait", lost)
+    r = sup.submit(prepared["prepared_id"], raw)
+    assert r.status_code == 503 and r.json()["code"] == "outcome_pending", r.text
+    assert _journaled(world, sup.name) == 1  # journaled before it was broadcast
+    monkeypatch.setattr(ExternalSender, "wait", real_wait)
+    r = sup.submit(prepared["prepared_id"], raw)  # resolved from the journal, not sent again
+    assert r.status_code == 201, r.text
+    assert r.json()["value"] == "1000" and r.json()["from_token_id"] == str(token)
+    assert sup.nonce() == 1 and _journaled(world, sup.name) == 1
+
+
+def test_an_external_debtor_confirms_repays_and_is_collected_through_the_sdk(
+        world: World, tmp_path: Path) -> None:
+    from tests.api.test_routes import _trade
+
+    c = Cast(world)
+    core = External(world, tmp_path, "xcore", ["debtor"], 10**9)
+    r = world.operator.post(f"/participants/{core.name}/credit-limit", {"limit": str(10**12)})
+    assert r.status_code == 200, r.text
+    ids = {}
+    for kind, doc in _trade(world, core.name, c.s1, uuid.uuid4().hex[:10], 1_000).items():
+        r = c.s1_api.post("/evidence/documents", doc)
+        assert r.status_code == 201, r.text
+        ids[kind] = r.json()["doc_id"]
+    assert c.log_api.post("/evidence/batches").status_code == 201
+    r = c.s1_api.post("/receivables", {
+        "debtor": core.name, "face_value": "1000", "maturity": world.platform.chain.now() + DAY,
+        "invoice_doc_id": ids["invoice"], "order_doc_id": ids["order"],
+        "delivery_doc_id": ids["delivery"]})
+    assert r.status_code == 201, r.text
+    slot = r.json()["slot"]
+
+    steps: list[str] = []
+    core.sdk.review = lambda p: steps.append(p.call["function"]) is None
+    assert core.sdk.post(f"/receivables/{slot}/confirm")["face_value"] == "1000"
+    repaid = core.sdk.post(f"/receivables/{slot}/repayments", {"amount": "400"})
+    assert repaid["total_repaid"] == "400"
+    assert core.sdk.post(f"/receivables/{slot}/collection", {"enabled": True})["tx_hash"]
+    assert steps == ["confirm", "approve", "repay", "approve", "authorizeCollection"]
+    allowance = core.api.get(f"/participants/{core.name}/balances").json()["tokens"][0]
+    assert allowance["allowance"] == "600"  # what collection may still pull, no more
+
+    world.operator.post("/dev/time-travel", {"seconds": 2 * DAY})
+    report = world.platform.keeper().run_once()
+    assert report.collected.get(int(slot)) == 600, report
+    st = core.api.get(f"/receivables/{slot}/settlement").json()
+    assert st["repaid"] == "1000" and st["collection"]["status"] == "collected", st
+    assert c.balance(core.name) == 10**9 - 1_000 and core.nonce() == 5

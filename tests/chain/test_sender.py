@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scf_chain.chain import reverts
+from scf_chain.chain import forks, reverts
 from scf_chain.chain.anvil import AnvilChain
 from scf_chain.chain.reverts import ErrorDecoder
 from scf_chain.chain.sender import TxSender
@@ -20,7 +20,7 @@ SENDS_PER_THREAD = 200
 
 
 def _token(chain: Any, sender: TxSender) -> Any:
-    art = artifacts.load("TestSettlementToken")
+    art = artifacts.load("TestSettlementToken", forks.select_evm_version(chain))
     rcpt = sender.deploy(art.abi, art.bytecode)
     return chain.w3.eth.contract(address=rcpt.contract_address, abi=art.abi)
 
@@ -63,10 +63,11 @@ def test_eight_threads_use_every_nonce_exactly_once_and_every_tx_is_mined(anvil_
     assert w3.eth.get_transaction_count(acct.address) == start_nonce + total
 
 
-@pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
+@pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.anvil), "ganache"])
 def any_chain(request: pytest.FixtureRequest) -> Any:
-    """Both backends: JSON-RPC nodes answer with hex and Web3RPCError, eth-tester with Python
-    values and TransactionFailed."""
+    """Every node: JSON-RPC nodes answer with hex and Web3RPCError, eth-tester with Python
+    values and TransactionFailed; ganache nests a gas estimate's revert data in its own way and
+    mines a failing transaction sent with its own gas limit."""
     return request.getfixturevalue(f"{request.param}_chain")
 
 
@@ -94,7 +95,7 @@ def test_a_view_that_reverts_is_typed_and_views_decode(any_chain: Any) -> None:
 
     acct = any_chain.dev_accounts()[5]
     sender = TxSender(any_chain, acct)
-    art = artifacts.load("ReceivableToken")
+    art = artifacts.load("ReceivableToken", forks.select_evm_version(any_chain))
     rcpt = sender.deploy(art.abi, art.bytecode, "Receivables", "RCV", 2, acct.address)
     token = AbiContract(any_chain.w3, rcpt.contract_address, art.abi)
     assert sender.call(token.functions.name()) == "Receivables"

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scf_chain.devnet import DevNet
-from scf_chain.errors import EvidenceError
-from scf_chain.evidence.commit import SaltedDocument, TamperedEvidence
-from scf_chain.evidence.crosscheck import CrossDocumentMismatch, check_trade
+from scf_chain.errors import CrossDocumentMismatch, EvidenceError, TamperedEvidence
+from scf_chain.evidence.commit import SaltedDocument
+from scf_chain.evidence.crosscheck import check_trade
 from scf_chain.evidence.merkle import MerkleTree, leaf_of, verify
 from scf_chain.evidence.models import DOC_MIXED, Invoice
 from scf_chain.evidence.proofs import (

@@ -14,9 +14,9 @@ from scf_chain import db
 from scf_chain.chain.sender import SignedTx
 from scf_chain.config import Settings
 from scf_chain.db.models import IdempotencyRecord, TxJournalEntry
+from scf_chain.errors import IdempotencyConflict
 from scf_chain.platform.idempotency import (
     Claim,
-    IdempotencyConflict,
     IdempotencyStore,
     StoredResponse,
 )

@@ -11,9 +11,9 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
 from scf_chain.db.models import Base, EvidenceDocument, RiskDocument, RiskReceivable
+from scf_chain.errors import DocumentNotFound
 from scf_chain.evidence.commit import parse_document
 from scf_chain.evidence.models import Document
-from scf_chain.evidence.store import DocumentNotFound
 from scf_chain.risk.evidence import sync_evidence
 
 BUYER = "0x" + "1" * 40

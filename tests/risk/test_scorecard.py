@@ -13,9 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scf_chain.errors import ScfError
+from scf_chain.errors import RiskDataError, RiskModelError, ScfError
 from scf_chain.risk.data import TrainingSet
-from scf_chain.risk.errors import RiskDataError, RiskModelError
 from scf_chain.risk.model import Feature, ScorecardModel, load_model, save_model
 from scf_chain.risk.scoring import Scorer
 

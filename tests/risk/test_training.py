@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scf_chain.errors import ScfError
+from scf_chain.errors import RiskDataError, ScfError
 from scf_chain.risk.data import (
     FeatureSpec,
     TrainingSet,
@@ -14,7 +14,6 @@ from scf_chain.risk.data import (
     german_credit_path,
     training_set,
 )
-from scf_chain.risk.errors import RiskDataError
 from scf_chain.risk.evaluate import cross_validate
 from scf_chain.risk.train import ScorecardSettings, fit_scorecard
 from tests.risk.synthetic import synthetic_frame

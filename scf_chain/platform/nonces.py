@@ -1,0 +1,78 @@
+"""Transaction nonces kept in the store, so several gateway processes can sign for one account.
+
+One row per account in `account_nonces` holds the next nonce. A send locks the row (an upsert
+that takes PostgreSQL's row lock) before it signs and keeps it until the node has accepted the
+raw transaction: no other process can sign that nonce meanwhile, and a transaction the node
+refuses (or that never left: the process died, the connection dropped) commits nothing, so its
+nonce is used by the next send instead of leaving a gap. A process killed after the node took
+its transaction but before the commit leaves the row one behind: the next send gets the node's
+"nonce too low" and reads the nonce from the node (see `TxSender.send_raw`). The journal entry
+(`tx_journal`) is written, by the sender's journal, before the broadcast as before.
+
+PostgreSQL only: SQLite serves one gateway process, whose senders keep nonces in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, Table, update
+from sqlalchemy.dialects.postgresql import insert
+
+from scf_chain.db.models import AccountNonce
+
+
+class StoreNonceHold:
+    """The locked row of one account: `next` as stored (None: ask the node); `store` writes the
+    next nonce, committed when the hold ends."""
+
+    def __init__(self, next_nonce: int | None) -> None:
+        self.next = next_nonce
+        self.changed = False
+
+    def store(self, nonce: int | None) -> None:
+        self.next, self.changed = nonce, True
+
+
+class StoreNonces:
+    """Every account's next nonce in the PostgreSQL store behind `engine` (see the module)."""
+
+    def __init__(self, engine: Engine) -> None:
+        if engine.dialect.name != "postgresql":
+            raise ValueError("nonces are shared through PostgreSQL only")
+        self.engine = engine
+        table = AccountNonce.__table__
+        assert isinstance(table, Table)
+        # one round trip: the row is created if missing, locked either way, and read
+        upsert = insert(table).values(account=None, next_nonce=None, updated_at=0.0)
+        self._lock_row = upsert.on_conflict_do_update(
+            index_elements=[table.c.account], set_={"account": upsert.excluded.account}
+        ).returning(table.c.next_nonce)
+
+    @contextmanager
+    def hold(self, account: str) -> Iterator[StoreNonceHold]:
+        """Lock `account`'s row for the block; what the block `store`s is committed at its end
+        (also when it raises: the node may have accepted the transaction before the error)."""
+        with self.engine.connect() as conn:
+            stored = conn.execute(self._lock_row.values(account=account.lower(),
+                                                        updated_at=time.time())).scalar()
+            hold = StoreNonceHold(None if stored is None else int(stored))
+            try:
+                yield hold
+            finally:
+                if hold.changed:
+                    conn.execute(update(AccountNonce).where(
+                        AccountNonce.account == account.lower()).values(
+                        next_nonce=hold.next, updated_at=time.time()))
+                    conn.commit()
+                else:
+                    conn.rollback()
+
+    def forget(self, account: str) -> None:
+        """Read `account`'s nonce from the node at its next send (a dev chain's snapshot was
+        reverted under it)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(AccountNonce).where(AccountNonce.account == account.lower())
+                         .values(next_nonce=None, updated_at=time.time()))
