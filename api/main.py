@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,6 +29,7 @@ from api.routes import (
 )
 from api.routes import health as probes
 from scf_chain.config import Settings, get_settings
+from scf_chain.keeper import Keeper
 from scf_chain.platform.core import Platform
 
 log = logging.getLogger("api")
@@ -37,14 +38,14 @@ log = logging.getLogger("api")
 class Background:
     """The indexer (and optionally the keeper) running beside the API until shutdown."""
 
-    def __init__(self, platform: Platform, index_interval_s: float, keeper: Any = None,
+    def __init__(self, platform: Platform, index_interval_s: float, keeper: Keeper | None = None,
                  keeper_interval_s: float = 5.0) -> None:
         self.platform, self.index_interval_s = platform, index_interval_s
         self.keeper, self.keeper_interval_s = keeper, keeper_interval_s
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
 
-    def _loop(self, name: str, interval: float, fn: Any) -> None:
+    def _loop(self, name: str, interval: float, fn: Callable[[], object]) -> None:
         while not self.stop.wait(interval):
             try:
                 fn()
@@ -52,7 +53,8 @@ class Background:
                 log.exception("%s pass failed", name)
 
     def start(self) -> None:
-        jobs = [("indexer", self.index_interval_s, lambda: self.platform.sync(force=True))]
+        jobs: list[tuple[str, float, Callable[[], object]]] = [
+            ("indexer", self.index_interval_s, lambda: self.platform.sync(force=True))]
         if self.keeper is not None:
             jobs.append(("keeper", self.keeper_interval_s, self.keeper.run_once))
         for name, interval, fn in jobs:
@@ -68,7 +70,7 @@ class Background:
 
 
 def create_app(platform: Platform | None = None, background: bool = False,
-               index_interval_s: float = 2.0, keeper: Any = None,
+               index_interval_s: float = 2.0, keeper: Keeper | None = None,
                settings: Settings | None = None) -> FastAPI:
     """The app. Without `platform`, one is opened from Settings at startup and closed at shutdown.
 

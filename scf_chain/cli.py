@@ -316,20 +316,9 @@ def deploy(
 
 
 def _store(settings: "Settings") -> "Any":
-    from scf_chain import db
+    from scf_chain.platform.parts import open_store
 
-    db.upgrade(settings.database_url)
-    return db.session_factory(db.make_engine(settings.database_url))
-
-
-def _verified(chain: "ChainBackend", manifest: "Any") -> "Any":
-    """`manifest`, once the node proves to hold its contracts (the check `deploy` and `serve`
-    make): a reset node or another chain behind the same URL is refused before the store is
-    touched."""
-    from scf_chain.deploy import verify_manifest
-
-    verify_manifest(chain, manifest)
-    return manifest
+    return open_store(settings)
 
 
 def _echo_report(report: "Any") -> None:
@@ -368,18 +357,15 @@ def index(
     from scf_chain.chain import connect
     from scf_chain.config import Settings
     from scf_chain.deploy import Manifest
-    from scf_chain.indexer import Indexer, run_indexer
+    from scf_chain.platform.parts import Parts
 
     settings = Settings()
     try:
         manifest = Manifest.load(settings.manifest_path)
         with connect(settings) as chain:
-            _verified(chain, manifest)
-            sessions = _store(settings)
+            parts = Parts.attach(settings, chain, manifest)
             if not follow:
-                r = _catch_up(Indexer(chain, sessions, manifest,
-                                      confirmations=settings.confirmations,
-                                      max_reorg_depth=settings.max_reorg_depth))
+                r = _catch_up(parts.indexer)
                 if r.from_block is None:
                     typer.echo(f"nothing new to index (head {r.head})"
                                f"{'; reorg rolled back' if r.reorg else ''}")
@@ -391,9 +377,7 @@ def index(
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             try:
-                run_indexer(chain, sessions, manifest, stop, poll_interval_s=interval,
-                            confirmations=settings.confirmations,
-                            max_reorg_depth=settings.max_reorg_depth, on_report=_echo_report)
+                parts.indexer.follow(stop, poll_interval_s=interval, on_report=_echo_report)
             except KeyboardInterrupt:
                 pass
     except ScfError as exc:
@@ -472,13 +456,14 @@ def audit_reconcile() -> None:
     from scf_chain.chain import connect
     from scf_chain.config import Settings
     from scf_chain.deploy import Manifest
+    from scf_chain.platform.parts import Parts
 
     settings = Settings()
     try:
         manifest = Manifest.load(settings.manifest_path)
         with connect(settings) as chain:
-            _verified(chain, manifest)
-            with _store(settings)() as s:
+            parts = Parts.attach(settings, chain, manifest)
+            with parts.sessions() as s:
                 report = reconcile(s, chain, manifest)
     except ScfError as exc:
         _fail(exc)
@@ -508,17 +493,12 @@ def keeper(
     if keeper_id is not None and not 0 < len(keeper_id) <= 64:
         _fail(ConfigError("--keeper-id must be 1 to 64 characters"))
         return
-    import os
-    import socket
-
     from scf_chain.chain import connect
-    from scf_chain.clients import ScfSystem
     from scf_chain.config import Settings
     from scf_chain.db.outage import is_store_outage
     from scf_chain.deploy import Manifest
-    from scf_chain.indexer import Indexer
-    from scf_chain.keeper import Keeper
     from scf_chain.obs import logs
+    from scf_chain.platform.parts import Parts
 
     settings = Settings()
     logs.configure(settings.log_format, verbose=_DEBUG["verbose"], debug=_DEBUG["on"])
@@ -527,15 +507,9 @@ def keeper(
     try:
         manifest = Manifest.load(settings.manifest_path)
         with connect(settings) as chain:
-            _verified(chain, manifest)
-            sessions = _store(settings)
-            account = _deployer(chain, key, dev_account)
-            indexer = Indexer(chain, sessions, manifest, confirmations=settings.confirmations,
-                              max_reorg_depth=settings.max_reorg_depth)
-            system = ScfSystem(chain, manifest, receipt_timeout_s=settings.receipt_timeout_s)
-            k = Keeper(system.token(account), sessions,
-                       keeper_id or f"{socket.gethostname()[:50]}-{os.getpid()}",
-                       batch_size=batch_size, lease_s=lease, before_index=indexer.index_once)
+            parts = Parts.attach(settings, chain, manifest)
+            k = parts.keeper(_deployer(chain, key, dev_account), keeper_id,
+                             batch_size=batch_size, lease_s=lease)
             while True:
                 try:
                     report = k.run_once()

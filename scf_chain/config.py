@@ -76,8 +76,11 @@ class Settings(BaseSettings):
 
     # Risk control (scf_chain.risk; docs/risk.md)
     risk_model_file: Path | None = Field(
-        None, description="a scorecard model file (scf risk train); without one, risk routes "
-                          "give features and alerts and no score")
+        None, description="a scorecard model file (scf risk train); without one, the trade "
+                          "scorecards shipped in the package score (see risk_default_model)")
+    risk_default_model: bool = Field(
+        True, description="without SCF_RISK_MODEL_FILE, score with the trade scorecards shipped "
+                          "in the package (trained on a simulated market); false: no scores")
     risk_rate_ceiling: float = Field(
         0.12, gt=0, description="implied annual financing rate above which the trace flags a "
                                 "financing and above_market_rate raises an alert (0.12: 4 x the one-year LPR of 3.0 %)")

@@ -1,23 +1,30 @@
-"""Risk scorecard benchmark on the German credit data, written to reports/bench_risk.md (+ PNG).
+"""Risk benchmark, written to reports/bench_risk.md (+ PNGs): the scorecard method on German
+credit, the shipped trade scorecards and the fraud detectors on a simulated market, throughput.
 
 Usage: .venv/bin/python scripts/bench_risk.py [--folds 5] [--repeats 5] [--scores 100000]
-       [--no-ablation] [--out reports/bench_risk.md]
+       [--no-ablation] [--out reports/bench_risk.md] [--market-receivables 2000]
+       [--market-workers 4] [--no-market]
 Measures, by repeated stratified k-fold cross-validation of the whole fit (binning, selection,
 regression, points and calibration inside each fold): ROC AUC, KS, Gini, Brier; the calibration
 by deciles of PD; scoring throughput from features with the production scorer; and plots the
-out-of-fold score distributions of goods and bads and the ROC curve. One process, n_jobs=1.
+out-of-fold score distributions of goods and bads and the ROC curve. Then a two-round simulated
+market on anvil (scf_chain.risk.simulate): the shipped trade scorecards' out-of-sample AUC on
+it, each detector's precision and recall, what the evasive variants get past, and the speed of
+the simulator, the indexer with the risk fold, feature reads and scoring. One process.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,6 +36,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from scf_chain.risk.data import german_credit
@@ -106,41 +114,208 @@ def _throughput(model: ScorecardModel, rows: list[dict[str, object]], n: int) ->
 
 RECALL_TARGET = 0.95
 PRECISION_TARGET = 0.90
+ISSUE_MARKET_SIZE = 20_000  # receivables the issue asks a benchmark market to reach
+INDEX_TARGET = 2_000  # events/s the indexer (with the risk fold) must keep up with
 
 
-def _market(args: argparse.Namespace) -> list[str]:
-    """Per-pattern precision and recall of the detectors on a simulated market (real platform,
-    throw-away chain), against the simulator's labels."""
+def _scored(model_rows: list[dict[str, object]], kind: str, bundle_cards: dict[str, ScorecardModel],
+            bad: np.ndarray) -> tuple[np.ndarray, float, float]:
+    scorer = Scorer(bundle_cards[kind])
+    scores = np.array([scorer.total(r) for r in model_rows], dtype=np.float64)
+    if 0 < bad.sum() < len(bad):
+        fpr, tpr, _ = roc_curve(bad, -scores)
+        return scores, float(roc_auc_score(bad, -scores)), float(np.max(tpr - fpr))
+    return scores, float("nan"), float("nan")
+
+
+def _plot_trade(panels: list[tuple[str, np.ndarray, np.ndarray]], path: Path, where: str) -> None:
+    fig, axes = plt.subplots(len(panels), 2, figsize=(11, 4.2 * len(panels)), squeeze=False)
+    for row, (kind, scores, bad) in enumerate(panels):
+        b = bad.astype(bool)
+        ax = axes[row][0]
+        bins = np.linspace(scores.min(), scores.max() + 1, 25)
+        ax.hist(scores[~b], bins=bins, alpha=0.6, density=True, label=f"good ({(~b).sum()})")
+        ax.hist(scores[b], bins=bins, alpha=0.6, density=True, label=f"bad ({b.sum()})")
+        ax.set_xlabel("score (points)")
+        ax.set_title(f"{kind}s: score, good vs bad ({where})")
+        ax.legend()
+        ax = axes[row][1]
+        if 0 < b.sum() < len(b):
+            fpr, tpr, _ = roc_curve(bad, -scores)
+            ax.plot(fpr, tpr, label=f"AUC {roc_auc_score(bad, -scores):.3f}")
+        ax.plot([0, 1], [0, 1], "--", color="grey", label="chance")
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+        ax.set_title(f"{kind}s: ROC curve")
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _run_market(args: argparse.Namespace) -> dict[str, Any]:
+    """A simulated market on the real platform (throw-away chain), two rounds; what the report
+    needs of it, also saved next to the report (`--market-from` writes the report from it)."""
+    from dataclasses import asdict, replace
+
     from scf_chain.config import Settings
     from scf_chain.platform.core import Platform
-    from scf_chain.risk.simulate import PATTERNS, SimConfig, evaluate, simulate
+    from scf_chain.risk.simulate import evaluate, simulate
+    from scf_chain.risk.trade import _participants, shipped_market, snapshot
 
-    n = args.market_receivables
-    cfg = SimConfig(receivables=n, debtors=8, suppliers=max(8, n // 25), tier2=max(4, n // 50),
-                    banks=4, fraud_share=args.market_fraud_share, seed=args.market_seed)
-    platform = Platform.open(Settings(chain_backend=args.market_backend))
+    cfg = replace(shipped_market(args.market_seed, args.market_receivables, args.market_workers),
+                  fraud_share=args.market_fraud_share, evasion_share=args.market_evasion_share)
+    taken: dict[str, dict[str, float | int | None]] = {}
+    timing: dict[str, float] = {}
+
+    def at_round_end(r: int) -> None:
+        if r == 0:
+            from scf_chain.risk.service import service_for
+
+            t0 = time.perf_counter()
+            service_for(node).refresh(detect=False)  # the evidence pass: new documents read
+            timing["evidence_pass"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            taken.update(snapshot(node, _participants(node)))
+            timing["snapshot"] = time.perf_counter() - t0
+
+    load_before = os.getloadavg()[1]
+    node = Platform.open(Settings(chain_backend=args.market_backend))
     try:
         t0 = time.perf_counter()
-        result = simulate(platform, cfg, args.out.with_name("bench_risk_labels.json"))
-        sim_s = time.perf_counter() - t0
+        result = simulate(node, cfg, args.out.with_name("bench_risk_labels.json"),
+                          on_round_end=at_round_end)
+        timing["simulate"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        scores = evaluate(platform, result.labels)
-        eval_s = time.perf_counter() - t0
+        scores = evaluate(node, result.labels)
+        timing["evaluate"] = time.perf_counter() - t0
     finally:
-        platform.close()
-    print(f"market: {result.receivables} receivables in {sim_s:.0f} s; {scores}", flush=True)
+        node.close()
+    print(f"market: {result.receivables} receivables in {timing['simulate']:.0f} s; {scores}",
+          flush=True)
+    timing["load_average"] = (load_before + os.getloadavg()[1]) / 2
+    run = {"backend": args.market_backend, "cfg": asdict(cfg), "scores": scores,
+           "taken": taken, "timing": timing,
+           "result": {k: getattr(result, k) for k in (
+               "receivables", "fraud_receivables", "evasive_receivables", "transactions",
+               "indexed_events", "index_seconds")},
+           "outcomes": [asdict(o) for o in result.outcomes]}
+    args.out.with_name("bench_risk_market.json").write_text(json.dumps(run) + "\n",
+                                                             encoding="utf-8")
+    return run
+
+
+def _market(args: argparse.Namespace, run: dict[str, Any]) -> list[str]:
+    """The report on a market run: the detectors' per-pattern precision and recall and what
+    they catch of the evasions; the shipped trade scorecards judged on this independent market
+    (features from the store after round 1, outcomes of round 2); the simulator's, indexer's,
+    feature reads' and scoring's speed."""
+    from types import SimpleNamespace
+
+    from scf_chain.risk.features import DEBTOR_FEATURES, SUPPLIER_FEATURES
+    from scf_chain.risk.model import ModelBundle, default_model_path
+    from scf_chain.risk.simulate import EVASION_TEXT, EVASIONS, PATTERNS, Outcome
+    from scf_chain.risk.trade import TARGET, debtor_labels, frame, supplier_labels
+
+    cfg = SimpleNamespace(**run["cfg"])
+    result = SimpleNamespace(**run["result"],
+                             outcomes=[Outcome(**o) for o in run["outcomes"]])
+    scores, taken, timing = run["scores"], run["taken"], run["timing"]
+    sim_s, eval_s = timing["simulate"], timing["evaluate"]
+    labels_file = args.out.with_name("bench_risk_labels.json")
+
+    bundle = ModelBundle.model_validate_json(default_model_path().read_text(encoding="utf-8"))
+    cards = bundle.scorecards
+    # trained on this very market: its scores here are in sample, not a test
+    independent = not (bundle.training.get("seed") == cfg.seed
+                       and bundle.training.get("receivables") == result.receivables)
+    where = "independent market" if independent else "training market, in sample"
+    judged = {"debtor": frame(taken, debtor_labels(result.outcomes, 1), DEBTOR_FEATURES),
+              "supplier": frame(taken, supplier_labels(result.outcomes, 1), SUPPLIER_FEATURES)}
+    panels = []
+    card_rows = []
+    examples = []
+    for kind, data in judged.items():
+        bad = data[TARGET].to_numpy(dtype=np.int64)
+        rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()}
+                for r in data.drop(columns=[TARGET]).to_dict("records")]
+        totals, auc, ks = _scored(rows, kind, cards, bad)
+        panels.append((kind, totals, bad))
+        m = cards[kind]
+        card_rows.append(f"| {kind} | {m.training_data.rows} ({m.training_data.bad} bad) | "
+                         f"{len(m.features)} of {len(m.inputs)} | "
+                         f"**{m.metrics.auc_out_of_fold:.3f}** | {m.metrics.ks_out_of_fold:.3f} | "
+                         + (f"{len(bad)} ({int(bad.sum())} bad) | **{auc:.3f}** | {ks:.3f} |"
+                            if independent else f"{m.metrics.auc_in_sample:.3f} |"))
+        worst = int(np.argmin(totals))
+        examples.append((kind, Scorer(m, reasons=3).score(rows[worst]), int(bad[worst])))
+    trade_png = args.out.with_name(args.out.stem + "_trade.png")
+    _plot_trade(panels, trade_png, where)
+    all_rows = [{k: v for k, v in r.items()} for r in taken.values()]
+    t0 = time.perf_counter()
+    scorer = Scorer(cards["supplier"])
+    k = 0
+    while k < args.scores:
+        for r in all_rows:
+            scorer.score({c: r.get(c) for c in scorer.model.inputs})
+            k += 1
+    trade_rate = k / (time.perf_counter() - t0)
+    index_rate = result.indexed_events / result.index_seconds if result.index_seconds else 0.0
+    read_rate = len(taken) / timing["snapshot"] if timing.get("snapshot") else 0.0
+
     lines = [
-        "## Fraud detection on a simulated market", "",
-        f"`scf_chain/risk/simulate.py` on the {args.market_backend} chain, seed "
-        f"{cfg.seed}: {result.receivables:,} receivables ({cfg.debtors} core enterprises, "
-        f"{cfg.suppliers} tier-1 and {cfg.tier2} tier-2 suppliers, {cfg.banks} banks), "
-        f"{result.fraud_receivables} of them ({result.fraud_receivables / result.receivables:.1%})"
-        f" carrying injected fraud, {result.transactions:,} transactions, all through the "
-        f"platform's Python layer; simulated in {sim_s:.0f} s, then the evidence pass and the "
-        f"five detectors in {eval_s:.1f} s. Labels: `{args.out.with_name('bench_risk_labels.json').name}`"
-        " (written by this run). An item is a receivable (fictitious, circular), an offer "
-        "(split storm, above-market rate) or a supplier–debtor pair (concentration); precision "
-        "and recall count the items the detector's alerts name against the labelled ones.", "",
+        "## Trade scorecards (shipped in the package)", "",
+        f"`scf_chain/risk/models/trade_scorecards.json`, version `{bundle.bundle_version}`, made "
+        f"by `{bundle.training.get('regenerate')}` on a simulated market of "
+        f"{bundle.training.get('receivables'):,} receivables (seed {bundle.training.get('seed')}"
+        f", two rounds): every participant's features taken from the store after round 1, "
+        "labelled by round 2 (a debtor is bad if it left a receivable unpaid or paid one more "
+        f"than {bundle.training.get('late_days')} days late; a supplier is bad if one of its "
+        "receivables carried injected fraud). Without `SCF_RISK_MODEL_FILE` the gateway scores "
+        "with it.", "",
+        *(["It is then judged, untouched, on this benchmark's own market (seed "
+           f"{cfg.seed}, {result.receivables:,} receivables: another draw of debtors' health "
+           "and of dishonest suppliers), features from the store after its round 1, outcomes "
+           "of its round 2.", "",
+           "| Scorecard | Training rows | Features kept | Out-of-fold AUC (training market) | "
+           "KS | Independent market rows | Out-of-sample AUC | KS |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"] if independent else [
+            "It was trained on this benchmark's own market (below): no independent market was "
+            "run for it, so its out-of-sample figure is the out-of-fold one (each participant "
+            "scored by a card fitted without it, 5 folds, inside the calibration); the "
+            "in-sample AUC is shown beside it only to show the gap.", "",
+            "| Scorecard | Training rows | Features kept | **Out-of-fold AUC** (out of sample) "
+            "| KS (out of fold) | In-sample AUC |", "|---|---:|---:|---:|---:|---:|"]),
+        *card_rows, "",
+        "What this shows: the debtor card learns what a debtor's first round says about its "
+        "hidden health (on-time share, days late, receivables still overdue); with a handful "
+        "of receivables per debtor per round, one round says little, so its AUC is modest. The "
+        "supplier card finds the dishonest suppliers from the traces their first-round fraud "
+        "left (failed evidence, rates, splits) and the shells from having no history; the "
+        "simulated fraudsters repeat their habits, which real ones may not. Both are trained "
+        "and judged on simulated markets only: no real trade data set was available.", "",
+        f"![trade scorecards on the {where}]({trade_png.name})", "",
+        f"The lowest score on the {where}, per scorecard:", "",
+    ]
+    for kind, sc, was_bad in examples:
+        lines += [f"- {kind}: score {sc.score}, grade {sc.grade}, PD {sc.pd:.1%} "
+                  f"({'bad' if was_bad else 'good'} in round 2); top adverse factors:"]
+        lines += [f"  - {r.text_en} / {r.text_zh}" for r in sc.reasons]
+    lines += [
+        "", "## Fraud detection on a simulated market", "",
+        f"The same market, on the {args.market_backend} chain: {result.receivables:,} "
+        f"receivables in two rounds ({cfg.debtors} core enterprises, {cfg.suppliers} tier-1 "
+        f"suppliers of which {cfg.dishonest_share:.0%} dishonest, {cfg.tier2} tier-2 suppliers, "
+        f"{cfg.banks} banks), {result.fraud_receivables:,} of them "
+        f"({result.fraud_receivables / result.receivables:.1%}) carrying injected fraud and "
+        f"{result.evasive_receivables:,} ({result.evasive_receivables / result.receivables:.1%})"
+        f" an evasive variant, {result.transactions:,} transactions, all through the "
+        "platform's Python layer. Labels: "
+        f"`{labels_file.name}` (written by this run). An item is a receivable (fictitious, "
+        "circular), an offer (split storm, above-market rate) or a supplier–debtor pair "
+        "(concentration); precision and recall count the items the detector's alerts name "
+        "against the labelled ones (an alert on an evasive item is a true positive for "
+        "precision).", "",
         f"| Pattern (detector) | Labelled | Alerted | True positives | Precision (≥ "
         f"{PRECISION_TARGET:.2f}) | Recall (≥ {RECALL_TARGET:.2f}) | |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -151,17 +326,80 @@ def _market(args: argparse.Namespace) -> list[str]:
         lines.append(f"| {p} | {m['labelled']} | {m['alerted']} | {m['true_positives']} | "
                      f"{m['precision']:.3f} | {m['recall']:.3f} | {_met(ok)} |")
     lines += [
-        "", "What this shows and what it does not: the injected patterns are the detectors' own "
-        "definitions played out on chain (a loop within the window, 12–16 parts of 50.00–300.00 "
-        "before a financing, rates of 20–40 % against a 12 % ceiling, three receivables of one "
-        "supplier on a debtor that repays late or not at all, invoices whose delivery is missing, "
-        "late or whose order is smaller), and the clean market stays away from the thresholds "
-        "(clean rates 2–8 %, at most two parts of ≥ 10 % per receivable, each clean supplier's "
-        "receivables spread over several debtors). So the figures measure that the detectors "
-        "read the indexed events and stored evidence correctly at this scale, not how they fare "
-        "against fraud designed to stay just under the thresholds.", "",
-        "Larger runs: `.venv/bin/python scripts/bench_risk.py --market-receivables 20000` "
-        "(anvil; the default is 2,000).", "",
+        "", "The injected patterns are the detectors' own definitions played out on chain (a "
+        "loop within the window, 12–16 parts of 50.00–300.00 before a financing, rates of "
+        "20–40 % against a 12 % ceiling, three receivables of one supplier on a debtor that "
+        "repays late or not at all, invoices whose delivery is missing, late or whose order is "
+        "smaller), and the clean market stays away from the thresholds (clean rates 2–8 %, at "
+        "most two parts of ≥ 10 % per receivable, each clean supplier's receivables spread over "
+        "several debtors). So this table measures that the detectors read the indexed events "
+        "and stored evidence correctly at this scale. The evasions below measure what they do "
+        "against fraud that tries to stay under their thresholds.", "",
+        "### Evasive fraud", "",
+        "| Evasion | Tries to dodge | What it does | Labelled | Caught | |",
+        "|---|---|---|---:|---:|---|",
+    ]
+    for e, detector in EVASIONS.items():
+        m = scores[e]
+        verdict = "caught" if m["recall"] == 1.0 else ("**passes**" if m["caught"] == 0
+                                                       else "partly caught")
+        lines.append(f"| {e} | {detector} | {EVASION_TEXT[e]} | {m['labelled']} | "
+                     f"{m['caught']} | {verdict} |")
+    lines += [
+        "", "Detectors changed for the evasions (docs/risk.md): `circular_trade` also reports "
+        "value of a receivable that comes back to its own creditor, through any number of hops "
+        "and over any time (the long and the slow loop); `split_storm` also counts a part as "
+        "small when it is under 5 % of the receivable's face value (parts just over the "
+        "1,000.00 amount). These rules were written after seeing the evasions, so their catch "
+        "here is by design; a fraudster who knows them cuts parts of 5.01 %, or loops value "
+        "through a second receivable. Still passing, with no principled fix found: a storm "
+        "one part short of the count (any count can be dodged by one; the parts stay visible "
+        "as `holder_max_fanout`), a concentration kept just under the share, and a delivery "
+        "record the seller submits itself (the gateway lets a shipper submit its own waybill, "
+        "and the demo and tests do; requiring deliveries from an anchoring carrier is a "
+        "policy, not a detector). Self-financing through an intermediary was already caught: "
+        "it is a loop of three.", "",
+        "## Scale and throughput", "",
+        "| Measure | Figure | Target | |", "|---|---:|---|---|",
+        f"| market simulated (receivables) | {result.receivables:,} in {sim_s:,.0f} s "
+        f"({result.receivables / sim_s:.1f}/s, {result.transactions / sim_s:.0f} tx/s, "
+        f"{cfg.workers} workers) | {ISSUE_MARKET_SIZE:,} in a benchmark run | "
+        f"{_met(result.receivables >= ISSUE_MARKET_SIZE)} |",
+        f"| indexer with the risk fold (events ingested during the run) | "
+        f"{result.indexed_events:,} in {result.index_seconds:.1f} s = {index_rate:,.0f} "
+        f"events/s | ≥ {INDEX_TARGET:,} events/s | {_met(index_rate >= INDEX_TARGET)} |",
+        f"| feature rows read from the store (every participant, after round 1"
+        f"{'' if 'evidence_pass' in timing else ', the evidence pass included'}) | "
+        f"{len(taken):,} in {timing.get('snapshot', 0):.1f} s = {read_rate:,.0f}/s | | |",
+        f"| supplier scorecard: score + PD + grade + reasons from features | "
+        f"{trade_rate:,.0f} participants/s | ≥ {THROUGHPUT_TARGET:,}/s | "
+        f"{_met(trade_rate >= THROUGHPUT_TARGET)} |",
+        f"| evidence pass and the five detectors on the whole market | {eval_s:.1f} s | | |",
+        "",
+    ]
+    load = timing.get("load_average")
+    shown = (f"a load average (5 minutes) of about {load:.0f} on 2 cores" if load is not None
+             else "other work running on its 2 cores")
+    lines += [f"The run shared the machine with {shown}: every figure in this table is what "
+              "this process got of it, below what it does alone (docs/risk.md's "
+              "11,000–12,000 events/s for the fold alone were measured with the machine "
+              "quieter).", ""]
+    if result.receivables < ISSUE_MARKET_SIZE:
+        lines += [
+            f"The issue asks for a benchmark market of {ISSUE_MARKET_SIZE:,} receivables; this "
+            f"run has {result.receivables:,}, so **that target is missed here**. At this run's "
+            f"pace ({result.receivables / sim_s:.1f} receivables/s on a shared 2-core machine "
+            "running other work) a market of "
+            f"{ISSUE_MARKET_SIZE:,} would take about "
+            f"{ISSUE_MARKET_SIZE / (result.receivables / sim_s) / 60:,.0f} minutes: "
+            f"`scripts/bench_risk.py --market-receivables {ISSUE_MARKET_SIZE}`.", ""]
+    lines += [
+        "Speed of the simulator: every write is a real signed transaction, mined by the node "
+        "and read back from its receipt; documents are encrypted, stored and anchored; the risk "
+        "engine reads only the indexer's tables and the evidence pass. Independent receivables "
+        "run in parallel threads (each account's transactions in nonce order through its one "
+        "sender), debtors and financiers approve the contract once instead of per payment, "
+        "and the store is indexed in bulk at the end of each round.", "",
     ]
     return lines
 
@@ -177,20 +415,33 @@ def main() -> int:
     ap.add_argument("--no-ablation", action="store_true",
                     help="skip the ablation (the scorecard without each step)")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_risk.md",
-                    help="the report to write (Markdown; the plot beside it as .png)")
+                    help="the report to write (Markdown; the plots beside it as .png)")
     ap.add_argument("--market-receivables", type=int, default=2_000,
                     help="receivables in the simulated market (fraud precision and recall)")
     ap.add_argument("--market-fraud-share", type=float, default=0.06,
                     help="share of the simulated receivables made fraudulent")
+    ap.add_argument("--market-evasion-share", type=float, default=0.03,
+                    help="share of the simulated receivables carrying an evasive variant")
+    ap.add_argument("--market-workers", type=int, default=4,
+                    help="receivables simulated in parallel (anvil)")
     ap.add_argument("--market-seed", type=int, default=11,
                     help="random seed of the simulated market")
     ap.add_argument("--market-backend", choices=["anvil", "embedded"], default="anvil",
                     help="chain of the simulated market (anvil for large runs)")
     ap.add_argument("--no-market", action="store_true",
                     help="skip the simulated market")
+    ap.add_argument("--market-from", type=Path, default=None,
+                    help="write the market sections from a saved bench_risk_market.json")
     args = ap.parse_args()
     png = args.out.with_suffix(".png")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    # the market first: the longest part, and its results are saved as soon as it ends
+    run: dict[str, Any] | None = None
+    if args.market_from is not None:
+        run = json.loads(args.market_from.read_text(encoding="utf-8"))
+    elif not args.no_market:
+        run = _run_market(args)
 
     ts = german_credit()
     settings = ScorecardSettings()
@@ -236,7 +487,8 @@ def main() -> int:
     edges, predicted, observed, sizes = _deciles(cv)
     example = Scorer(loaded, reasons=3).score(rows[1])
     lines = [
-        "# Risk benchmark: the explainable scorecard on German credit", "",
+        "# Risk benchmark: scorecards, fraud detectors, throughput", "",
+        "## The scorecard method on German credit", "",
         f"{dt.date.today().isoformat()} · {platform.machine()} · Python "
         f"{platform.python_version()} · one process, n_jobs=1, shared machine (times are "
         "indicative)", "",
@@ -250,7 +502,7 @@ def main() -> int:
         "coefficient takes the wrong sign is left out), integer points (600 points at odds 50:1, "
         "20 points to double the odds), PD by Platt scaling of the points on out-of-fold scores "
         "(5 inner folds), grades A–E by PD (< 5 %, < 10 %, < 20 %, < 40 %, rest).", "",
-        f"## Discrimination: {args.repeats} × {args.folds}-fold stratified cross-validation", "",
+        f"### Discrimination: {args.repeats} × {args.folds}-fold stratified cross-validation", "",
         "Everything is fitted inside each fold on its training rows only (binning, selection, "
         "regression, points, calibration); the test rows are scored by the production scorer "
         f"from the fold's model. {len(cv.results)} folds in {cv_seconds:.0f} s.", "",
@@ -267,8 +519,9 @@ def main() -> int:
         "The fold-to-fold spread (std above) is large next to the gap between the target and the "
         f"mean: with {len(ts.bad) // args.folds} test loans per fold, one fold's AUC moves by "
         "several hundredths. The settings were chosen by this same cross-validation on this same "
-        "data (a handful of choices, compared below), so the mean carries a small optimistic "
-        "selection bias.", "",
+        "data (a handful of choices, "
+        + ("compared below" if ablation_rows else "compared by the run without --no-ablation")
+        + "), so the mean carries a small optimistic selection bias.", "",
     ]
     if ablation_rows:
         moves = max(abs(a.mean - auc.mean) for _, a, _ in ablation_rows)
@@ -287,7 +540,7 @@ def main() -> int:
                   "kept for comparability with the literature; the platform's own scorecards are "
                   "built on trade features, which have no such attributes.", ""]
     lines += [
-        "## Calibration (first repeat, each loan scored once out of fold)", "",
+        "### Calibration (first repeat, each loan scored once out of fold)", "",
         "| PD decile | PD range | Loans | Mean predicted PD | Observed bad rate |",
         "|---:|---|---:|---:|---:|",
     ]
@@ -310,7 +563,7 @@ def main() -> int:
         lower = bound
     lines += [
         "", f"![score distributions, ROC curve and reliability]({png.name})", "",
-        "## Scoring throughput", "",
+        "### Scoring throughput", "",
         f"The model fitted on all 1,000 loans ({len(loaded.features)} features kept, "
         f"{len(loaded.dropped)} dropped; fit {fit_seconds:.1f} s including the 5 calibration "
         f"folds) is written to its JSON file and loaded ({load_ms:.1f} ms); then "
@@ -321,22 +574,15 @@ def main() -> int:
         f"| score + PD + grade + 4 reason codes (en, zh) | {full_rate:,.0f} | "
         f"≥ {THROUGHPUT_TARGET:,} | {_met(full_rate >= THROUGHPUT_TARGET)} |",
         f"| score only | {total_rate:,.0f} | | |", "",
-        "## A scored loan (row 2 of the data)", "",
+        "### A scored loan (row 2 of the data)", "",
         f"Score {example.score}, grade {example.grade}, PD {example.pd:.1%}. Top adverse "
         "factors:", "",
     ]
     for r in example.reasons:
         lines += [f"- {r.text_en}", f"  {r.text_zh}"]
     lines += [""]
-    if not args.no_market:
-        lines += _market(args)
-    lines += [
-        "## Not measured here", "",
-        "- Scores of debtors and suppliers on trade features: no scorecard is trained on "
-        "simulated trade yet; the figures above validate the method only.",
-        "- Incremental feature-fold throughput: measured separately (docs/risk.md: the fold alone "
-        "about 11,000–12,000 events/s).", "",
-    ]
+    if run is not None:
+        lines += _market(args, run)
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
     return 0

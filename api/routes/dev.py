@@ -4,6 +4,7 @@ participants with gas and dev settlement money."""
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from api.deps import CallerDep, IdemDep, PlatformDep
@@ -30,7 +31,7 @@ def time_travel(body: TimeTravelIn, platform: PlatformDep, caller: CallerDep) ->
 
 
 @router.post("/fund", response_model=DevFundOut)
-def fund(body: DevFundIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def fund(body: DevFundIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """Top a participant up (operator; dev chains only): `wei` of gas from the node's funded
     account, `settlement` cents of the dev settlement token minted. A production chain answers
     409 not_a_dev_chain: there the operator funds participants itself (see docs/api.md)."""

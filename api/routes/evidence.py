@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
+from fastapi.responses import JSONResponse
 
 from api.deps import CallerDep, IdemDep, PlatformDep
 from api.routes.common import tx
@@ -25,7 +26,7 @@ def out(r: EvidenceDocument) -> DocumentOut:
 
 
 @router.post("/documents", status_code=201, response_model=DocumentOut)
-def submit(document: Annotated[ev.DocumentSubmission, Body()], platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def submit(document: Annotated[ev.DocumentSubmission, Body()], platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """Submit a purchase order, logistics event or invoice; stored encrypted, salted per field.
 
     Parties (buyer, seller, shipper, consignee) are addresses or participants' names; the
@@ -35,7 +36,7 @@ def submit(document: Annotated[ev.DocumentSubmission, Body()], platform: Platfor
 
 
 @router.post("/batches", status_code=201, response_model=BatchOut)
-def anchor_batch(platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def anchor_batch(platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """Anchor every pending document under one Merkle root (anchorers only)."""
     idem.caller.require(Role.ANCHORER)
 

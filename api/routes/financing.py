@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, or_, select
 
 from api.deps import CallerDep, FreshDep, IdemDep, PlatformDep
@@ -28,7 +29,7 @@ def out(o: Offer) -> OfferOut:
 
 
 @router.post("", status_code=201, response_model=OfferOut)
-def offer(body: OfferIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def offer(body: OfferIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """Escrow `value` of a token for a financier at `price` until accepted, cancelled or expired."""
     financier = party(platform, body.financier)
 
@@ -49,7 +50,7 @@ def offer(body: OfferIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[
 
 
 @router.post("/{offer_id}/accept", response_model=FinancedOut)
-def accept(offer_id: OfferPath, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def accept(offer_id: OfferPath, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """The financier pays the price and receives the escrowed value in one transaction (DvP)."""
     idem.caller.require(Role.FINANCIER)
 
@@ -63,7 +64,7 @@ def accept(offer_id: OfferPath, platform: PlatformDep, idem: IdemDep):  # type: 
 
 
 @router.post("/{offer_id}/cancel", response_model=CancelledOut)
-def cancel(offer_id: OfferPath, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def cancel(offer_id: OfferPath, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     def effect() -> CancelledOut:
         c = platform.token(idem.caller.participant).cancel_offer(uint(offer_id))
         return CancelledOut(offer_id=c.offer_id, returned_to_token_id=c.returned_to_token_id,

@@ -94,8 +94,7 @@ def indexer_check(platform: Platform, head: int | None) -> Check:
                                          "SCF_READY_MAX_INDEXER_LAG)")
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness,
-                                        "description": "not ready: the failing checks say why"}})
+@router.get("/readyz", response_model=Readiness)
 def readyz(platform: PlatformDep) -> Readiness | JSONResponse:
     """Readiness: the node answers, the store is at the code's migration head, and the indexer
     is at most SCF_READY_MAX_INDEXER_LAG blocks behind. 503 (a problem document `not_ready`

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from api.deps import CallerDep, IdemDep, PlatformDep
 from api.problems import Problem
@@ -27,6 +28,7 @@ from api.schemas import (
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant
 from scf_chain.errors import NotFound
+from scf_chain.platform import rotation
 from scf_chain.platform.core import role_names, roles_from_names
 
 router = APIRouter(prefix="/participants", tags=["participants"])
@@ -48,7 +50,7 @@ def _without_secret(body: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("", status_code=201, response_model=ParticipantCreated)
 def create_participant(body: ExternalParticipantIn | ParticipantIn, platform: PlatformDep,
-                       idem: IdemDep):  # type: ignore[no-untyped-def]
+                       idem: IdemDep) -> JSONResponse:
     """Create a participant: a signing key in the keystore (or, with `custody: external`, its
     own `address`: it signs itself), its roles on chain, an API key."""
     idem.caller.require(Role.OPERATOR)
@@ -89,7 +91,7 @@ def balances(name: str, platform: PlatformDep, caller: CallerDep) -> BalancesOut
 
 
 @router.post("/{name}/roles", response_model=ParticipantOut)
-def set_roles(name: str, body: RolesIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def set_roles(name: str, body: RolesIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     idem.caller.require(Role.OPERATOR)
     return idem.run(lambda: out(platform.set_roles(name, roles_from_names(list(body.roles)))))
 
@@ -100,7 +102,7 @@ def _own_or_operator(caller: Any, name: str) -> None:
 
 
 @router.post("/{name}/api-keys", status_code=201, response_model=ApiKeyOut)
-def issue_api_key(name: str, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def issue_api_key(name: str, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """Another API key for a participant (e.g. to rotate: issue, switch, revoke the old)."""
     _own_or_operator(idem.caller, name)
 
@@ -134,7 +136,7 @@ def revoke_api_key(name: str, key_id: str, platform: PlatformDep,
 
 
 @router.post("/{name}/rotate-key", response_model=KeyRotationOut)
-def rotate_key(name: str, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def rotate_key(name: str, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """Replace a participant's signing key: the new address gets its roles, tokens, settlement
     money and gas; the old loses its roles. Refused (409 rotation_blocked, with the reasons)
     while something bound to the old address cannot move; a rotation cut off part-way is
@@ -142,7 +144,7 @@ def rotate_key(name: str, platform: PlatformDep, idem: IdemDep):  # type: ignore
     idem.caller.require(Role.OPERATOR)
 
     def effect() -> KeyRotationOut:
-        r = platform.rotate_key(name)
+        r = rotation.rotate(platform, name)
         return KeyRotationOut(participant=r.participant, old_address=r.old_address,
                               new_address=r.new_address, resumed=r.resumed,
                               tokens_moved=r.tokens_moved, money_moved=r.money_moved,
@@ -152,7 +154,7 @@ def rotate_key(name: str, platform: PlatformDep, idem: IdemDep):  # type: ignore
 
 
 @router.post("/{name}/credit-limit", response_model=Tx)
-def set_credit_limit(name: str, body: CreditLimitIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def set_credit_limit(name: str, body: CreditLimitIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """Cap what a core enterprise may have outstanding."""
     idem.caller.require(Role.OPERATOR)
 
@@ -171,7 +173,7 @@ def get_policy(platform: PlatformDep, caller: CallerDep) -> PolicyIO:
 
 
 @policy_router.post("", response_model=Tx)
-def set_policy(body: PolicyIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def set_policy(body: PolicyIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     idem.caller.require(Role.OPERATOR)
     return idem.run(lambda: tx(platform.token(platform.operator_account).set_policy(
         body.min_unit, body.max_tenor_s, body.split_allowed, body.transfer_allowed)))

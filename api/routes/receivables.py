@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, or_, select
 
 from api.deps import Caller, CallerDep, FreshDep, IdemDep, PlatformDep
@@ -58,7 +59,7 @@ def load_visible(platform: Platform, caller: Caller, slot: int) -> Receivable:
 
 
 @router.post("", status_code=201, response_model=AppliedOut)
-def apply(body: ApplyIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def apply(body: ApplyIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """The creditor applies (确权申请) against an anchored invoice; the order and delivery must match it.
 
     Cross-document checks run first (same buyer and seller, delivered before invoiced, face value
@@ -85,7 +86,7 @@ def apply(body: ApplyIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[
 
 
 @router.post("/{slot}/confirm", response_model=ConfirmedOut)
-def confirm(slot: SlotPath, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def confirm(slot: SlotPath, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """The debtor confirms what it owes (确权); the creditor's token is minted with the face value."""
     idem.caller.require(Role.DEBTOR, Role.SUPPLIER)
 
@@ -98,7 +99,7 @@ def confirm(slot: SlotPath, platform: PlatformDep, idem: IdemDep):  # type: igno
 
 
 @router.post("/{slot}/reject", response_model=Tx)
-def reject(slot: SlotPath, body: RejectIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def reject(slot: SlotPath, body: RejectIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     def effect() -> Tx:
         r = platform.token(idem.caller.participant).reject(uint(slot), ref32(body.reason))
         return tx(r)
@@ -107,7 +108,7 @@ def reject(slot: SlotPath, body: RejectIn, platform: PlatformDep, idem: IdemDep)
 
 
 @router.post("/{slot}/withdraw", response_model=Tx)
-def withdraw(slot: SlotPath, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def withdraw(slot: SlotPath, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     def effect() -> Tx:
         r = platform.token(idem.caller.participant).withdraw(uint(slot))
         return tx(r)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, or_, select
 
@@ -206,7 +207,7 @@ AlertPath = Annotated[str, Path(pattern=r"^[0-9]{1,18}$", description="alert id"
 
 @router.post("/alerts/{alert_id}/{action}", response_model=AlertOut)
 def resolve(alert_id: AlertPath, action: Literal["acknowledge", "dismiss", "confirm"],
-            body: ResolveIn, idem: Annotated[Idempotent, Depends(_supervising)]):  # type: ignore[no-untyped-def]
+            body: ResolveIn, idem: Annotated[Idempotent, Depends(_supervising)]) -> JSONResponse:
     """Acknowledge, dismiss or confirm an alert, with the reason; kept in its history. A
     dismissed or confirmed alert is resolved for good (409 `alert_transition_invalid`)."""
     platform = idem.platform
@@ -292,7 +293,7 @@ def policy(platform: PlatformDep, caller: CallerDep) -> PolicyOut:
 
 
 @router.post("/policy", response_model=PolicyOut)
-def set_policy(body: PolicyIn, idem: Annotated[Idempotent, Depends(_supervising)]):  # type: ignore[no-untyped-def]
+def set_policy(body: PolicyIn, idem: Annotated[Idempotent, Depends(_supervising)]) -> JSONResponse:
     """Change gates (operator only): a new version, the old ones kept with who and when."""
     idem.caller.require(Role.OPERATOR)
     platform = idem.platform

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from api.deps import CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import SlotPath, tx, uint
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/receivables", tags=["settlement"])
 
 
 @router.post("/{slot}/repayments", response_model=RepaidOut)
-def repay(slot: SlotPath, body: RepayIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def repay(slot: SlotPath, body: RepayIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """The debtor pays (part of) what it owes; partial and late payments are allowed."""
     idem.caller.require(Role.DEBTOR)
 
@@ -39,7 +40,7 @@ def repay(slot: SlotPath, body: RepayIn, platform: PlatformDep, idem: IdemDep): 
 
 @router.post("/{slot}/collection", response_model=Tx)
 def authorize_collection(slot: SlotPath, body: CollectionIn, platform: PlatformDep,
-                         idem: IdemDep):  # type: ignore[no-untyped-def]
+                         idem: IdemDep) -> JSONResponse:
     """The debtor lets the keeper collect what is owed at maturity (flag plus allowance)."""
     idem.caller.require(Role.DEBTOR)
     return idem.run(lambda: tx(operations.authorize_collection(
@@ -64,7 +65,7 @@ def settlement_status(slot: SlotPath, platform: FreshDep, caller: CallerDep) -> 
 
 
 @router.post("/{slot}/redeem", response_model=RedeemedOut)
-def redeem(slot: SlotPath, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def redeem(slot: SlotPath, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """Pay every holder of the receivable what is due now (the keeper does this on its own)."""
     rec = load_visible(platform, idem.caller, uint(slot))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from api.deps import Caller, CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import Limit, Offset, TokenPath, as_holder, party, tx, uint
@@ -55,7 +56,7 @@ def moved(m: ValueMoved) -> MovedOut:
 
 
 @router.post("/{token_id}/split", status_code=201, response_model=MovedOut)
-def split(token_id: TokenPath, body: SplitIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def split(token_id: TokenPath, body: SplitIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """Move part of a token's value to another participant, as a new token of the same receivable."""
     to = party(platform, body.to)
     return idem.run(lambda: moved(as_holder(platform, idem.caller, uint(token_id), lambda: platform.token(
@@ -111,14 +112,14 @@ def redeem_many(body: RedeemManyIn, platform: PlatformDep, idem: IdemDep):  # ty
 
 
 @router.post("/{token_id}/merge", response_model=MovedOut)
-def merge(token_id: TokenPath, body: MergeIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def merge(token_id: TokenPath, body: MergeIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """Move value into another token of the same receivable."""
     return idem.run(lambda: moved(as_holder(platform, idem.caller, uint(token_id), lambda: platform.token(
         idem.caller.participant).merge(uint(token_id), body.into_token_id, body.value))))
 
 
 @router.post("/{token_id}/transfer", response_model=TransferredOut)
-def transfer(token_id: TokenPath, body: TransferIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+def transfer(token_id: TokenPath, body: TransferIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     """Hand a whole token to another participant."""
     to = party(platform, body.to)
 

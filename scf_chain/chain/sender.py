@@ -7,6 +7,7 @@ import re
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
@@ -31,6 +32,10 @@ FEE_CACHE_S = 2.0
 GAS_HEADROOM = 1.25
 # how often the receipt watcher asks the node for its head while transactions are waiting
 HEAD_POLL_S = 0.02
+# a transaction not mined after this long is looked at (gaps below it, dropped, fee too low)
+STUCK_S = 30.0
+REPLACE_BUMP = 1.25  # fee factor of a replacement (nodes ask for at least +10 %)
+REMEMBERED_TXS = 4096
 
 
 @dataclass(frozen=True)
@@ -188,11 +193,14 @@ class ReceiptWatcher:
         self._thread: threading.Thread | None = None
         self._head: int | None = None
 
-    def wait(self, tx_hash: str, timeout_s: float) -> Any:
-        """The receipt of `tx_hash` once mined, or None after `timeout_s`."""
+    def wait(self, tx_hash: str | list[str], timeout_s: float) -> Any:
+        """The receipt of `tx_hash` (or of the first mined of several: replacements of one
+        nonce) once mined, or None after `timeout_s`."""
+        hashes = [tx_hash] if isinstance(tx_hash, str) else list(tx_hash)
         waiter = _Waiter()
         with self._lock:
-            self._waiting.setdefault(tx_hash, []).append(waiter)
+            for h in hashes:
+                self._waiting.setdefault(h, []).append(waiter)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="receipts", daemon=True)
                 self._thread.start()
@@ -200,11 +208,12 @@ class ReceiptWatcher:
             waiter.event.wait(timeout_s)
         finally:
             with self._lock:
-                left = [w for w in self._waiting.get(tx_hash, []) if w is not waiter]
-                if left:
-                    self._waiting[tx_hash] = left
-                else:
-                    self._waiting.pop(tx_hash, None)
+                for h in hashes:
+                    left = [w for w in self._waiting.get(h, []) if w is not waiter]
+                    if left:
+                        self._waiting[h] = left
+                    else:
+                        self._waiting.pop(h, None)
         return waiter.receipt
 
     def _run(self) -> None:
@@ -269,6 +278,12 @@ def _is_nonce_error(exc: BaseException) -> bool:
     )
 
 
+def _is_underpriced(exc: BaseException) -> bool:
+    """The node refuses a transaction's fee (below the base fee, or the pool's minimum)."""
+    text = str(exc).lower()
+    return "base fee" in text or "underpriced" in text or "fee too low" in text
+
+
 def _is_insufficient_funds(exc: BaseException) -> bool:
     """The node's "cannot pay for gas" refusal (geth/anvil: "insufficient funds for gas * price
     + value: have X want Y"; py-evm: "cannot afford txn gas Y with account balance X")."""
@@ -320,6 +335,10 @@ class TxSender:
         self._lock = threading.Lock()
         self._nonce: int | None = None
         self._fees: tuple[float, dict[str, int]] | None = None
+        # what this sender broadcast lately (hash -> signed transaction and its fields), so that
+        # a transaction stuck or dropped can be sent again or replaced
+        self._sent: OrderedDict[str, tuple[SignedTx, dict[str, Any]]] = OrderedDict()
+        self._sent_lock = threading.Lock()  # apart from _lock, which a send holds
         self._chain_id = chain.chain_id()
         chain.register_nonce_holder(self)
 
@@ -490,6 +509,7 @@ class TxSender:
                     # the node may have received it all the same: it stays journaled
                     raise ChainError(f"node refused transaction: {exc}") from exc
                 hold.store(nonce + 1)
+                self._remember(signed, tx)
                 obs_metrics.tx_sent(_hash_hex(tx_hash))
                 return _hash_hex(tx_hash)
         raise ChainError("nonce could not be synchronised with the node")  # pragma: no cover
@@ -502,10 +522,20 @@ class TxSender:
         """
         rcpt = self._rpc("eth_getTransactionReceipt", [tx_hash])
         if rcpt is None or rcpt.get("blockNumber") is None:
-            rcpt = receipt_watcher(self.chain).wait(tx_hash, self.receipt_timeout_s)
-            if rcpt is None:
-                raise TransactionTimeout(
-                    f"transaction {tx_hash} not mined within {self.receipt_timeout_s:.0f}s")
+            deadline = time.monotonic() + self.receipt_timeout_s
+            hashes = [tx_hash]
+            while True:
+                left = deadline - time.monotonic()
+                rcpt = receipt_watcher(self.chain).wait(hashes, min(STUCK_S, max(left, 0)))
+                if rcpt is not None:
+                    break
+                if left <= STUCK_S:
+                    raise TransactionTimeout(
+                        f"transaction {tx_hash} not mined within {self.receipt_timeout_s:.0f}s")
+                replacement = self.unstick(hashes[-1])
+                if replacement is not None:
+                    hashes.append(replacement)
+            tx_hash = _hash_hex(rcpt.get("transactionHash", tx_hash))
         obs_metrics.tx_receipt(tx_hash, _int(rcpt["status"]) == 1)
         if _int(rcpt["status"]) != 1:
             raise self._failure(tx_hash, rcpt, replay)
@@ -518,6 +548,90 @@ class TxSender:
             logs=list(rcpt["logs"]),
             raw=rcpt,
         )
+
+    def _remember(self, signed: SignedTx, tx: dict[str, Any]) -> None:
+        with self._sent_lock:
+            self._sent[signed.tx_hash] = (signed, dict(tx))
+            while len(self._sent) > REMEMBERED_TXS:
+                self._sent.popitem(last=False)
+
+    def unstick(self, tx_hash: str) -> str | None:
+        """A transaction of this sender not mined for STUCK_S: make it minable.
+
+        - nonces below it that the node holds no transaction for (dropped, or lost with a
+          killed process) are filled with an empty transfer to itself, so the account does not
+          stall behind the gap;
+        - if the node no longer knows the transaction (dropped from its pool), it is broadcast
+          again;
+        - if it is next in line and still not mined (its fee is too low for the node), it is
+          replaced: the same call at the same nonce with fees raised by REPLACE_BUMP (and to
+          what the node asks now), journaled like the original. Returns the replacement's hash.
+        """
+        with self._sent_lock:
+            remembered = self._sent.get(tx_hash)
+        if remembered is None:
+            return None  # not sent by this process: its own sender deals with it
+        signed, tx = remembered
+        latest = _int(self._rpc("eth_getTransactionCount", [self.address, "latest"]))
+        if latest > signed.nonce:
+            return None  # its nonce is used: a receipt (its own or another's) is on its way
+        pending = _int(self._rpc("eth_getTransactionCount", [self.address, "pending"]))
+        filled = 0
+        for gap in range(pending, signed.nonce):  # nonces the node has nothing for
+            self._fill(gap)
+            filled += 1
+        if filled:
+            obs_metrics.nonce_gap_filled(filled)
+            log.warning("%s: filled nonces %d..%d the node had no transaction for",
+                        self.address, pending, signed.nonce - 1)
+        if self._rpc("eth_getTransactionByHash", [tx_hash]) is None:
+            try:
+                self._rpc("eth_sendRawTransaction", ["0x" + signed.raw.hex()])
+                obs_metrics.nonce_gap_filled()
+                log.warning("%s: the node dropped %s (nonce %d); sent again", self.address,
+                            tx_hash, signed.nonce)
+            except Exception as exc:  # mined meanwhile, or its nonce taken: the receipt decides
+                if _is_underpriced(exc):  # dropped for its fee: sent again with a higher one
+                    return self._replace(signed, tx)
+                log.info("re-sending %s: %s", tx_hash, exc)
+            return None
+        if latest < signed.nonce or filled:
+            return None  # waits behind nonces now on their way
+        return self._replace(signed, tx)
+
+    def _fill(self, nonce: int) -> None:
+        fill = {"from": self.address, "to": self.address, "value": 0, "data": b"",
+                "gas": 21_000, "nonce": nonce, "chainId": self._chain_id, **self._fee_fields()}
+        try:
+            self._rpc("eth_sendRawTransaction", ["0x" + self._sign(fill).hex()])
+        except Exception as exc:  # its nonce arrived meanwhile
+            log.info("filling nonce %d of %s: %s", nonce, self.address, exc)
+
+    def _replace(self, signed: SignedTx, tx: dict[str, Any]) -> str | None:
+        self._fees = None  # what the node asks now
+        now = self._fee_fields()
+        bumped = dict(tx)
+        for name in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice"):
+            if name in tx:
+                bumped[name] = max(int(tx[name] * REPLACE_BUMP) + 1, int(now.get(name, 0)))
+        raw = self._sign(bumped)
+        new = SignedTx(self.address, signed.nonce, "0x" + keccak(raw).hex(), raw,
+                       signed.call_hash)
+        journal = _journal.get()
+        if journal is not None:
+            journal.record(new)  # the replacement may be mined instead: written down first
+        try:
+            self._rpc("eth_sendRawTransaction", ["0x" + raw.hex()])
+        except Exception as exc:  # the original was mined meanwhile, or the node wants more
+            if journal is not None:
+                journal.refused(new)
+            log.info("replacing %s: %s", signed.tx_hash, exc)
+            return None
+        self._remember(new, bumped)
+        obs_metrics.tx_sent(new.tx_hash)
+        log.warning("%s: %s stuck at nonce %d; replaced by %s with higher fees", self.address,
+                    signed.tx_hash, signed.nonce, new.tx_hash)
+        return new.tx_hash
 
     def _failure(self, tx_hash: str, rcpt: Any, replay: dict[str, Any] | None) -> ContractRevert:
         tx = replay or {}

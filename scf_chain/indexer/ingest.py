@@ -167,6 +167,33 @@ class Indexer:
         self._settlement_index = [c["name"] for c in outputs].index("settlementToken")
 
     # -- public -----------------------------------------------------------------------------------
+    def follow(self, stop: threading.Event, poll_interval_s: float = 1.0,
+               on_report: Callable[[IndexReport], None] | None = None) -> None:
+        """Index until `stop` is set: catch up, then poll every `poll_interval_s` seconds.
+
+        A failing node (ChainError), a reorg under a batch, or a store that dropped or refused
+        its connection (a database restart) is logged and retried after a backoff; anything
+        else (a bug, a reorg deeper than allowed, a node without the deployment) propagates.
+        """
+        backoff = poll_interval_s
+        while not stop.is_set():
+            try:
+                report = self.index_once(max_batches=10)
+            except Exception as exc:
+                if not (isinstance(exc, ChainError) or is_store_outage(exc)):
+                    raise
+                log.warning("indexer: %s; retrying in %.1fs", str(exc).splitlines()[0]
+                            if str(exc) else type(exc).__name__, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = poll_interval_s
+            if on_report is not None:
+                on_report(report)
+            if report.caught_up:
+                stop.wait(poll_interval_s)
+        log.info("indexer stopped at %s", self.cursor())
+
     def cursor(self) -> tuple[int, str] | None:
         """(last applied block, its hash), or None before the first batch."""
         with self.sessions() as s:
@@ -430,31 +457,9 @@ def run_indexer(
     on_report: Callable[[IndexReport], None] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Index until `stop` is set: catch up, then poll every `poll_interval_s` seconds.
-
-    A failing node (ChainError), a reorg under a batch, or a store that dropped or refused its
-    connection (a database restart) is logged and retried after a backoff; anything else (a bug,
-    a reorg deeper than allowed, a node without the deployment) propagates.
-    """
-    indexer = Indexer(chain, sessions, deployment, **kwargs)
-    backoff = poll_interval_s
-    while not stop.is_set():
-        try:
-            report = indexer.index_once(max_batches=10)
-        except Exception as exc:
-            if not (isinstance(exc, ChainError) or is_store_outage(exc)):
-                raise
-            log.warning("indexer: %s; retrying in %.1fs", str(exc).splitlines()[0] if str(exc)
-                        else type(exc).__name__, backoff)
-            stop.wait(backoff)
-            backoff = min(backoff * 2, 30.0)
-            continue
-        backoff = poll_interval_s
-        if on_report is not None:
-            on_report(report)
-        if report.caught_up:
-            stop.wait(poll_interval_s)
-    log.info("indexer stopped at %s", indexer.cursor())
+    """Index until `stop` is set (see `Indexer.follow`)."""
+    Indexer(chain, sessions, deployment, **kwargs).follow(stop, poll_interval_s=poll_interval_s,
+                                                          on_report=on_report)
 
 
 __all__ = ["DeploymentLike", "IndexReport", "Indexer", "Reorg", "index_once", "rebuild_read_models",

@@ -145,7 +145,7 @@ class KeyStore:
         """Replace `name`'s key with a new one; the old stays encrypted as `<name>.<t>.retired`.
 
         Returns (old address, new address). On its own this only swaps the key file: for a
-        participant, `Platform.rotate_key` also moves roles, tokens and money on chain.
+        participant, `scf_chain.platform.rotation.rotate` also moves roles, tokens and money on chain.
         """
         path = self._file(name)
         with self._lock:

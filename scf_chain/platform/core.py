@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, to_checksum_address
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from scf_chain import db
 from scf_chain.chain import connect
 from scf_chain.chain.base import ChainBackend
+from scf_chain.chain.codec import checksum
 from scf_chain.clients import (
     EvidenceRegistryClient,
     ReceivableTokenClient,
@@ -33,7 +34,7 @@ from scf_chain.clients import (
 )
 from scf_chain.config import Settings
 from scf_chain.db.leases import ProcessLease, is_postgres
-from scf_chain.db.models import GatewayParticipant
+from scf_chain.db.models import ApiKey, GatewayParticipant
 from scf_chain.deploy import Manifest, load_or_deploy
 from scf_chain.errors import (
     ConfigError,
@@ -44,14 +45,18 @@ from scf_chain.errors import (
     ParticipantConflict,
     ParticipantError,
 )
+from scf_chain.evidence.store import DocumentStore, MasterKey
 from scf_chain.files import DataDirLock, private_dir
 from scf_chain.indexer import Indexer
 from scf_chain.indexer.ingest import IndexReport
-from scf_chain.platform.apikeys import IssuedKey, issue_key
+from scf_chain.keeper import Keeper
+from scf_chain.keys import KeyStore
+from scf_chain.platform.apikeys import IssuedKey, issue_key, keys_of, revoke_key
+from scf_chain.platform.custody import ExternalSender, external_sender
 from scf_chain.platform.idempotency import IdempotencyStore
 from scf_chain.platform.locks import AccountLocks
 from scf_chain.platform.nonces import StoreNonces
-from scf_chain.platform.rotation import KeyRotation
+from scf_chain.platform.parts import Parts, open_store
 
 log = logging.getLogger("scf_chain.platform")
 
@@ -83,14 +88,13 @@ def role_names(roles: int) -> list[str]:
 
 @dataclass
 class Platform:
-    """Everything a request needs. Build with `Platform.open(settings)`; close when done."""
+    """Everything a request needs: the deployment's parts (scf_chain.platform.parts) with the
+    keystore, the documents and the operator. Build with `Platform.open(settings)`; close when
+    done."""
 
-    settings: Settings
-    chain: ChainBackend
-    system: ScfSystem
-    sessions: sessionmaker[Session]
-    keys: Any  # scf_chain.keys.KeyStore
-    documents: Any  # scf_chain.evidence.store.DocumentStore
+    parts: Parts
+    keys: KeyStore
+    documents: DocumentStore
     operator_account: LocalAccount
     owns_chain: bool = True
     process: ProcessLease = field(init=False)
@@ -98,11 +102,12 @@ class Platform:
     # one allowance-using operation per account at a time (scf_chain.platform.locks)
     account_locks: AccountLocks = field(init=False)
     _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _rotation_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    # two rotations at once would each make a new key (scf_chain.platform.rotation)
+    rotation_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _indexed_to: int = field(default=-1, init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
     # senders of participants that sign themselves, by address (scf_chain.platform.custody)
-    external_senders: dict[str, Any] = field(default_factory=dict, init=False)
+    external_senders: dict[str, ExternalSender] = field(default_factory=dict, init=False)
     _data_lock: DataDirLock | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -113,9 +118,6 @@ class Platform:
         self.idempotency = IdempotencyStore(self.sessions, self.settings.idempotency_ttl_s,
                                             self.chain, self.process)
         self.account_locks = AccountLocks(engine)
-        self.indexer = Indexer(self.chain, self.sessions, self.manifest,
-                               confirmations=self.settings.confirmations,
-                               max_reorg_depth=self.settings.max_reorg_depth)
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
@@ -139,9 +141,6 @@ class Platform:
         The data, keystore and document folders are made 0700, the store and secrets 0600; on
         a production chain a master key kept among them is refused (see Settings).
         """
-        from scf_chain.evidence.store import DocumentStore, MasterKey
-        from scf_chain.keys import KeyStore
-
         settings = settings or Settings()
         settings.check_master_key_placement()
         if settings.is_production_chain and not settings.master_key_path.exists():
@@ -181,8 +180,7 @@ class Platform:
             if deployed:
                 log.info("deployed the system to chain %s: %s", manifest.chain_id,
                          settings.manifest_path)
-            db.upgrade(settings.database_url)
-            sessions = db.session_factory(db.make_engine(settings.database_url))
+            sessions = open_store(settings)
             master_file = settings.master_key_path
             try:
                 if master_file.exists():
@@ -198,9 +196,8 @@ class Platform:
             engine = sessions.kw.get("bind")
             # nonces in the store when processes may share it (PostgreSQL), else in memory
             nonces = StoreNonces(engine) if engine is not None and is_postgres(engine) else None
-            platform = cls(settings, chain, ScfSystem(chain, manifest, settings.receipt_timeout_s,
-                                                      nonces),
-                           sessions, keys, documents, operator, owns_chain=owns)
+            platform = cls(Parts(settings, chain, manifest, sessions, nonces), keys, documents,
+                           operator, owns_chain=owns)
             platform._tmp = tmp
             platform._data_lock = lock
             platform._ensure_operator_participant()
@@ -238,7 +235,7 @@ class Platform:
             k: v for k, v in update.items() if k not in settings.model_fields_set}), tmp
 
     @staticmethod
-    def _operator_account(chain: ChainBackend, keys: Any) -> LocalAccount:
+    def _operator_account(chain: ChainBackend, keys: KeyStore) -> LocalAccount:
         if OPERATOR in keys.names():
             return keys.account(OPERATOR)
         dev = chain.dev_accounts()
@@ -288,8 +285,28 @@ class Platform:
 
     # -- shortcuts -----------------------------------------------------------------------------------
     @property
+    def settings(self) -> Settings:
+        return self.parts.settings
+
+    @property
+    def chain(self) -> ChainBackend:
+        return self.parts.chain
+
+    @property
     def manifest(self) -> Manifest:
-        return self.system.manifest
+        return self.parts.manifest
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.parts.sessions
+
+    @property
+    def system(self) -> ScfSystem:
+        return self.parts.system
+
+    @property
+    def indexer(self) -> Indexer:
+        return self.parts.indexer
 
     @property
     def is_dev_chain(self) -> bool:
@@ -301,14 +318,12 @@ class Platform:
         name = participant if isinstance(participant, str) else participant.key_name
         return self.keys.account(name)
 
-    def signer(self, who: GatewayParticipant | LocalAccount) -> Any:
+    def signer(self, who: GatewayParticipant | LocalAccount) -> LocalAccount | ExternalSender:
         """What signs for `who`: its keystore account, or for a participant holding its own
         key the sender that only sends what it signed (scf_chain.platform.custody)."""
         if isinstance(who, LocalAccount):
             return who
         if who.custody == "external":
-            from scf_chain.platform.custody import external_sender
-
             return external_sender(self, who)
         return self.account(who)
 
@@ -358,10 +373,6 @@ class Platform:
 
     def resolve(self, who: str) -> str:
         """An address for a participant name or an address (checksummed)."""
-        from eth_utils import is_address
-
-        from scf_chain.chain.codec import checksum
-
         if is_address(who):
             return checksum(who)
         return checksum(self.participant(who).address)
@@ -417,10 +428,6 @@ class Platform:
 
     def _external_address(self, address: str) -> str:
         """A participant's own address: a valid one that no participant or service key has."""
-        from eth_utils import is_address
-
-        from scf_chain.chain.codec import checksum
-
         if not is_address(address):
             raise ParticipantError("invalid_address", f"{address!r} is not an address")
         address = checksum(address)
@@ -460,8 +467,6 @@ class Platform:
 
     def gas_of(self, address: str) -> int:
         """What `address` holds of the chain's native currency (wei), to pay for gas."""
-        from eth_utils import to_checksum_address
-
         return int(self.chain.w3.eth.get_balance(to_checksum_address(address)))
 
     def dev_fund(self, name: str, wei: int, settlement: int) -> list[str]:
@@ -482,46 +487,23 @@ class Platform:
                         .mint(p.address, settlement).tx_hash)
         return done
 
-    def rotate_key(self, name: str) -> KeyRotation:
-        """Give participant `name` a new signing key and move its roles, tokens, settlement money
-        and gas to the new address (see `scf_chain.platform.rotation`); resumes an interrupted
-        rotation."""
-        from scf_chain.platform.rotation import rotate
-
-        if self.participant(name).custody == "external":
-            raise ParticipantError("external_custody", f"{name} holds its own key: it moves "
-                                   "to a new key itself; the gateway cannot sign for it")
-        with self._rotation_lock:  # two rotations at once would each make a new key
-            return rotate(self, name)
-
-    def keeper(self, batch_size: int = 50) -> Any:
+    def keeper(self, batch_size: int = 50) -> Keeper:
         """The platform's repayment keeper (its own key, 'keeper'; funded with gas on dev chains)."""
-        import os
-        import socket
-
-        from scf_chain.keeper import Keeper
-
         if "keeper" not in self.keys.names():
             address = self.keys.create("keeper")
             if self.is_dev_chain:
                 self.system.sender(self.chain.dev_accounts()[0]).send(address, b"", DEV_GAS_WEI)
-        return Keeper(self.token(self.keys.account("keeper")), self.sessions,
-                      f"{socket.gethostname()[:50]}-{os.getpid()}", batch_size=batch_size,
-                      before_index=self.sync)
+        return self.parts.keeper(self.keys.account("keeper"), batch_size=batch_size,
+                                 before_index=self.sync)
 
-    def api_keys(self, name: str) -> list[Any]:
+    def api_keys(self, name: str) -> list[ApiKey]:
         """A participant's API keys (ids, issue and revocation times; never secrets)."""
-        from scf_chain.platform.apikeys import keys_of
-
         self.participant(name)
         with self.sessions() as s:
             return keys_of(s, name)
 
-    def revoke_api_key(self, name: str, key_id: str) -> Any:
+    def revoke_api_key(self, name: str, key_id: str) -> ApiKey:
         """Revoke one of `name`'s API keys (again: no change). NotFound for another's key."""
-        from scf_chain.db.models import ApiKey
-        from scf_chain.platform.apikeys import revoke_key
-
         self.participant(name)
         with self.sessions() as s:
             key = s.get(ApiKey, key_id)

@@ -103,7 +103,7 @@ DocumentSubmission = Annotated[
 
 def with_addresses(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
     """`data` with every party given by name replaced by that participant's address; an unknown
-    name is refused (422 unknown_participant) before anything is stored."""
+    name is refused (`unknown_participant`, invalid) before anything is stored."""
     out = dict(data)
     for name in PARTY_FIELDS.get(str(data.get("kind")), ()):
         who = out.get(name)

@@ -27,19 +27,17 @@ import logging
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from web3.types import BlockIdentifier
 
 from scf_chain.chain.codec import checksum
+from scf_chain.chain.sender import current_journal
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant, Offer, Receivable, Token
 from scf_chain.errors import Conflict, ParticipantError
-
-if TYPE_CHECKING:
-    from scf_chain.platform.core import Platform
+from scf_chain.platform.core import DEV_GAS_WEI, OPERATOR, Platform
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +95,21 @@ def _ids(values: Sequence[int]) -> str:
 
 
 def rotate(platform: Platform, name: str) -> KeyRotation:
-    from scf_chain.platform.core import OPERATOR
-
+    """Give participant `name` a new signing key and move its roles, tokens, settlement money
+    and gas to the new address; resumes an interrupted rotation."""
     p = platform.participant(name)
     if name == OPERATOR:
         raise ParticipantError("operator_role", "the operator's key is rotated by redeploying "
                                "or transferring the operator role, not here")
+    if p.custody == "external":
+        raise ParticipantError("external_custody", f"{name} holds its own key: it moves "
+                               "to a new key itself; the gateway cannot sign for it")
+    with platform.rotation_lock:  # two rotations at once would each make a new key
+        return _rotate(platform, p)
+
+
+def _rotate(platform: Platform, p: GatewayParticipant) -> KeyRotation:
+    name = p.name
     key_name = p.key_name
     recorded = checksum(p.address)
     with ExitStack() as held:
@@ -144,8 +151,6 @@ def _retired_account(platform: Platform, key_name: str, address: str) -> LocalAc
 
 def _read_block() -> BlockIdentifier:
     """The block balances are read at: a replayed request reads what its first attempt read."""
-    from scf_chain.chain.sender import current_journal
-
     journal = current_journal()
     block = journal.read_block() if journal is not None else "latest"
     return block if isinstance(block, int) else "latest"
@@ -158,8 +163,6 @@ def _hand_over(platform: Platform, p: GatewayParticipant, old: LocalAccount, new
     roles = Role(p.roles)
     # gas for the old key's last transactions and the new key's first ones
     if platform.is_dev_chain and int(w3.eth.get_balance(new.address, _read_block())) == 0:
-        from scf_chain.platform.core import DEV_GAS_WEI
-
         platform.system.sender(platform.chain.dev_accounts()[0]).send(new.address, b"",
                                                                       DEV_GAS_WEI)
     if op.roles_of(new.address) != roles:

@@ -63,8 +63,19 @@ def train(
     german_credit: GermanOpt = False,
     version: Annotated[Optional[str], typer.Option(
         "--version", help="Model version (default: creation time and data hash).")] = None,
+    simulated: Annotated[bool, typer.Option(
+        "--simulate", help="Train the debtor and supplier scorecards on trade: run a two-round "
+        "market on a throw-away chain (SCF_CHAIN_BACKEND=anvil or embedded), take features "
+        "from the store after round 1, label them by round 2.")] = False,
+    receivables: Annotated[int, typer.Option(
+        "--receivables", min=200, help="With --simulate: the market's size.")] = 3_200,
+    seed: Annotated[int, typer.Option("--seed", help="With --simulate.")] = 2026,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="With --simulate.")] = 4,
 ) -> None:
     """Fit a scorecard and write its model file."""
+    if simulated:
+        _train_on_market(out, receivables, seed, workers, version)
+        return
     try:
         from scf_chain.risk.model import save_model
         from scf_chain.risk.train import fit_scorecard
@@ -82,6 +93,33 @@ def train(
                f"Brier {m.brier_out_of_fold:.4f}; in sample AUC {m.auc_in_sample:.4f}")
     for d in model.dropped:
         typer.echo(f"  dropped {d.name}: {d.reason}")
+
+
+def _train_on_market(out: Path, receivables: int, seed: int, workers: int,
+                     version: Optional[str]) -> None:
+    from scf_chain.config import Settings
+    from scf_chain.platform.core import Platform
+    from scf_chain.risk.trade import shipped_market, simulate_and_train
+
+    settings = Settings()
+    if settings.chain_backend not in ("embedded", "anvil"):
+        _fail(RiskError("scf risk train --simulate runs on a throw-away chain: set "
+                        "SCF_CHAIN_BACKEND to embedded or anvil"))
+    platform = Platform.open(settings)
+    try:
+        trained = simulate_and_train(platform, shipped_market(seed, receivables, workers),
+                                     version=version)
+    except RiskError as exc:
+        _fail(exc)
+    finally:
+        platform.close()
+    out.write_text(trained.bundle.to_json(), encoding="utf-8")
+    typer.echo(f"wrote {out}: {trained.result.receivables} receivables, "
+               f"{trained.result.transactions} transactions")
+    for kind, m in trained.bundle.scorecards.items():
+        t = m.training_data
+        typer.echo(f"{kind}: {t.rows} rows ({t.bad} bad), {len(m.features)} features; out of "
+                   f"fold AUC {m.metrics.auc_out_of_fold:.4f}, KS {m.metrics.ks_out_of_fold:.4f}")
 
 
 @risk_app.command("evaluate")
@@ -163,7 +201,7 @@ def _risk_service() -> RiskService:
     from scf_chain import db
     from scf_chain.config import Settings
     from scf_chain.risk.detectors import DetectorParams
-    from scf_chain.risk.service import RiskService
+    from scf_chain.risk.service import RiskService, model_file_of
 
     settings = Settings()
     db.upgrade(settings.database_url)
@@ -182,7 +220,7 @@ def _risk_service() -> RiskService:
 
         reader = read
     return RiskService(sessions, reader, DetectorParams(rate_ceiling=settings.risk_rate_ceiling),
-                       settings.risk_model_file)
+                       model_file_of(settings))
 
 
 @risk_app.command("alerts")
@@ -254,6 +292,11 @@ def simulate_cmd(
     debtors: Annotated[int, typer.Option("--debtors", min=2)] = 4,
     suppliers: Annotated[int, typer.Option("--suppliers", min=2, help="Tier-1 suppliers.")] = 8,
     fraud_share: Annotated[float, typer.Option("--fraud-share", min=0.0, max=1.0)] = 0.15,
+    evasion_share: Annotated[float, typer.Option(
+        "--evasion-share", min=0.0, max=1.0, help="Receivables carrying an evasive variant.")] = 0.0,
+    rounds: Annotated[int, typer.Option("--rounds", min=1)] = 1,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, help="Parallel receivables (anvil; embedded runs one).")] = 1,
     seed: Annotated[int, typer.Option("--seed")] = 1,
     evaluate_detectors: Annotated[bool, typer.Option(
         "--evaluate/--no-evaluate", help="Run the detectors and print precision and recall "
@@ -270,7 +313,8 @@ def simulate_cmd(
         _fail(RiskError("scf risk simulate runs on a throw-away chain: set SCF_CHAIN_BACKEND "
                         "to embedded or anvil"))
     cfg = SimConfig(receivables=receivables, debtors=debtors, suppliers=suppliers,
-                    fraud_share=fraud_share, seed=seed)
+                    fraud_share=fraud_share, evasion_share=evasion_share, rounds=rounds,
+                    workers=workers, seed=seed)
     platform = Platform.open(settings)
     try:
         result = simulate(platform, cfg, labels)
@@ -278,7 +322,12 @@ def simulate_cmd(
                    f"fraud, {result.transactions} transactions; labels in {labels}")
         if evaluate_detectors:
             for pattern, m in evaluate(platform, result.labels).items():
-                typer.echo(f"{pattern:<18} labelled {m['labelled']:>4}  alerted "
+                if "detector" in m:  # an evasion: what its detector caught of it
+                    if m["labelled"]:
+                        typer.echo(f"{pattern:<30} labelled {m['labelled']:>4}  caught by "
+                                   f"{m['detector']} {m['caught']:>4}")
+                    continue
+                typer.echo(f"{pattern:<30} labelled {m['labelled']:>4}  alerted "
                            f"{m['alerted']:>4}  precision {m['precision']:.2f}  "
                            f"recall {m['recall']:.2f}")
     finally:

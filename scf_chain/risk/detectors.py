@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from scf_chain.db.models import Offer, RiskEdge, RiskPair, RiskReceivable, RiskToken
@@ -35,6 +35,9 @@ class DetectorParams(BaseModel):
     storm_min_parts: int = Field(10, ge=2)
     storm_max_part_value: int = Field(100_000, gt=0)  # smallest unit (cents): 1,000.00
     storm_window_days: float = Field(7.0, gt=0)
+    # ... or, whatever its amount, under this share of the receivable's face value (a part is
+    # small next to the receivable it is cut from; an amount alone is dodged by a cent)
+    storm_max_part_share: float = Field(0.05, ge=0, lt=1)
     # above_market_rate: implied annual rate of an open or accepted offer above the ceiling
     rate_ceiling: float = Field(0.12, gt=0)
     # concentration: a supplier with at least `concentration_min_receivables` receivables, at
@@ -63,12 +66,17 @@ def _key(*parts: object) -> str:
 
 
 def circular_trade(session: Session, p: DetectorParams, now: int) -> list[Finding]:
-    """Value that travels around a loop of participants back to where it started, every hop
-    within `cycle_window_days` of the others: transfers and financings up to `now` (a financing
-    inside the loop is self-financing through related parties: the financier's side passes the
-    value back). Loops of up to `cycle_max_length` participants (networkx simple_cycles with a
-    length bound). A finding is the loop (rotated to start at its smallest address) and the
-    receivables of the hops in its tightest window."""
+    """Value that travels around a loop of participants back to where it started.
+
+    Two rules. (1) A loop of participants, every hop within `cycle_window_days` of the others:
+    transfers and financings up to `now` (a financing inside the loop is self-financing through
+    related parties: the financier's side passes the value back). Loops of up to
+    `cycle_max_length` participants (networkx simple_cycles with a length bound). A finding is
+    the loop (rotated to start at its smallest address) and the receivables of the hops in its
+    tightest window. (2) Value of a receivable that came back to its own creditor from someone
+    else, through any number of hops and over any time: the creditor held all of the receivable
+    once, so whatever of it returns has been around a loop, however long or slow. A receivable
+    already on a loop of rule 1 is not reported again."""
     window = int(p.cycle_window_days * DAY)
     edges = session.execute(select(RiskEdge.sender, RiskEdge.recipient, RiskEdge.slot,
                                    RiskEdge.kind, RiskEdge.block_time).where(
@@ -79,6 +87,7 @@ def circular_trade(session: Session, p: DetectorParams, now: int) -> list[Findin
         g.add_edge(u, v)
         on[(u, v)].append((t, slot, kind))
     findings = []
+    looped: set[int] = set()
     for cycle in nx.simple_cycles(g, length_bound=p.cycle_max_length):
         i = cycle.index(min(cycle))
         loop = cycle[i:] + cycle[:i]
@@ -88,6 +97,7 @@ def circular_trade(session: Session, p: DetectorParams, now: int) -> list[Findin
             continue
         inside = [(slot, kind) for h in hops for t, slot, kind in on[h] if span[0] <= t <= span[1]]
         slots = sorted({slot for slot, _ in inside})
+        looped.update(slots)
         financing = any(kind == "financing" for _, kind in inside)
         findings.append(Finding(
             "circular_trade", _key("->".join(loop), ",".join(map(str, slots))), "high",
@@ -96,7 +106,44 @@ def circular_trade(session: Session, p: DetectorParams, now: int) -> list[Findin
             + (" including a financing (self-financing)" if financing else ""),
             tuple(loop), slots[0] if len(slots) == 1 else None,
             {"loop": loop, "slots": [str(s) for s in slots], "self_financing": financing,
-             "first_at": span[0], "last_at": span[1], "window_days": p.cycle_window_days}))
+             "first_at": span[0], "last_at": span[1], "window_days": p.cycle_window_days,
+             "rule": "loop_in_window"}))
+    return findings + _returned_to_creditor(session, edges, looped)
+
+
+def _returned_to_creditor(session: Session, edges: Sequence[tuple[str, str, int, str, int]],
+                          looped: set[int]) -> list[Finding]:
+    creditors = dict(session.execute(
+        select(RiskReceivable.slot, RiskReceivable.creditor).distinct()
+        .join(RiskEdge, and_(RiskEdge.slot == RiskReceivable.slot,
+                             RiskEdge.recipient == RiskReceivable.creditor))).tuples().all())
+    by_slot: dict[int, list[tuple[str, str, int, str, int]]] = defaultdict(list)
+    for e in edges:
+        if e[2] in creditors and e[2] not in looped:
+            by_slot[e[2]].append(e)
+    findings = []
+    for slot, mine in sorted(by_slot.items()):
+        creditor = creditors[slot]
+        back = sorted((t, u) for u, v, _, _, t in mine if v == creditor and u != creditor)
+        if not back:
+            continue
+        g: nx.DiGraph = nx.DiGraph()
+        g.add_edges_from((u, v) for u, v, *_ in mine)
+        try:
+            path = nx.shortest_path(g, creditor, back[0][1])
+        except nx.NetworkXNoPath:  # it came from someone the creditor never passed it to
+            path = [back[0][1]]
+        loop = [str(x) for x in (path if path[0] == creditor else [creditor, *path])]
+        first = min(t for *_, t in mine)
+        financing = any(kind == "financing" for *_, kind, _ in mine)
+        findings.append(Finding(
+            "circular_trade", _key("returned", slot), "high",
+            f"value of the receivable came back to its creditor through {len(loop)} "
+            f"participants over {(back[0][0] - first) / DAY:.1f} days"
+            + (" including a financing (self-financing)" if financing else ""),
+            tuple(loop), slot,
+            {"loop": loop, "slots": [str(slot)], "self_financing": financing,
+             "first_at": first, "last_at": back[0][0], "rule": "returned_to_creditor"}))
     return findings
 
 
@@ -123,21 +170,29 @@ def _tightest(hops: list[list[tuple[int, int, str]]]) -> tuple[int, int] | None:
 
 def split_storm(session: Session, p: DetectorParams, now: int) -> list[Finding]:
     """A financing preceded, within `storm_window_days`, by the seller cutting at least
-    `storm_min_parts` parts each under `storm_max_part_value` from the same receivable."""
+    `storm_min_parts` small parts from the same receivable: each under `storm_max_part_value`,
+    or under `storm_max_part_share` of the receivable's face value."""
     fin = RiskEdge.__table__.alias("fin")
     part = RiskToken.__table__.alias("part")
+    rec = RiskReceivable.__table__.alias("rec")
     window = int(p.storm_window_days * DAY)
+    # the share as a whole-number comparison (the columns are 78-digit numerics): parts·10⁶ <
+    # face·share·10⁶
+    share_ppm = int(round(p.storm_max_part_share * 1_000_000))
+    small = or_(part.c.split_value < p.storm_max_part_value,
+                part.c.split_value * 1_000_000 < rec.c.face_value * share_ppm)
     rows = session.execute(
         select(fin.c.offer_id, fin.c.slot, fin.c.sender, fin.c.block_time, func.count())
-        .join(part, and_(part.c.slot == fin.c.slot, part.c.split_by == fin.c.sender,
-                         part.c.split_value < p.storm_max_part_value,
+        .join(rec, rec.c.slot == fin.c.slot)
+        .join(part, and_(part.c.slot == fin.c.slot, part.c.split_by == fin.c.sender, small,
                          part.c.minted_at <= fin.c.block_time,
                          part.c.minted_at >= fin.c.block_time - window))
         .where(fin.c.kind == "financing", fin.c.block_time <= now)
         .group_by(fin.c.offer_id, fin.c.slot, fin.c.sender, fin.c.block_time)
         .having(func.count() >= p.storm_min_parts)).tuples().all()
     return [Finding("split_storm", _key("offer", offer_id), "medium",
-                    f"{n} parts under {p.storm_max_part_value} cut within "
+                    f"{n} parts under {p.storm_max_part_value} or "
+                    f"{p.storm_max_part_share:.0%} of the face value cut within "
                     f"{p.storm_window_days:g} days before a financing", (seller,), slot,
                     {"offer_id": str(offer_id), "parts": n, "financed_at": at})
             for offer_id, slot, seller, at, n in rows]

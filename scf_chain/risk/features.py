@@ -350,6 +350,7 @@ SUPPLIER_FEATURES = (
     "supplier_receivable_count", "supplier_confirmed_face", "supplier_debtor_count",
     "supplier_top_debtor_share", "supplier_orders", "supplier_order_amount",
     "supplier_deliveries", "supplier_invoices", "supplier_invoice_amount",
+    "supplier_evidence_failures", "supplier_evidence_failure_share",
     "holder_financings", "holder_financed_value", "holder_avg_rate", "holder_max_rate",
     "holder_avg_days_to_first_financing", "holder_splits", "holder_max_fanout",
     "holder_max_depth", "holder_transfers_out", "holder_transfers_in",
@@ -421,6 +422,10 @@ def supplier_values(session: Session, address: str) -> tuple[dict[str, float | i
         elif event == "delivered":
             t["deliveries"] += n
     total_face = sum(p.confirmed_face for p in pairs)
+    checked, failed = session.execute(select(
+        func.count(), func.count().filter(RiskReceivable.consistency != "ok")).where(
+        RiskReceivable.creditor == address, RiskReceivable.evidence_checked.is_(True),
+        RiskReceivable.status.not_in(("rejected", "withdrawn")))).tuples().one()
     h = session.get(RiskHolder, address) or _new_holder(address)
     values: dict[str, float | int | None] = {
         "supplier_receivable_count": sum(p.confirmed_count for p in pairs),
@@ -433,6 +438,8 @@ def supplier_values(session: Session, address: str) -> tuple[dict[str, float | i
         "supplier_deliveries": sum(t["deliveries"] for t in trade.values()),
         "supplier_invoices": sum(t["invoices"] for t in trade.values()),
         "supplier_invoice_amount": sum(t["invoice_amount"] for t in trade.values()),
+        "supplier_evidence_failures": failed,
+        "supplier_evidence_failure_share": _ratio(failed, checked),
         "holder_financings": h.financings,
         "holder_financed_value": h.financed_value,
         "holder_avg_rate": _ratio(h.rate_sum, h.rated),

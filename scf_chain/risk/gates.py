@@ -146,7 +146,8 @@ def notes(platform: Platform, policy: RiskPolicy) -> dict[str, str]:
     if policy.min_grade != "off":
         grades = _grades(platform)
         if grades is None:
-            out["min_grade"] = "no model configured (SCF_RISK_MODEL_FILE): the gate passes"
+            out["min_grade"] = ("no model configured (SCF_RISK_MODEL_FILE unset and "
+                                "SCF_RISK_DEFAULT_MODEL false): the gate passes")
         elif policy.min_grade_value not in grades:
             out["min_grade"] = (f"the model has no grade {policy.min_grade_value!r}: the gate "
                                 "passes")

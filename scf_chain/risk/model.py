@@ -211,3 +211,58 @@ def load_model(path: str | Path) -> ScorecardModel:
     except OSError as exc:
         raise RiskModelError(f"cannot read model file {path}: {exc}") from exc
     return ScorecardModel.from_json(text)
+
+
+BUNDLE_FORMAT = "scf-risk-models/1"
+SCORECARD_KINDS = ("debtor", "supplier")
+
+
+class ModelBundle(_Frozen):
+    """Scorecards for the kinds of participant, trained together: `debtor` (will it pay its
+    receivables) and `supplier` (will its receivables be sound), with how their data was made."""
+
+    format: str = BUNDLE_FORMAT
+    bundle_version: str
+    created_at: str
+    description: str
+    training: dict[str, str | int | float | list[float] | None]
+    scorecards: dict[str, ScorecardModel]
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelBundle:
+        if self.format != BUNDLE_FORMAT:
+            raise ValueError(f"unsupported bundle format {self.format!r} (expected "
+                             f"{BUNDLE_FORMAT!r})")
+        unknown = set(self.scorecards) - set(SCORECARD_KINDS)
+        if unknown or not self.scorecards:
+            raise ValueError(f"a bundle holds scorecards for {', '.join(SCORECARD_KINDS)}; got "
+                             f"{sorted(self.scorecards)}")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=2,
+                          ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def load_scorecards(path: str | Path) -> dict[str, ScorecardModel]:
+    """The scorecards in a model file: a bundle's by kind, or one scorecard under `any` (it
+    scores every participant)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RiskModelError(f"cannot read model file {path}: {exc}") from exc
+    try:
+        head = json.loads(text)
+    except ValueError as exc:
+        raise RiskModelError(f"model file {path} is not JSON: {exc}") from exc
+    if isinstance(head, dict) and head.get("format") == BUNDLE_FORMAT:
+        try:
+            return dict(ModelBundle.model_validate_json(text).scorecards)
+        except ValidationError as exc:
+            raise RiskModelError(f"not a valid scorecard bundle: {exc}") from exc
+    return {"any": ScorecardModel.from_json(text)}
+
+
+def default_model_path() -> Path:
+    """The trade scorecards shipped in the package (scripts/train_risk_model.py makes them)."""
+    return Path(__file__).with_name("models") / "trade_scorecards.json"

@@ -23,6 +23,7 @@ from scf_chain.risk.features import as_of, participant_features, receivable_feat
 from scf_chain.risk.metrics import Metrics, capital_flow_metrics
 
 if TYPE_CHECKING:
+    from scf_chain.config import Settings
     from scf_chain.platform.core import Platform
     from scf_chain.risk.scoring import Scorer
 
@@ -48,7 +49,7 @@ class RiskService:
                  params: DetectorParams, model_file: Path | None = None) -> None:
         self.sessions, self.read_document, self.params = sessions, read_document, params
         self.model_file = model_file
-        self._scorer: Scorer | None = None
+        self._scorers: dict[str, Scorer] | None = None
         self._lock = threading.Lock()
         self._seen: tuple[int, int, int] | None = None
 
@@ -84,24 +85,44 @@ class RiskService:
         return Refresh(docs, checked, True, raised)
 
     # -- scores ----------------------------------------------------------------------------------------
-    def scorer(self) -> Scorer | None:
+    def scorers(self) -> dict[str, Scorer]:
+        """The model file's scorecards by kind (`debtor`, `supplier`, or `any` for a single
+        scorecard), loaded once; empty without a model file."""
         if self.model_file is None:
-            return None
-        if self._scorer is None:
-            from scf_chain.risk.model import load_model
+            return {}
+        if self._scorers is None:
+            from scf_chain.risk.model import load_scorecards
             from scf_chain.risk.scoring import Scorer
 
-            self._scorer = Scorer(load_model(self.model_file))
-        return self._scorer
+            self._scorers = {kind: Scorer(m) for kind, m in
+                             load_scorecards(self.model_file).items()}
+        return self._scorers
 
-    def score(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Score, grade, PD and reasons from a feature row, or `score: null` and why."""
-        scorer = self.scorer()
-        if scorer is None:
+    def scorer(self) -> Scorer | None:
+        """A scorecard of the model (for its grades: every scorecard of a bundle has the
+        same), or None without a model."""
+        return next(iter(self.scorers().values()), None)
+
+    def score(self, values: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
+        """Score, grade, PD and reasons from a feature row, or `score: null` and why.
+
+        `kind` picks a bundle's scorecard; by default a participant that has confirmed
+        receivables as debtor is scored as a debtor, anyone else as a supplier."""
+        scorers = self.scorers()
+        if not scorers:
             return {"score": None, "reason": NO_MODEL}
+        if "any" in scorers:
+            kind = "any"
+        elif kind is None:
+            kind = "debtor" if values.get("debtor_confirmed_count") else "supplier"
+        scorer = scorers.get(kind)
+        if scorer is None:
+            return {"score": None, "scorecard": kind,
+                    "reason": f"the model has no {kind} scorecard"}
         row = {k: values.get(k) for k in scorer.model.inputs}
         s = scorer.score(row)
         return {"score": s.score, "grade": s.grade, "pd": s.pd, "model_version": s.model_version,
+                "scorecard": kind,
                 "reasons": [{"code": r.code, "text_en": r.text_en, "text_zh": r.text_zh,
                              "points_lost": r.points_lost} for r in s.reasons]}
 
@@ -118,7 +139,7 @@ class RiskService:
             if f is None:
                 return None
             debtor = participant_features(s, f.debtor, f.as_of)
-        debtor_score = self.score(debtor.values)
+        debtor_score = self.score(debtor.values, "debtor")
         return {"slot": f.slot, "debtor": f.debtor, "creditor": f.creditor, "as_of": f.as_of,
                 "features": f.values, "evidence": f.evidence,
                 "debtor_health": {"features": {k: v for k, v in debtor.values.items()
@@ -155,9 +176,21 @@ def service_for(platform: Platform) -> RiskService:
             st = platform.settings
             svc = RiskService(platform.sessions, read,
                               DetectorParams(rate_ceiling=st.risk_rate_ceiling),
-                              st.risk_model_file)
+                              model_file_of(st))
             setattr(platform, "_risk_service", svc)  # noqa: B010 - lives and dies with the platform
         return svc
+
+
+def model_file_of(settings: Settings) -> Path | None:
+    """SCF_RISK_MODEL_FILE, else the trade scorecards shipped in the package (unless
+    SCF_RISK_DEFAULT_MODEL=false: then no scores)."""
+    if settings.risk_model_file is not None:
+        return settings.risk_model_file
+    if not settings.risk_default_model:
+        return None
+    from scf_chain.risk.model import default_model_path
+
+    return default_model_path()
 
 
 def alert_dict(a: AlertView) -> dict[str, Any]:

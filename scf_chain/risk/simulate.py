@@ -1,15 +1,17 @@
 """A simulated e-commerce supply chain market, with trade fraud injected under ground-truth labels.
 
 The simulator drives the real system through the platform's Python layer (`Platform`, the
-evidence operations, the token clients and `platform.operations`): documents are submitted,
-encrypted and anchored; receivables are applied for against the anchored invoice, confirmed,
-split, financed and repaid on chain. The risk engine then reads only what the indexer folded and
-what the evidence pass read from the document store, as in production.
+evidence operations and the token clients): documents are submitted, encrypted and anchored;
+receivables are applied for against the anchored invoice, confirmed, split, financed and repaid on
+chain. The risk engine then reads only what the indexer folded and what the evidence pass read
+from the document store, as in production.
 
 The market: core enterprises (debtors), each with a hidden health that drives its lateness and
 defaults; tier-1 suppliers that sell to them and pass parts of their receivables to tier-2
-suppliers; banks that finance at market rates; a logistics provider that records deliveries and
-anchors the evidence.
+suppliers, a few of them dishonest (they carry the supplier-side fraud); banks that finance at
+market rates; a logistics provider that records deliveries and anchors the evidence. A market
+runs in `rounds`: each round's receivables are issued, moved, and repaid or not by maturity, so
+features taken at the end of one round can be judged by the next round's outcomes (training).
 
 Injected patterns (labels: pattern -> items the detector should name):
 - `fictitious_trade` (slots): an invoice without a delivery, a delivery after the invoice date,
@@ -22,33 +24,80 @@ Injected patterns (labels: pattern -> items the detector should name):
 - `above_market_rate` (offers): financing at an implied annual rate above the ceiling.
 - `concentration` (supplier:debtor pairs): a supplier's receivables all on one weak debtor.
 
-The simulation runs with the risk gates off: it calls the platform operations, not the routes.
+Evasive variants (`EVASIONS`: each tries to dodge one detector; labelled apart, in the terms of
+the detector they try to dodge): a loop through more participants than the cycle search's bound,
+a loop closed later than the cycle window, self-financing through an intermediary, a storm of
+one part fewer than the threshold, a storm of parts just above the part-value threshold, an
+invoice one unit above its order, a delivery attested by the seller itself, and a concentrated
+supplier that keeps one receivable in five on a sound debtor.
+
+The simulation runs with the risk gates off: it calls the platform's clients, not the routes.
+Debtors and financiers approve the receivable contract once for the whole run (the gateway's
+operations set an exact allowance per payment, which reads every open receivable of the payer
+from the chain: quadratic in a market of thousands). With `workers` > 1 (a node that takes
+concurrent requests: anvil), independent receivables run in parallel threads, each account's
+transactions still signed in nonce order by its one sender.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
+from sqlalchemy import func, select
 
 from scf_chain.clients import Role
+from scf_chain.db.models import GatewayParticipant, RawEvent
 from scf_chain.errors import EvidenceRequestError
 from scf_chain.platform import evidence as evidence_ops
-from scf_chain.platform import operations
 from scf_chain.platform.core import Platform
 
 DAY = 86_400
 PATTERNS = ("fictitious_trade", "circular_trade", "split_storm", "above_market_rate",
             "concentration")
+# evasive pattern -> the detector it tries to dodge
+EVASIONS: dict[str, str] = {
+    "circular_long_loop": "circular_trade",
+    "circular_slow_loop": "circular_trade",
+    "related_party_via_intermediary": "circular_trade",
+    "storm_under_count": "split_storm",
+    "storm_parts_over_value": "split_storm",
+    "invoice_small_excess": "fictitious_trade",
+    "self_attested_delivery": "fictitious_trade",
+    "concentration_diluted": "concentration",
+}
+# what each evasion does, for the report and docs
+EVASION_TEXT: dict[str, str] = {
+    "circular_long_loop": "a loop through 8 participants (the cycle search stops at 6)",
+    "circular_slow_loop": "a loop of 3 whose last hop comes 59 days after the first "
+                          "(window 30 days)",
+    "related_party_via_intermediary": "self-financing: the related financier passes value to "
+                                      "an intermediary, which passes it to the seller",
+    "storm_under_count": "9 parts of 50.00–300.00 before a financing (threshold: 10 parts)",
+    "storm_parts_over_value": "10–12 parts of 1,000.01–1,050.00 before a financing (parts "
+                              "counted under 1,000.00)",
+    "invoice_small_excess": "an invoice 1.00 above its order",
+    "self_attested_delivery": "the delivery record submitted by the seller itself, consistent "
+                              "with the order and invoice",
+    "concentration_diluted": "4 of the supplier's 5 receivables (80 % of face value) on the weak "
+                             "debtor (threshold: 90 %)",
+}
+SUPPLIER_FRAUD = frozenset({"fictitious_trade", "split_storm", "above_market_rate",
+                            "storm_under_count", "storm_parts_over_value",
+                            "invoice_small_excess", "self_attested_delivery"})
 CLEAN_RATES = (0.02, 0.08)
 FRAUD_RATES = (0.20, 0.40)
-GAS_WEI = 10**18
+BIG = 10**15
 
 
 @dataclass
@@ -59,9 +108,27 @@ class SimConfig:
     tier2: int = 4
     banks: int = 2
     fraud_share: float = 0.15
+    evasion_share: float = 0.0  # receivables carrying an evasive variant
+    dishonest_share: float = 0.15  # tier-1 suppliers that carry the supplier-side fraud
+    health: tuple[float, float] = (0.75, 0.99)  # debtors' hidden health is drawn from this
+    rounds: int = 1
     seed: int = 1
     tenor_days: int = 60
-    batch: int = 200  # documents anchored per batch
+    batch: int = 500  # documents anchored per batch
+    workers: int = 1  # parallel receivables (anvil); the embedded chain always runs one
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one receivable: the ground truth a scorecard is trained against."""
+
+    round: int
+    slot: int
+    debtor: str
+    supplier: str
+    pattern: str | None
+    repaid: str  # on_time, late, default
+    days_late: int
 
 
 @dataclass
@@ -72,11 +139,19 @@ class SimResult:
     transactions: int
     participants: dict[str, str] = field(default_factory=dict)
     seed: int = 0
+    evasive_receivables: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+    health: dict[str, float] = field(default_factory=dict)
+    dishonest: list[str] = field(default_factory=list)
+    indexed_events: int = 0  # events the indexer ingested during the run
+    index_seconds: float = 0.0  # and the time it took (features folded as it ingests)
 
     def to_json(self) -> dict[str, Any]:
         return {"seed": self.seed, "receivables": self.receivables,
-                "fraud_receivables": self.fraud_receivables, "transactions": self.transactions,
-                "labels": self.labels, "participants": self.participants}
+                "fraud_receivables": self.fraud_receivables,
+                "evasive_receivables": self.evasive_receivables,
+                "transactions": self.transactions, "labels": self.labels,
+                "participants": self.participants, "dishonest_suppliers": self.dishonest}
 
 
 @dataclass
@@ -84,18 +159,27 @@ class _Trade:
     supplier: str
     debtor: str
     face: int
-    pattern: str | None = None  # the pattern this receivable carries
+    pattern: str | None = None  # the pattern (or evasion) this receivable carries
     variant: str = ""
+    index: int = 0
+    round: int = 0
     slot: int = 0
     token: int = 0
     doc_ids: dict[str, str] = field(default_factory=dict)
+    late_hop: tuple[str, int, str, int] | None = None  # (holder, token, to, value)
+
+
+def _spread(n: int, names: Iterable[str]) -> list[str]:
+    names = list(names)
+    return [names[i % len(names)] for i in range(n)]
 
 
 def _plan(cfg: SimConfig, rng: random.Random) -> tuple[list[_Trade], list[str]]:
-    """Which receivable carries which pattern. Patterns are spread evenly; the rest is clean."""
+    """Which receivable carries which pattern, with which supplier and debtor. Patterns are
+    spread evenly; the rest is clean."""
     n_fraud = (0 if cfg.fraud_share == 0
                else max(len(PATTERNS), round(cfg.receivables * cfg.fraud_share)))
-    kinds: list[str] = [PATTERNS[i % len(PATTERNS)] for i in range(n_fraud)]
+    kinds: list[str] = _spread(n_fraud, PATTERNS)
     # a concentrated supplier has 3 receivables, all on the weak debtor
     n_c = kinds.count("concentration")
     kinds = [k for k in kinds if k != "concentration"] + ["concentration"] * (-(-n_c // 3) * 3)
@@ -103,36 +187,55 @@ def _plan(cfg: SimConfig, rng: random.Random) -> tuple[list[_Trade], list[str]]:
     n_f = kinds.count("fictitious_trade")
     if kinds:
         kinds += ["fictitious_trade"] * (max(3, n_f) - n_f)
+    n_ev = 0 if cfg.evasion_share == 0 else max(len(EVASIONS),
+                                                round(cfg.receivables * cfg.evasion_share))
+    evasive = _spread(n_ev, EVASIONS)
+    n_d = evasive.count("concentration_diluted")  # 4 on the weak debtor, 1 on a sound one
+    evasive = [k for k in evasive if k != "concentration_diluted"] + \
+        ["concentration_diluted"] * (-(-n_d // 5) * 5)
+    kinds += evasive
+    dishonest = sorted(rng.sample(range(cfg.suppliers), max(1, round(cfg.suppliers
+                                                                     * cfg.dishonest_share))))
     trades: list[_Trade] = []
     debtors = [f"core-{i}" for i in range(cfg.debtors)]
     counter: dict[str, int] = defaultdict(int)
-    n_conc = n_loop = 0
     for kind in kinds:
+        k = counter[kind]
+        counter[kind] += 1
         if kind == "concentration":
-            supplier = f"conc-{n_conc // 3}"
-            n_conc += 1
-            trades.append(_Trade(supplier, "core-weak", 0, kind))
+            trades.append(_Trade(f"conc-{k // 3}", "core-weak", 0, kind))
+        elif kind == "concentration_diluted":
+            group, member = divmod(k, 5)
+            trades.append(_Trade(f"dilute-{group}", "core-weak" if member < 4 else debtors[0],
+                                 2_000_000, kind))
         elif kind == "circular_trade":
-            ring = n_loop
-            n_loop += 1
-            variant = "self_financing" if ring % 2 else "loop"
-            trades.append(_Trade(f"ring-{ring}-0", "", 0, kind, variant))
-        elif kind == "fictitious_trade":
-            variant = ("no_delivery", "late_delivery", "over_order")[counter[kind] % 3]
-            counter[kind] += 1
-            trades.append(_Trade("", "", 0, kind, variant))
+            trades.append(_Trade(f"ring-{k}-0", "", 0, kind,
+                                 "self_financing" if k % 2 else "loop"))
+        elif kind in ("circular_long_loop", "circular_slow_loop",
+                      "related_party_via_intermediary"):
+            short = {"circular_long_loop": "long", "circular_slow_loop": "slow",
+                     "related_party_via_intermediary": "via"}[kind]
+            trades.append(_Trade(f"{short}-{k}-0", "", 0, kind))
         else:
-            trades.append(_Trade("", "", 0, kind))
+            variant = ("no_delivery", "late_delivery", "over_order")[k % 3] \
+                if kind == "fictitious_trade" else ""
+            trades.append(_Trade(f"supplier-{rng.choice(dishonest)}"
+                                 if kind in SUPPLIER_FRAUD else "", "", 0, kind, variant))
     while len(trades) < cfg.receivables:
         trades.append(_Trade("", "", 0))
     rng.shuffle(trades)
     # clean supplier -> debtor round robin: no clean supplier has its receivables on one debtor
     per_supplier: dict[str, int] = defaultdict(int)
     for i, t in enumerate(trades):
-        t.face = rng.randint(10_000, 30_000) * 100  # 10,000.00 - 30,000.00
+        t.index = i
+        t.round = i * cfg.rounds // len(trades)
+        face = rng.randint(10_000, 30_000) * 100  # 10,000.00 - 30,000.00
+        if t.pattern == "storm_parts_over_value":
+            face = rng.randint(25_000, 30_000) * 100
+        t.face = t.face or face
         if not t.supplier:
             t.supplier = f"supplier-{i % cfg.suppliers}"
-        if t.pattern != "concentration":
+        if not t.debtor:
             k = per_supplier[t.supplier]
             per_supplier[t.supplier] += 1
             base = int(t.supplier.rsplit("-", 1)[1]) if t.supplier.startswith("supplier-") else i
@@ -145,97 +248,174 @@ class Simulator:
         self.p, self.cfg = platform, cfg
         self.rng = random.Random(cfg.seed)
         self.addr: dict[str, str] = {}
-        self.txs = 0
-        self.labels: dict[str, list[str]] = {k: [] for k in PATTERNS}
+        self._people: dict[str, GatewayParticipant] = {}
+        self._txs = 0
+        self._lock = threading.Lock()
+        self.labels: dict[str, list[str]] = {k: [] for k in (*PATTERNS, *EVASIONS)}
+        self.outcomes: list[Outcome] = []
+        self.workers = 1 if platform.chain.name == "embedded" else max(1, cfg.workers)
+        self.indexed_events = 0
+        self.index_seconds = 0.0
 
     # -- helpers -----------------------------------------------------------------------------------
-    def _who(self, name: str) -> Any:
-        return self.p.participant(name)
+    def _count(self, n: int) -> None:
+        with self._lock:
+            self._txs += n
 
-    def _party(self, name: str, roles: Role, funds: int = 0) -> None:
-        if name in self.addr:
+    def _label(self, pattern: str, item: str) -> None:
+        with self._lock:
+            self.labels[pattern].append(item)
+
+    def _who(self, name: str) -> GatewayParticipant:
+        return self._people[name]
+
+    def _trade_rng(self, t: _Trade, step: str) -> random.Random:
+        """Each receivable's own draws: the same market whatever order the threads run in."""
+        return random.Random(f"{self.cfg.seed}:{t.index}:{step}")
+
+    def _parallel(self, fn: Callable[[Any], None], items: list[Any]) -> None:
+        if self.workers == 1 or len(items) < 2:
+            for x in items:
+                fn(x)
             return
-        p, _ = self.p.create_participant(name, name, roles, dev_funds=funds)
-        self.addr[name] = p.address
-        self.txs += 2 + bool(funds)
+        with ThreadPoolExecutor(self.workers) as pool:
+            for _ in pool.map(fn, items):
+                pass
+
+    def _parties(self, wanted: list[tuple[str, Role, int]]) -> None:
+        todo = [w for w in dict.fromkeys(wanted) if w[0] not in self.addr]
+
+        def make(w: tuple[str, Role, int]) -> None:
+            name, roles, funds = w
+            p, _ = self.p.create_participant(name, name, roles, dev_funds=funds)
+            n = 2 + bool(funds)
+            if funds:  # pays debts and prices from one allowance for the whole run
+                self.p.money(p).approve(self.p.manifest.receivable_token, BIG)
+                n += 1
+            with self._lock:
+                self.addr[name] = p.address
+                self._people[name] = p
+            self._count(n)
+
+        self._parallel(make, todo)
 
     def _date(self, offset_days: float) -> datetime:
-        return datetime.fromtimestamp(self.start, UTC) + timedelta(days=offset_days)
+        return datetime.fromtimestamp(self.round_start, UTC) + timedelta(days=offset_days)
 
     # -- the market ----------------------------------------------------------------------------------
-    def run(self) -> SimResult:
+    def run(self, on_round_end: Callable[[int], None] | None = None) -> SimResult:
         cfg, rng, p = self.cfg, self.rng, self.p
         trades, debtors = _plan(cfg, rng)
-        health = {d: rng.uniform(0.75, 0.99) for d in debtors}
+        health = {d: rng.uniform(*cfg.health) for d in debtors}
         health["core-weak"] = 0.05
-        big = 10**15
-        for d in [*debtors, "core-weak"]:
-            self._party(d, Role.DEBTOR, big)
-        for t in trades:
-            self._party(t.supplier, Role.SUPPLIER)
-        for i in range(cfg.tier2):
-            self._party(f"tier2-{i}", Role.SUPPLIER)
+        wanted: list[tuple[str, Role, int]] = [(d, Role.DEBTOR, BIG)
+                                               for d in [*debtors, "core-weak"]]
+        wanted += [(t.supplier, Role.SUPPLIER, 0) for t in trades]
+        wanted += [(f"tier2-{i}", Role.SUPPLIER, 0) for i in range(cfg.tier2)]
         banks = [f"bank-{i}" for i in range(cfg.banks)]
-        for b in banks:
-            self._party(b, Role.FINANCIER, big)
-        self._party("logistics", Role.ANCHORER)
+        wanted += [(b, Role.FINANCIER, BIG) for b in banks]
+        wanted += [("logistics", Role.ANCHORER, 0)]
+        for t in trades:  # the shells of loops and related parties
+            ring = t.supplier.rsplit("-", 1)[0]
+            if t.pattern == "circular_trade" and t.variant == "loop":
+                wanted += [(f"{ring}-{i}", Role.SUPPLIER, 0) for i in (1, 2)]
+            elif t.pattern == "circular_trade":
+                wanted.append((f"{ring}-fin", Role.FINANCIER, BIG))
+            elif t.pattern == "circular_long_loop":
+                wanted += [(f"{ring}-{i}", Role.SUPPLIER, 0) for i in range(1, 8)]
+            elif t.pattern == "circular_slow_loop":
+                wanted += [(f"{ring}-{i}", Role.SUPPLIER, 0) for i in (1, 2)]
+            elif t.pattern == "related_party_via_intermediary":
+                wanted += [(f"{ring}-fin", Role.FINANCIER, BIG), (f"{ring}-1", Role.SUPPLIER, 0)]
+        self._parties(wanted)
         op = p.token(p.operator_account)
         for d in [*debtors, "core-weak"]:
-            op.set_credit_limit(self.addr[d], big)
-            self.txs += 1
-        self.start = p.chain.now()
-        maturity = self.start + cfg.tenor_days * DAY
+            op.set_credit_limit(self.addr[d], BIG)
+            self._count(1)
+        for r in range(cfg.rounds):
+            self._round([t for t in trades if t.round == r], banks, health)
+            if on_round_end is not None:
+                self._index()
+                on_round_end(r)
+        self._index()
+        for k in self.labels:
+            self.labels[k] = sorted(set(self.labels[k]), key=lambda x: (len(x), x))
+        fraud = sum(1 for t in trades if t.pattern in PATTERNS)
+        evasive = sum(1 for t in trades if t.pattern in EVASIONS)
+        dishonest = sorted({t.supplier for t in trades if t.pattern in SUPPLIER_FRAUD})
+        return SimResult(self.labels, len(trades), fraud, self._txs, dict(self.addr), cfg.seed,
+                         evasive, sorted(self.outcomes, key=lambda o: o.slot),
+                         {self.addr[d]: h for d, h in health.items()},
+                         [self.addr[s] for s in dishonest], self.indexed_events,
+                         self.index_seconds)
 
+    def _index(self) -> None:
+        """Bring the store up to the chain: the indexer ingests the events written since the
+        last time, and folds the risk features as it goes (timed, for the benchmark)."""
+        def events() -> int:
+            with self.p.sessions() as s:
+                return int(s.scalar(select(func.count()).select_from(RawEvent)) or 0)
+
+        before = events()
+        t0 = time.perf_counter()
+        self.p.sync(force=True)
+        self.index_seconds += time.perf_counter() - t0
+        self.indexed_events += events() - before
+
+    def _round(self, trades: list[_Trade], banks: list[str], health: dict[str, float]) -> None:
+        cfg, p = self.cfg, self.p
+        self.round_start = p.chain.now()
+        maturity = self.round_start + cfg.tenor_days * DAY
         # 1. orders, deliveries, invoices: submitted, then anchored in batches
-        for i, t in enumerate(trades):
-            self._documents(i, t)
+        self._parallel(self._documents, trades)
         while True:
             try:
                 evidence_ops.anchor_pending(p, self._who("logistics"), cfg.batch)
-                self.txs += 1
+                self._count(1)
             except EvidenceRequestError:
                 break
-
         # 2. apply (the fictitious ones past the gateway's check) and confirm
-        for t in trades:
-            self._apply_confirm(t, maturity)
-
+        self._parallel(lambda t: self._apply_confirm(t, maturity), trades)
         # 3. splits to tier 2, loops, storms; financing
-        for t in trades:
-            self._move(t, banks, maturity)
-
-        # 4. repayment by each debtor's hidden health: on time, late, or default
+        self._parallel(lambda t: self._move(t, banks, maturity), trades)
+        # 4. the day before maturity: slow loops close; repayment by each debtor's hidden
+        # health: on time, late, or default
         p.chain.time_travel(cfg.tenor_days * DAY - DAY)
-        late: list[tuple[_Trade, int]] = []
+        self._parallel(self._late_hop, [t for t in trades if t.late_hop is not None])
+        on_time: list[_Trade] = []
+        late: dict[int, list[_Trade]] = defaultdict(list)
         for t in trades:
+            rng = self._trade_rng(t, "repay")
             u = rng.random()
+            d, s = self.addr[t.debtor].lower(), self.addr[t.supplier].lower()
             if u < health[t.debtor]:
-                self._repay(t)
+                on_time.append(t)
+                self.outcomes.append(Outcome(t.round, t.slot, d, s, t.pattern, "on_time", 0))
             elif rng.random() < 0.6:
-                late.append((t, rng.randint(5, 40)))
-            # else: default, never repaid
+                days = rng.randint(5, 40)
+                late[days].append(t)
+                self.outcomes.append(Outcome(t.round, t.slot, d, s, t.pattern, "late", days))
+            else:  # default, never repaid
+                self.outcomes.append(Outcome(t.round, t.slot, d, s, t.pattern, "default", 0))
+        self._parallel(self._repay, on_time)
         p.chain.time_travel(DAY)  # maturity
         passed = 0
-        for days in sorted({n for _, n in late}):
+        for days in sorted(late):
             p.chain.time_travel((days - passed) * DAY)
             passed = days
-            for t, n in late:
-                if n == days:
-                    self._repay(t)
+            self._parallel(self._repay, late[days])
         p.chain.time_travel(DAY)
-        p.sync(force=True)
-        for k in self.labels:
-            self.labels[k] = sorted(set(self.labels[k]), key=lambda x: (len(x), x))
-        fraud = sum(1 for t in trades if t.pattern)
-        return SimResult(self.labels, len(trades), fraud, self.txs, dict(self.addr), cfg.seed)
 
-    def _documents(self, i: int, t: _Trade) -> None:
+    def _documents(self, t: _Trade) -> None:
+        rng = self._trade_rng(t, "documents")
         debtor, supplier = self.addr[t.debtor], self.addr[t.supplier]
-        number = f"SIM{self.cfg.seed}-{i}"
-        invoice_amount = t.face + self.rng.randint(0, 50) * 100
-        order_amount = invoice_amount + self.rng.randint(0, 20) * 100
+        number = f"SIM{self.cfg.seed}-{t.index}"
+        invoice_amount = t.face + rng.randint(0, 50) * 100
+        order_amount = invoice_amount + rng.randint(0, 20) * 100
         if t.variant == "over_order":
             order_amount = invoice_amount * 6 // 10
+        elif t.pattern == "invoice_small_excess":
+            order_amount = invoice_amount - 100  # 1.00 short
         order = {"kind": "purchase_order", "number": f"PO-{number}", "buyer": debtor,
                  "seller": supplier, "currency": "CNY",
                  "issue_date": self._date(-20).date().isoformat(),
@@ -250,9 +430,10 @@ class Simulator:
                    "buyer": debtor, "order_number": f"PO-{number}", "currency": "CNY",
                    "amount": invoice_amount, "tax": 0,
                    "issue_date": self._date(-5).date().isoformat()}
+        carrier = t.supplier if t.pattern == "self_attested_delivery" else "logistics"
         docs: list[tuple[str, dict[str, Any]]] = [(t.debtor, order), (t.supplier, invoice)]
         if t.variant != "no_delivery":
-            docs.insert(1, ("logistics", delivery))
+            docs.insert(1, (carrier, delivery))
         for who, doc in docs:
             row = evidence_ops.submit(self.p, self._who(who), doc)
             t.doc_ids[doc["kind"]] = row.doc_id
@@ -260,7 +441,7 @@ class Simulator:
     def _apply_confirm(self, t: _Trade, maturity: int) -> None:
         p = self.p
         supplier, debtor = self._who(t.supplier), self._who(t.debtor)
-        if t.pattern == "fictitious_trade":
+        if t.pattern in ("fictitious_trade", "invoice_small_excess"):
             # the fraudster's own key: the invoice is anchored, nothing else is checked on chain
             row, salted = evidence_ops.document(p, supplier, t.doc_ids["invoice"], False)
             assert row.batch_root is not None and row.proof is not None
@@ -276,15 +457,15 @@ class Simulator:
             ev.doc_key, ev.fields_root, ev.root, ev.proof)
         t.slot = applied.slot
         t.token = p.token(debtor).confirm(t.slot).token_id
-        self.txs += 2
-        if t.pattern == "fictitious_trade":
-            self.labels["fictitious_trade"].append(str(t.slot))
-        elif t.pattern == "concentration":
-            self.labels["concentration"].append(
-                f"{supplier.address.lower()}:{debtor.address.lower()}")
+        self._count(2)
+        if t.pattern in ("fictitious_trade", "invoice_small_excess", "self_attested_delivery"):
+            self._label(t.pattern, str(t.slot))
+        elif t.pattern in ("concentration", "concentration_diluted") and \
+                t.debtor == "core-weak":
+            self._label(t.pattern, f"{supplier.address.lower()}:{debtor.address.lower()}")
 
     def _split(self, holder: str, token: int, to: str, value: int) -> int:
-        self.txs += 1
+        self._count(1)
         return int(self.p.token(self._who(holder)).split(token, self.addr[to], value).to_token_id)
 
     def _finance(self, holder: str, token: int, bank: str, value: int, rate: float,
@@ -294,44 +475,64 @@ class Simulator:
         price = int(value / (1 + rate * days / 365))
         offer = p.token(self._who(holder)).offer(token, value, self.addr[bank], price,
                                                  p.chain.now() + 10 * DAY, b"\x01" * 32)
-        financed = operations.accept_offer(p, self._who(bank), offer.offer_id)
-        self.txs += 3
+        financed = p.token(self._who(bank)).accept_offer(offer.offer_id)
+        self._count(2)
         return offer.offer_id, int(financed.token_id)
 
+    def _storm(self, t: _Trade, rng: random.Random, parts: int, low: int, high: int) -> None:
+        for _ in range(parts):
+            self._split(t.supplier, t.token, f"tier2-{rng.randrange(self.cfg.tier2)}",
+                        rng.randint(low, high))
+
     def _move(self, t: _Trade, banks: list[str], maturity: int) -> None:
-        rng, cfg = self.rng, self.cfg
+        cfg = self.cfg
+        rng = self._trade_rng(t, "move")
         bank = rng.choice(banks)
-        if t.pattern == "circular_trade":
-            ring = t.supplier.rsplit("-", 1)[0]
-            if t.variant == "loop":
-                b, c = f"{ring}-1", f"{ring}-2"
-                for who in (b, c):
-                    self._party(who, Role.SUPPLIER)
-                t_b = self._split(t.supplier, t.token, b, t.face // 2)
-                t_c = self._split(b, t_b, c, t.face // 4)
-                self._split(c, t_c, t.supplier, t.face // 8)
-            else:
-                related = f"{ring}-fin"
-                self._party(related, Role.FINANCIER, 10**15)
-                _, escrow = self._finance(t.supplier, t.token, related, t.face // 2,
-                                          rng.uniform(*CLEAN_RATES), maturity)
-                self._split(related, escrow, t.supplier, t.face // 4)
-            self.labels["circular_trade"].append(str(t.slot))
-            return
-        if t.pattern == "split_storm":
-            for _ in range(rng.randint(12, 16)):
-                self._split(t.supplier, t.token, f"tier2-{rng.randrange(cfg.tier2)}",
-                            rng.randint(50, 300) * 100)  # 50.00 - 300.00
+        ring = t.supplier.rsplit("-", 1)[0]
+        if t.pattern == "circular_trade" and t.variant == "loop":
+            t_b = self._split(t.supplier, t.token, f"{ring}-1", t.face // 2)
+            t_c = self._split(f"{ring}-1", t_b, f"{ring}-2", t.face // 4)
+            self._split(f"{ring}-2", t_c, t.supplier, t.face // 8)
+        elif t.pattern == "circular_trade":
+            _, escrow = self._finance(t.supplier, t.token, f"{ring}-fin", t.face // 2,
+                                      rng.uniform(*CLEAN_RATES), maturity)
+            self._split(f"{ring}-fin", escrow, t.supplier, t.face // 4)
+        elif t.pattern == "circular_long_loop":
+            hops = [t.supplier, *(f"{ring}-{i}" for i in range(1, 8))]
+            token, value = t.token, t.face // 2
+            for a, b in zip(hops, hops[1:] + hops[:1], strict=True):
+                token = self._split(a, token, b, value)
+                value //= 2
+        elif t.pattern == "circular_slow_loop":
+            t_b = self._split(t.supplier, t.token, f"{ring}-1", t.face // 2)
+            t_c = self._split(f"{ring}-1", t_b, f"{ring}-2", t.face // 4)
+            t.late_hop = (f"{ring}-2", t_c, t.supplier, t.face // 8)
+        elif t.pattern == "related_party_via_intermediary":
+            _, escrow = self._finance(t.supplier, t.token, f"{ring}-fin", t.face // 2,
+                                      rng.uniform(*CLEAN_RATES), maturity)
+            t_i = self._split(f"{ring}-fin", escrow, f"{ring}-1", t.face // 4)
+            self._split(f"{ring}-1", t_i, t.supplier, t.face // 8)
+        elif t.pattern == "split_storm":
+            self._storm(t, rng, rng.randint(12, 16), 5_000, 30_000)  # 50.00 - 300.00
+        elif t.pattern == "storm_under_count":
+            self._storm(t, rng, 9, 5_000, 30_000)
+        elif t.pattern == "storm_parts_over_value":
+            self._storm(t, rng, rng.randint(10, 12), 100_001, 105_000)
+        if t.pattern in ("split_storm", "storm_under_count", "storm_parts_over_value"):
             oid, _ = self._finance(t.supplier, t.token, bank, t.face // 4,
                                    rng.uniform(*CLEAN_RATES), maturity)
-            self.labels["split_storm"].append(str(oid))
+            self._label(t.pattern, str(oid))
             return
         if t.pattern == "above_market_rate":
             oid, _ = self._finance(t.supplier, t.token, bank, t.face // 2,
                                    rng.uniform(*FRAUD_RATES), maturity)
-            self.labels["above_market_rate"].append(str(oid))
+            self._label(t.pattern, str(oid))
             return
-        if t.pattern is not None:
+        if t.pattern in ("circular_trade", "circular_long_loop", "circular_slow_loop",
+                         "related_party_via_intermediary"):
+            self._label(t.pattern, str(t.slot))
+            return
+        if t.pattern not in (None, "self_attested_delivery"):
             return
         # clean: pass a part to a tier-2 supplier (at most 2 parts, each ≥ 10 %), and finance
         left = t.face
@@ -344,14 +545,21 @@ class Simulator:
             self._finance(t.supplier, t.token, bank, left // 2, rng.uniform(*CLEAN_RATES),
                           maturity)
 
+    def _late_hop(self, t: _Trade) -> None:
+        assert t.late_hop is not None
+        holder, token, to, value = t.late_hop
+        self._split(holder, token, to, value)
+
     def _repay(self, t: _Trade) -> None:
-        operations.repay(self.p, self._who(t.debtor), t.slot, t.face)
-        self.txs += 2
+        self.p.token(self._who(t.debtor)).repay(t.slot, t.face)
+        self._count(1)
 
 
-def simulate(platform: Platform, cfg: SimConfig, labels_out: Path | None = None) -> SimResult:
-    """Run a market on `platform` and write its labels to `labels_out` (JSON)."""
-    result = Simulator(platform, cfg).run()
+def simulate(platform: Platform, cfg: SimConfig, labels_out: Path | None = None,
+             on_round_end: Callable[[int], None] | None = None) -> SimResult:
+    """Run a market on `platform` and write its labels to `labels_out` (JSON). `on_round_end`
+    is called with the round's number after each round, the store indexed up to it."""
+    result = Simulator(platform, cfg).run(on_round_end)
     if labels_out is not None:
         labels_out.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
     return result
@@ -375,30 +583,50 @@ def _pair(a: str, b: str) -> str:
     return ":".join(sorted((a.lower(), b.lower())))
 
 
-def evaluate(platform: Platform, labels: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+def _truth(labels: dict[str, list[str]], pattern: str) -> set[str]:
+    items = set(labels.get(pattern, []))
+    if pattern in ("concentration", "concentration_diluted"):
+        return {_pair(*item.split(":")) for item in items}
+    return items
+
+
+def evaluate(platform: Platform, labels: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
     """Refresh the risk engine (evidence pass, detectors, alerts) and score each detector's
-    alerts against the labels: precision, recall, counts."""
+    alerts against the labels.
+
+    For a pattern: precision (alerted items that are labelled fraud of that detector's pattern
+    or of an evasion of it), recall, counts. For an evasion: how many of its items the detector
+    it tries to dodge caught anyway (`recall`), and that detector's name."""
     from scf_chain.risk.service import service_for
 
     svc = service_for(platform)
     platform.sync(force=True)
     svc.refresh(force=True)
-    out: dict[str, dict[str, float]] = {}
-    for pattern in PATTERNS:
-        found: set[str] = set()
+    found: dict[str, set[str]] = {}
+    for detector in PATTERNS:
+        items: set[str] = set()
         offset = 0
         while True:
-            page, total = svc.alerts(detector=pattern, limit=500, offset=offset)
+            page, total = svc.alerts(detector=detector, limit=500, offset=offset)
             for a in page:
-                found |= finding_items(pattern, a.parties, a.slot, a.details)
+                items |= finding_items(detector, a.parties, a.slot, a.details)
             offset += len(page)
             if not page or offset >= total:
                 break
-        truth = set(labels.get(pattern, []))
-        if pattern == "concentration":
-            truth = {_pair(*item.split(":")) for item in truth}
-        tp = len(found & truth)
-        out[pattern] = {"labelled": len(truth), "alerted": len(found), "true_positives": tp,
-                        "precision": tp / len(found) if found else (1.0 if not truth else 0.0),
+        found[detector] = items
+    out: dict[str, dict[str, Any]] = {}
+    for pattern in PATTERNS:
+        truth = _truth(labels, pattern)
+        fraud = truth.union(*(_truth(labels, e) for e, d in EVASIONS.items() if d == pattern))
+        hits = found[pattern]
+        tp = len(hits & truth)
+        out[pattern] = {"labelled": len(truth), "alerted": len(hits), "true_positives": tp,
+                        "precision": len(hits & fraud) / len(hits) if hits
+                        else (1.0 if not truth else 0.0),
                         "recall": tp / len(truth) if truth else 1.0}
+    for evasion, detector in EVASIONS.items():
+        truth = _truth(labels, evasion)
+        caught = len(found[detector] & truth)
+        out[evasion] = {"detector": detector, "labelled": len(truth), "caught": caught,
+                        "recall": caught / len(truth) if truth else 1.0}
     return out

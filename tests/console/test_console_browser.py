@@ -219,12 +219,14 @@ def played(console: Console, gateway: Gateway) -> dict[str, Any]:
     rate = (20_000_000 - 19_600_000) / 19_600_000 * 365 * DAY / (int(r["maturity"]) - now)
     shown = console.text(f"[data-rate='{offer['offer_id']}']")
     assert abs(float(shown.rstrip("%")) - rate * 100) < 0.02, (shown, rate)
-    # beside it the risk signals, from the risk routes with the bank's key: no model is
-    # configured; the order, delivery and invoice are all there and agree; the debtor's record
+    # beside it the risk signals, from the risk routes with the bank's key: the holder's score
+    # from the shipped trade scorecards; the order, delivery and invoice are all there and
+    # agree; the debtor's record
     oid = offer["offer_id"]
     assert console.text(f"[data-ceiling='{oid}']").strip() == "（未超利率预警线）"
     risk = f"[data-risk-of='{oid}']"
-    assert "未配置评分模型" in console.text(f"{risk} [data-risk=holder]")
+    holder_risk = console.text(f"{risk} [data-risk=holder]")
+    assert "评分" in holder_risk and "等级" in holder_risk and "违约概率" in holder_risk, holder_risk
     evidence = console.text(f"{risk} [data-risk=evidence]")
     assert all(x in evidence for x in ("✓订单", "✓签收", "✓发票", "相互一致")), evidence
     assert "✗" not in evidence

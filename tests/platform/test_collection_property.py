@@ -6,7 +6,6 @@ afford, reports the ones it cannot, and no money appears or vanishes."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -15,9 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scf_chain.chain import reverts
-from scf_chain.chain.embedded import EmbeddedChain
 from scf_chain.clients import Role
-from scf_chain.config import Settings
 from scf_chain.db.models import GatewayParticipant
 from scf_chain.platform import operations
 from scf_chain.platform.core import Platform
@@ -25,15 +22,6 @@ from scf_chain.platform.core import Platform
 pytestmark = pytest.mark.xdist_group("embedded")
 DAY = 86_400
 _names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def platform(embedded_chain: EmbeddedChain) -> Iterator[Platform]:
-    p = Platform.open(Settings(), chain=embedded_chain)
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def _participant(p: Platform, prefix: str, roles: Role, funds: int = 0) -> GatewayParticipant:

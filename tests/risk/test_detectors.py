@@ -52,16 +52,24 @@ def test_circular_trade_fires_on_a_loop_and_not_on_a_chain(env) -> None:  # type
     now = system.chain.now()
     slot = system.apply_and_confirm(a, 1_000_000, now + 90 * DAY, "INV-loop")
     root = system.first_token_of(slot)
+    system.apply_and_confirm(c, 1_000_000, now + 90 * DAY, "INV-loop-c")  # c: a creditor too
     t_b = system.split(a, root, b, 300_000)
     t_c = system.split(b, t_b, c, 200_000)
-    assert detect("circular_trade") == []  # a -> b -> c is a supply chain, not a loop
+    # a -> b -> c is a supply chain, not a loop (c is the creditor of another receivable only)
+    assert detect("circular_trade") == []
+    assert detect("circular_trade", DetectorParams(cycle_max_length=2)) == []
     system.split(c, t_c, a, 100_000)
     [f] = detect("circular_trade")
     assert f.parties[0] == min(f.parties)  # rotated to start at the smallest address
     assert set(f.parties) == {a.lower(), b.lower(), c.lower()} and f.slot == slot
     assert not f.details["self_financing"]
-    # outside the window the loop is history
-    assert detect("circular_trade", DetectorParams(cycle_window_days=0.000001)) == []
+    # outside the window, or longer than the cycle search goes, the loop of participants is
+    # not reported; the receivable's value came back to its creditor all the same
+    for params in (DetectorParams(cycle_window_days=0.000001),
+                   DetectorParams(cycle_max_length=2)):
+        [g] = detect("circular_trade", params)
+        assert g.key == f"returned|{slot}" and g.details["rule"] == "returned_to_creditor"
+        assert g.parties == (a.lower(), b.lower(), c.lower()) and g.slot == slot
 
 
 def test_self_financing_through_a_loop_is_flagged(env) -> None:  # type: ignore[no-untyped-def]
@@ -98,6 +106,11 @@ def test_split_storm_fires_before_financing_and_not_on_few_splits(env) -> None: 
     system.accept(oid)
     [f] = detect("split_storm")
     assert f.slot == stormy and f.details["parts"] == 5 and f.parties == (a.lower(),)
+    # parts over the amount still count while small next to the face value (5,000 < 5 % of
+    # 1,000,000), and do not when the share is set below them
+    over = P.model_copy(update={"storm_max_part_value": 1_000})
+    assert [g.slot for g in detect("split_storm", over)] == [stormy]
+    assert detect("split_storm", over.model_copy(update={"storm_max_part_share": 0.001})) == []
 
 
 def test_above_market_rate_on_open_and_accepted_offers(env) -> None:  # type: ignore[no-untyped-def]

@@ -237,14 +237,21 @@ def test_evidence_consistency_blocks_flags_and_is_off(world: World,  # noqa: F81
 
 def test_min_grade_without_a_model_passes_with_a_note(world: World,  # noqa: F811
                                                       market: dict[str, Any]) -> None:
-    _policy(world, rate_ceiling="off", min_grade="block", min_grade_value="A")
-    note = market["aud"][1].get("/risk/policy").json()["notes"]["min_grade"]
-    assert note.startswith("no model configured")
-    r = market["a"][1].post("/offers", {
-        "token_id": market["token"], "value": "1000", "financier": market["bank"][0],
-        "price": "999", "expiry": world.platform.chain.now() + 30 * DAY})
-    assert r.status_code == 201, r.text
-    assert not _alerts(market, "min_grade")
+    svc = service_for(world.platform)
+    shipped = svc.model_file
+    svc.model_file, svc._scorers = None, None  # SCF_RISK_DEFAULT_MODEL=false, no model file
+    try:
+        _policy(world, rate_ceiling="off", min_grade="block", min_grade_value="A")
+        note = market["aud"][1].get("/risk/policy").json()["notes"]["min_grade"]
+        assert note.startswith("no model configured")
+        r = market["a"][1].post("/offers", {
+            "token_id": market["token"], "value": "1000", "financier": market["bank"][0],
+            "price": "999", "expiry": world.platform.chain.now() + 30 * DAY})
+        assert r.status_code == 201, r.text
+        assert not _alerts(market, "min_grade")
+    finally:
+        svc.model_file, svc._scorers = shipped, None
+        _policy(world, min_grade="off")
 
 
 def test_min_grade_with_a_model_blocks_flags_and_lets_the_grade_through(
@@ -255,7 +262,8 @@ def test_min_grade_with_a_model_blocks_flags_and_lets_the_grade_through(
                           model_version="gates-test")
     save_model(model, tmp_path / "model.json")
     svc = service_for(world.platform)
-    svc.model_file, svc._scorer = tmp_path / "model.json", None
+    shipped = svc.model_file
+    svc.model_file, svc._scorers = tmp_path / "model.json", None
     a, a_api = market["a"]
     offer = {"token_id": market["token"], "value": "1000", "financier": market["bank"][0],
              "price": "999", "expiry": world.platform.chain.now() + 30 * DAY}
@@ -279,5 +287,5 @@ def test_min_grade_with_a_model_blocks_flags_and_lets_the_grade_through(
         [alert] = _alerts(market, "min_grade")
         assert alert["details"]["grade"] == grade and alert["details"]["min_grade"] == better
     finally:
-        svc.model_file, svc._scorer = None, None
+        svc.model_file, svc._scorers = shipped, None
         _policy(world, min_grade="off")

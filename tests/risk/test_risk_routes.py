@@ -91,29 +91,71 @@ def test_receivable_features_carry_the_evidence_check(market: dict[str, Any]) ->
     body = r.json()
     assert body["evidence"]["consistency"] == "ok"
     assert body["features"]["evidence_complete"] == 1 and body["features"]["face_value"] == "500000"
-    assert body["debtor_health"]["score"] is None
-    assert body["debtor_health"]["reason"] == "no model configured"
+    # the debtor scored by the shipped trade scorecard for debtors
+    health = body["debtor_health"]
+    assert health["scorecard"] == "debtor" and isinstance(health["score"], int)
+    assert health["grade"] in "ABCDE" and 0 < health["pd"] < 1
     bad = aud.get(f"/risk/receivables/{market['bad']}").json()
     assert bad["evidence"]["consistency"] == "delivered_after_invoice"
     assert bad["features"]["evidence_consistent"] == 0
 
 
-def test_participant_features_and_no_score_without_a_model(world: World,  # noqa: F811
-                                                           market: dict[str, Any]) -> None:
+def test_participant_features_and_score(world: World, market: dict[str, Any]) -> None:  # noqa: F811
     a, a_api = market["a"]
     r = a_api.get(f"/risk/participants/{a}")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["score"] is None and body["reason"] == "no model configured"
     f = body["features"]
     assert f["supplier_receivable_count"] == 2 and f["supplier_confirmed_face"] == "800000"
     assert f["supplier_orders"] == 2 and f["supplier_deliveries"] == 2
     assert f["supplier_invoices"] == 2
+    # one of its two receivables fails the cross-check (delivered after the invoice)
+    assert f["supplier_evidence_failures"] == 1 and f["supplier_evidence_failure_share"] == 0.5
     [trade] = body["trade"]
     assert trade["debtor"] == world.address(market["core"][0]).lower()
-    core = market["aud"][1].get(f"/risk/participants/{market['core'][0]}").json()["features"]
-    assert core["debtor_confirmed_face"] == "800000" and core["debtor_credit_limit"] == str(10**10)
-    assert core["debtor_top_supplier_share"] == 1.0
+    assert body["scorecard"] == "supplier" and isinstance(body["score"], int)
+    core = market["aud"][1].get(f"/risk/participants/{market['core'][0]}").json()
+    assert core["features"]["debtor_confirmed_face"] == "800000"
+    assert core["features"]["debtor_credit_limit"] == str(10**10)
+    assert core["features"]["debtor_top_supplier_share"] == 1.0
+    assert core["scorecard"] == "debtor"
+
+
+def test_bank_sees_holder_and_debtor_scores_before_accepting(market: dict[str, Any]) -> None:
+    """The bank an offer is made to reads, through the API alone, the holder's and the debtor's
+    score, grade, PD and reasons in plain words, from the shipped trade scorecards."""
+    bank = market["bank"][1]
+    [offer] = bank.get("/offers", params={"status": "open"}).json()["items"]
+    holder = offer["holder"]
+    r = bank.get(f"/risk/receivables/{offer['slot']}")
+    assert r.status_code == 200, r.text
+    debtor = r.json()["debtor"]
+    for who, card in ((holder, "supplier"), (debtor, "debtor")):
+        r = bank.get(f"/risk/participants/{who}")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["scorecard"] == card, body
+        assert isinstance(body["score"], int) and body["grade"] in ("A", "B", "C", "D", "E")
+        assert 0 < body["pd"] < 1 and body["model_version"].endswith(card)
+        assert body["reasons"], body  # a young participant has adverse factors
+        for reason in body["reasons"]:
+            assert reason["points_lost"] > 0
+            assert "points below the best" in reason["text_en"] and "分" in reason["text_zh"]
+    assert offer["status"] == "open"  # all of it before accepting
+
+
+def test_no_score_without_a_model(world: World, market: dict[str, Any]) -> None:  # noqa: F811
+    from scf_chain.risk.service import service_for
+
+    svc = service_for(world.platform)
+    shipped = svc.model_file
+    svc.model_file, svc._scorers = None, None  # SCF_RISK_DEFAULT_MODEL=false
+    try:
+        body = market["a"][1].get(f"/risk/participants/{market['a'][0]}").json()
+        assert body["score"] is None and body["reason"] == "no model configured"
+        assert body["features"]["supplier_receivable_count"] == 2
+    finally:
+        svc.model_file, svc._scorers = shipped, None
 
 
 def test_visibility_per_role(market: dict[str, Any]) -> None:
