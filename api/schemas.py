@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
+from scf_chain.contracts.encoding import MAX_BATCH_RECIPIENTS
 from scf_chain.evidence.models import JsonInt, json_int
 
 UINT_PATTERN = r"^[0-9]{1,78}$"
@@ -218,6 +227,34 @@ class SplitIn(In):
     value: UintIn
 
 
+class SplitPartIn(In):
+    to: Party
+    value: UintIn
+
+
+class SplitManyIn(In):
+    """One token's value to many participants: each part a new token for its recipient."""
+
+    parts: list[SplitPartIn] = Field(min_length=1, max_length=MAX_BATCH_RECIPIENTS,
+                                     description=f"1 to {MAX_BATCH_RECIPIENTS} parts: a recipient "
+                                                 "and the value it receives")
+
+
+class RedeemManyIn(In):
+    """Tokens to redeem, of any receivables."""
+
+    token_ids: list[UintIn] = Field(min_length=1, max_length=MAX_BATCH_RECIPIENTS,
+                                    json_schema_extra={"uniqueItems": True},
+                                    description=f"1 to {MAX_BATCH_RECIPIENTS} token ids, "
+                                                "each at most once")
+
+    @model_validator(mode="after")
+    def _each_once(self) -> RedeemManyIn:
+        if len(set(self.token_ids)) != len(self.token_ids):
+            raise ValueError("a token id appears more than once")
+        return self
+
+
 class MergeIn(In):
     into_token_id: UintIn
     value: UintIn
@@ -241,6 +278,18 @@ class MovedOut(BaseModel):
     from_token_id: Uint
     token_id: Uint
     value: Uint
+    tx: Tx
+
+
+class SplitPartOut(BaseModel):
+    to: str
+    token_id: Uint
+    value: Uint
+
+
+class SplitManyOut(BaseModel):
+    from_token_id: Uint
+    parts: list[SplitPartOut]
     tx: Tx
 
 
@@ -348,6 +397,14 @@ class RedemptionOut(BaseModel):
     token_id: Uint
     holder: str
     amount: Uint
+
+
+class RedeemedTokensOut(BaseModel):
+    amount: Uint
+    redemptions: list[RedemptionOut]
+    skipped: list[Uint] = Field(description="tokens with nothing due now: before maturity and "
+                                            "not fully repaid, in escrow, or already redeemed")
+    tx: Tx
 
 
 class RedeemedOut(BaseModel):

@@ -34,18 +34,6 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
     bool private _paused;
     uint32 private _lastId; // ids handed out so far; 2**32 - 1 registrations at most
 
-    event RolesSet(address indexed account, uint8 roles);
-    event OperatorTransferStarted(address indexed from, address indexed to);
-    event OperatorTransferred(address indexed from, address indexed to);
-    event Paused(address indexed by);
-    event Unpaused(address indexed by);
-
-    error NotOperator(address caller);
-    error NotPendingOperator(address caller);
-    error MissingRole(address account, uint8 role);
-    error EnforcedPause();
-    error ZeroAddress();
-
     modifier onlyOperator() {
         if (msg.sender != _operator) revert NotOperator(msg.sender);
         _;
@@ -69,7 +57,7 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
         return _operator;
     }
 
-    /// @notice The address that may accept the operator role, if a transfer is under way.
+    /// @inheritdoc IParticipantRegistry
     function pendingOperator() external view returns (address) {
         return _pendingOperator;
     }
@@ -84,13 +72,12 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
         return role != 0 && uint8(_accounts[account] & _ROLE_MASK) & role == role;
     }
 
-    /// @notice Whether state changes other than administration are blocked.
+    /// @inheritdoc IParticipantRegistry
     function paused() public view returns (bool) {
         return _paused;
     }
 
-    /// @notice Set `account`'s roles (bitmask; 0 deregisters). A deregistered holder keeps its
-    /// tokens and is still paid at redemption, but can neither send nor receive value.
+    /// @inheritdoc IParticipantRegistry
     function setRoles(address account, uint8 roles) external onlyOperator {
         if (account == address(0)) revert ZeroAddress();
         uint256 word = _accounts[account];
@@ -99,14 +86,14 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
         emit RolesSet(account, roles);
     }
 
-    /// @notice Start handing the operator role to `newOperator`, who must accept it.
+    /// @inheritdoc IParticipantRegistry
     function transferOperator(address newOperator) external onlyOperator {
         if (newOperator == address(0)) revert ZeroAddress();
         _pendingOperator = newOperator;
         emit OperatorTransferStarted(msg.sender, newOperator);
     }
 
-    /// @notice Accept the operator role offered by `transferOperator`.
+    /// @inheritdoc IParticipantRegistry
     function acceptOperator() external {
         if (msg.sender != _pendingOperator) revert NotPendingOperator(msg.sender);
         address previous = _operator;
@@ -115,13 +102,13 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
         emit OperatorTransferred(previous, msg.sender);
     }
 
-    /// @notice Block every non-administrative state change.
+    /// @inheritdoc IParticipantRegistry
     function pause() external onlyOperator {
         _paused = true;
         emit Paused(msg.sender);
     }
 
-    /// @notice Lift the pause.
+    /// @inheritdoc IParticipantRegistry
     function unpause() external onlyOperator {
         _paused = false;
         emit Unpaused(msg.sender);
@@ -142,5 +129,13 @@ abstract contract ParticipantRegistry is IParticipantRegistry {
 
     function _requireRole(address account, uint8 role) internal view {
         if (!hasRole(account, role)) revert MissingRole(account, role);
+    }
+
+    /// @dev The one way "registered" is written: `account`'s participant id, reverting with
+    /// `NotRegistered` unless it holds a role.
+    function _registeredId(address account) internal view returns (uint256) {
+        uint256 word = _accounts[account];
+        if (word & _ROLE_MASK == 0) revert NotRegistered(account);
+        return (word >> _ID_SHIFT) & _ID_MASK;
     }
 }

@@ -35,6 +35,7 @@ SIGNING_ROUTES = (
     "/receivables", "/receivables/{slot}/confirm", "/receivables/{slot}/reject",
     "/receivables/{slot}/withdraw",
     "/tokens/{token_id}/split", "/tokens/{token_id}/merge", "/tokens/{token_id}/transfer",
+    "/tokens/{token_id}/split-many", "/tokens/batch/redeem",
     "/offers", "/offers/{offer_id}/accept", "/offers/{offer_id}/cancel",
     "/receivables/{slot}/repayments", "/receivables/{slot}/collection",
     "/receivables/{slot}/redeem",

@@ -7,9 +7,23 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Caller, CallerDep, FreshDep, IdemDep, PlatformDep
 from api.routes.common import Limit, Offset, TokenPath, as_holder, party, tx, uint
-from api.schemas import MergeIn, MovedOut, Page, SplitIn, TokenOut, TransferIn, TransferredOut
+from api.schemas import (
+    MergeIn,
+    MovedOut,
+    Page,
+    RedeemedTokensOut,
+    RedeemManyIn,
+    RedemptionOut,
+    SplitIn,
+    SplitManyIn,
+    SplitManyOut,
+    SplitPartOut,
+    TokenOut,
+    TransferIn,
+    TransferredOut,
+)
 from scf_chain.audit.visibility import Viewer, sees_holding
-from scf_chain.clients import ValueMoved
+from scf_chain.clients import SplitMany, ValueMoved
 from scf_chain.db.models import Receivable, Token
 from scf_chain.errors import NotFound
 from scf_chain.platform.core import Platform
@@ -47,6 +61,54 @@ def split(token_id: TokenPath, body: SplitIn, platform: PlatformDep, idem: IdemD
     to = party(platform, body.to)
     return idem.run(lambda: moved(as_holder(platform, idem.caller, uint(token_id), lambda: platform.token(
         idem.caller.participant).split(uint(token_id), to, body.value))), 201)
+
+
+@router.post("/{token_id}/split-many", status_code=201, response_model=SplitManyOut)
+def split_many(token_id: TokenPath, body: SplitManyIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Move value of a token to many participants in one transaction: each part's `value` to its
+    `to`, as a new token of the same receivable, all parts or none. Each part is checked as a
+    single split is (registered recipient, before maturity, a positive multiple of the minimum
+    unit; together within the token's value), and the whole batch is one idempotent request:
+    a retry with the same Idempotency-Key replays the first answer and moves nothing again.
+    Problems: 422 `validation_error` for no parts or more than 100; 422 `contract_InvalidValue` for a zero or off-unit value and
+    `contract_InsufficientValue` for more than the token holds; 403 `contract_NotRegistered` for
+    an unregistered recipient; 422 `unknown_participant` for a recipient that is neither a name
+    nor an address."""
+    to = [party(platform, p.to) for p in body.parts]
+    values = [p.value for p in body.parts]
+
+    def effect() -> SplitManyOut:
+        done: SplitMany = as_holder(platform, idem.caller, uint(token_id), lambda: platform.token(
+            idem.caller.participant).split_many(uint(token_id), to, values))
+        return SplitManyOut(from_token_id=done.from_token_id, tx=tx(done.tx), parts=[
+            SplitPartOut(to=p.to, token_id=p.token_id, value=p.value) for p in done.parts])
+
+    return idem.run(effect, 201)
+
+
+@router.post("/batch/redeem", response_model=RedeemedTokensOut)
+def redeem_many(body: RedeemManyIn, platform: PlatformDep, idem: IdemDep):  # type: ignore[no-untyped-def]
+    """Pay the holders of many tokens, of any receivables, what is due to each now, in one
+    transaction (the contract's `redeemBatch`): floor(value × (repaid − checkpoint) / (face −
+    checkpoint)) to each token's holder, the same value burned. Anyone who sees the tokens may
+    trigger it (the money goes to the holders); a token not visible to the caller is 404. Tokens
+    with nothing due now are skipped and listed in `skipped`, so a batch always goes through.
+    Idempotent as a whole: a retry with the same Idempotency-Key replays the first answer.
+    Problems: 422 `validation_error` for an empty list, a repeated id or more than 100 ids."""
+    token_ids = list(body.token_ids)
+    for token_id in token_ids:
+        load_visible(platform, idem.caller, token_id)
+
+    def effect() -> RedeemedTokensOut:
+        done = platform.token(idem.caller.participant).redeem_batch(token_ids)
+        paid = {r.token_id for r in done.redemptions}
+        return RedeemedTokensOut(
+            amount=done.amount, tx=tx(done.tx),
+            redemptions=[RedemptionOut(token_id=r.token_id, holder=r.holder, amount=r.amount)
+                         for r in done.redemptions],
+            skipped=[t for t in token_ids if t not in paid])
+
+    return idem.run(effect)
 
 
 @router.post("/{token_id}/merge", response_model=MovedOut)

@@ -23,6 +23,8 @@ from scf_chain.clients.results import (
     Redemption,
     Repaid,
     Role,
+    SplitMany,
+    SplitPart,
     TokenTransferred,
     TxResult,
     ValueMoved,
@@ -33,5 +35,5 @@ __all__ = [
     "Anchored", "Applied", "Confirmed", "DocType", "EvidenceRegistryClient", "EvidenceRoot",
     "Financed", "Offer", "OfferCancelled", "OfferStatus", "Offered", "Policy", "Receivable",
     "ReceivableState", "ReceivableTokenClient", "Redeemed", "Redemption", "Repaid", "Role",
-    "ScfSystem", "SettlementTokenClient", "TokenTransferred", "TxResult", "ValueMoved",
+    "ScfSystem", "SettlementTokenClient", "SplitMany", "SplitPart", "TokenTransferred", "TxResult", "ValueMoved",
 ]

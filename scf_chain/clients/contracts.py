@@ -33,6 +33,8 @@ from scf_chain.clients.results import (
     Redemption,
     Repaid,
     Role,
+    SplitMany,
+    SplitPart,
     TokenTransferred,
     TxResult,
     ValueMoved,
@@ -222,6 +224,20 @@ class ReceivableTokenClient(_Client):
         moved = [e for e in tx.named("TransferValue")
                  if int(e.args["_fromTokenId"]) == from_token_id and int(e.args["_toTokenId"]) != 0]
         return ValueMoved(tx, from_token_id, int(moved[-1].args["_toTokenId"]), value)
+
+    def split_many(self, from_token_id: int, to: Sequence[str], values: Sequence[int]) -> SplitMany:
+        """Move `values[i]` of a token to `to[i]`, each as a new token of the same slot, in one
+        transaction: all parts or none, each under the policy of a single split. The contract
+        refuses an empty batch, unequal lengths (`InvalidRecipients`) and more than
+        `MAX_BATCH_RECIPIENTS` recipients (`TooManyRecipients`)."""
+        tx = self._send(self.contract.functions.splitMany(
+            from_token_id, [checksum(a) for a in to], list(values)))
+        owners = {int(e.args["tokenId"]): str(e.args["to"]) for e in tx.named("Transfer")}
+        parts = tuple(
+            SplitPart(owners[int(e.args["_toTokenId"])], int(e.args["_toTokenId"]), int(e.args["_value"]))
+            for e in tx.named("TransferValue")
+            if int(e.args["_fromTokenId"]) == from_token_id and int(e.args["_toTokenId"]) != 0)
+        return SplitMany(tx, from_token_id, parts)
 
     def merge(self, from_token_id: int, to_token_id: int, value: int) -> ValueMoved:
         fn = self.contract.get_function_by_signature("transferFrom(uint256,uint256,uint256)")

@@ -70,6 +70,29 @@ class ValueMoved:
 
 
 @dataclass(frozen=True)
+class SplitPart:
+    """One recipient's new token in a batched split."""
+
+    to: str
+    token_id: int
+    value: int
+
+
+@dataclass(frozen=True)
+class SplitMany:
+    """A batched split (`splitMany`): `parts[i]` went to the i-th recipient, out of
+    `from_token_id`, all in one transaction."""
+
+    tx: TxResult
+    from_token_id: int
+    parts: tuple[SplitPart, ...]
+
+    @property
+    def value(self) -> int:
+        return sum(p.value for p in self.parts)
+
+
+@dataclass(frozen=True)
 class TokenTransferred:
     tx: TxResult
     token_id: int

@@ -1,6 +1,7 @@
 """How ReceivableToken encodes what the Python side decodes: one definition of each.
 
 - Token ids: a token id is `(slot << SLOT_SHIFT) | serial`; `slot_of(token_id)` is its slot.
+- Batches: `splitMany` takes at most `MAX_BATCH_RECIPIENTS` recipients.
 - Status codes: `ReceivableState` (`statusOf`: the stored status 0-4 plus the time-derived
   Matured, Overdue and Settled) and `OfferStatus`, with the lower-case names the database,
   the API and the audit use (`receivable_status_name`, `STORED_RECEIVABLE_STATUSES`, ...).
@@ -12,6 +13,8 @@ from enum import IntEnum
 
 SLOT_SHIFT = 64
 SERIAL_MASK = (1 << SLOT_SHIFT) - 1
+# The most recipients one `splitMany` takes (the contract's MAX_BATCH_RECIPIENTS).
+MAX_BATCH_RECIPIENTS = 100
 
 
 def slot_of(token_id: int) -> int:

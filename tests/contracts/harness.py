@@ -88,6 +88,12 @@ class System:
         moved = [e for e in self.events(rcpt, "TransferValue") if int(e["_fromTokenId"]) == token_id]
         return int(moved[-1]["_toTokenId"])
 
+    def split_many(self, owner: str, token_id: int, to: list[str], values: list[int]) -> list[int]:
+        """`splitMany`; the new token ids, in the order of `to`."""
+        rcpt = self.sender(owner).transact(self.token.functions.splitMany(token_id, to, values))
+        return [int(e["_toTokenId"]) for e in self.events(rcpt, "TransferValue")
+                if int(e["_fromTokenId"]) == token_id]
+
     def merge(self, owner: str, from_id: int, to_id: int, value: int) -> None:
         fn = self.token.get_function_by_signature("transferFrom(uint256,uint256,uint256)")
         self.sender(owner).transact(fn(from_id, to_id, value))

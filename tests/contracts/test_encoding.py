@@ -15,9 +15,9 @@ PACKAGE = Path(encoding.__file__).resolve().parents[1]
 
 
 def _solidity_enum(name: str) -> list[str]:
-    source = (project_root() / "contracts" / "ReceivableToken.sol").read_text(encoding="utf-8")
+    source = (project_root() / "contracts" / "interfaces" / "IReceivableToken.sol").read_text(encoding="utf-8")
     found = re.search(r"enum\s+" + name + r"\s*\{([^}]*)\}", source)
-    assert found, f"enum {name} not in ReceivableToken.sol"
+    assert found, f"enum {name} not in IReceivableToken.sol"
     return [m.strip() for m in found.group(1).split(",")]
 
 

@@ -145,6 +145,30 @@ class ReceivableMachine(RuleBasedStateMachine):
         new_id = self.sys.split(t.owner, token_id, recipient, value)
         self.m.move(token_id, new_id, recipient, value)
 
+    @rule(data=st.data(), to=st.lists(st.integers(0, 2), min_size=1, max_size=4),
+          over=st.booleans())
+    def split_many(self, data: Any, to: list[int], over: bool) -> None:
+        """A batch is its splits in one transaction; one more unit than the token holds
+        refuses all of them."""
+        token_id = self._pick(data)
+        if token_id is None:
+            return
+        t = self.m.tokens[token_id]
+        if t.value < len(to):
+            return
+        share = t.value // len(to)  # each part at most an equal share: together within the value
+        values = data.draw(st.lists(st.integers(1, share), min_size=len(to), max_size=len(to)))
+        recipients = [self.sys.holders[i] for i in to]
+        if over:
+            values[-1] += t.value - sum(values) + 1
+            err = self._expect_revert(self.sys.split_many, t.owner, token_id, recipients, values)
+            assert err.error_name == "InsufficientValue", err
+            return
+        new_ids = self.sys.split_many(t.owner, token_id, recipients, values)
+        assert len(new_ids) == len(values)
+        for new_id, recipient, value in zip(new_ids, recipients, values, strict=True):
+            self.m.move(token_id, new_id, recipient, value)
+
     @rule(data=st.data(), frac=st.floats(0.01, 1.0))
     def merge(self, data: Any, frac: float) -> None:
         token_id = self._pick(data)
