@@ -376,14 +376,17 @@ def presign(plat: Platform, chain: AnvilChain,
 
     signed: list[tuple[str, bytes, str]] = []
     nonces: dict[str, int] = {}
+    senders: dict[str, Any] = {}
     fees = None
+    chain_id = chain.chain_id()
     for name, to, data in txs:
-        sender = plat.system.sender(plat.account(plat.participant(name)))
-        if name not in nonces:
-            nonces[name] = sender.resync_nonce()
+        if name not in senders:
+            senders[name] = plat.system.sender(plat.account(plat.participant(name)))
+            nonces[name] = senders[name].resync_nonce()
+        sender = senders[name]
         fees = fees or sender._fee_fields()
         tx = {"from": sender.address, "to": to, "value": 0, "data": data, "gas": 400_000,
-              "nonce": nonces[name], "chainId": chain.chain_id(), **fees}
+              "nonce": nonces[name], "chainId": chain_id, **fees}
         nonces[name] += 1
         raw = sender._sign(tx)
         signed.append((name, raw, "0x" + keccak(raw).hex()))
@@ -723,7 +726,7 @@ def main() -> int:
     ap.add_argument("--mining", default="automine,interval",
                     help="anvil mining modes: automine (a block per transaction), interval "
                          "(--block-time 1)")
-    ap.add_argument("--batch-requests", type=int, default=32,
+    ap.add_argument("--batch-requests", type=int, default=64,
                     help="requests to the batch route (POST /tokens/{id}/split-many) per "
                          "configuration, when the gateway has it")
     ap.add_argument("--batch-parts", type=int, default=50,
@@ -787,7 +790,9 @@ def judged(figures: dict[int, float], target: float, at_least: bool,
         return shown, "met with " + ", ".join(str(p) for p in figures) + " process(es)"
     best = max(figures.values()) if at_least else min(figures.values())
     which = ", ".join(str(p) for p in missed)
-    if at_least:
+    if show(target).endswith("%"):
+        why = f"best {show(best)}, under {show(target)}"
+    elif at_least:
         why = f"best {show(best)} is {best / target:.0%} of the {show(target)} target"
     else:
         why = f"best {show(best)} is {best / target:.1f}× the {show(target)} budget"
@@ -936,13 +941,17 @@ def report(args: argparse.Namespace, modes: list[Mode],
             lines += ["", f"One sender posting the same kind of splits in batches of "
                       f"{RAW_BATCH} reached {batched:,.0f}/s against {raw_split:,.0f}/s from "
                       f"{mode.raw_senders} concurrent senders. "
-                      + ("Batching is the slower way here: anvil executes a JSON-RPC batch one "
+                      + ("Under interval mining both wait for the same block boundaries: the "
+                         "difference is which block the last transaction caught, not the way "
+                         "they were sent." if mode.name == "interval" else
+                         "Batching is the slower way here: anvil executes a JSON-RPC batch one "
                          "call after another, and under automine each call mines its block "
                          "before the next is read, so a batch is a serial loop without the "
                          "round trips; concurrent senders keep the node busy while answers "
                          "travel." if batched < raw_split else
                          "Batching is as fast or faster here: the node takes the transactions "
-                         "without a round trip each.")]
+                         "without a round trip each, and mines them one after another either "
+                         "way.")]
         if not any(r.moves for rows in mode.rows.values() for r in rows):
             lines += ["", "The batch route (`POST /tokens/{id}/split-many`) is not in this "
                       "gateway: value moves through it are not measured."]
