@@ -79,4 +79,18 @@ def _headers(case, role: str, key: str) -> dict[str, str]:  # type: ignore[no-un
 def test_every_answer_conforms_to_the_contract(case, keys: dict[str, str], role: str) -> None:  # type: ignore[no-untyped-def]
     headers = _headers(case, role, keys[role])
     response = case.call(headers=headers)
-    case.validate_response(response, checks=ALL_CHECKS, headers=headers)
+    checks = ALL_CHECKS
+    if response.status_code == 422 and _code(response) == "unknown_participant":
+        # a well-formed name of nobody: the schema can say what a name looks like, not that the
+        # participant exists, so this schema-valid request is rightly refused (every other check
+        # still applies)
+        checks = [c for c in ALL_CHECKS if c.__name__ != "positive_data_acceptance"]
+    case.validate_response(response, checks=checks, headers=headers)
+
+
+def _code(response) -> str | None:  # type: ignore[no-untyped-def]
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
