@@ -76,6 +76,7 @@ def _party_ref(v: str) -> str:
 
 
 PartyRef = Annotated[str, AfterValidator(_party_ref), Field(
+    pattern=r"^(0x[0-9a-fA-F]{40}|[a-z0-9][a-z0-9-]{0,62})$",  # the schema says what _party_ref takes
     description="an Ethereum address, or a registered participant's name (the gateway puts its "
                 "address in the document)")]
 
