@@ -393,23 +393,35 @@ def presign(plat: Platform, chain: AnvilChain,
     return signed
 
 
-def mined(transport: HttpJsonRpc, hashes: list[str], timeout_s: float) -> None:
-    """Return once every one of `hashes` has a receipt: all still missing are asked for in one
-    batched request per pass. (Waiting for them one by one through the receipt watcher costs a
-    watcher pass, ~20 ms, per transaction, which capped the old "ceiling" near 45/s.)"""
-    missing = list(hashes)
+def receipts(transport: HttpJsonRpc, hashes: list[str]) -> list[Any]:
+    """Receipts of `hashes` (None: not mined), 500 to a batched request."""
+    out: list[Any] = []
+    for i in range(0, len(hashes), 500):
+        out += transport.batch([("eth_getTransactionReceipt", [h]) for h in hashes[i:i + 500]])
+    return out
+
+
+def mined(transport: HttpJsonRpc, signed: list[tuple[str, bytes, str]], timeout_s: float) -> None:
+    """Return once every one of `signed`'s transactions has a receipt. An account's
+    transactions are mined in nonce order, so only each account's last one is polled (one
+    batched request a pass), then all are checked once. (Waiting for them one by one through
+    the receipt watcher costs a watcher pass, ~20 ms, per transaction, which capped the old
+    "ceiling" near 45/s; polling thousands of pending receipts at once starves anvil's miner.)"""
+    last = list({name: h for name, _, h in signed}.values())
     deadline = time.monotonic() + timeout_s
-    while missing:
-        answers: list[Any] = []
-        for i in range(0, len(missing), 500):
-            answers += transport.batch([("eth_getTransactionReceipt", [h])
-                                        for h in missing[i:i + 500]])
-        missing = [h for h, r in zip(missing, answers, strict=True)
-                   if not isinstance(r, dict) or r.get("blockNumber") is None]
-        if missing:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{len(missing)} transactions not mined, e.g. {missing[0]}")
-            time.sleep(0.02)
+    while True:
+        last = [h for h, r in zip(last, receipts(transport, last), strict=True)
+                if not isinstance(r, dict) or r.get("blockNumber") is None]
+        if not last:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(last)} transactions not mined, e.g. {last[0]}")
+        time.sleep(0.05)
+    hashes = [h for _, _, h in signed]
+    missing = [h for h, r in zip(hashes, receipts(transport, hashes), strict=True)
+               if not isinstance(r, dict) or r.get("blockNumber") is None]
+    if missing:
+        raise RuntimeError(f"{len(missing)} transactions not mined, e.g. {missing[0]}")
 
 
 def raw_rate(plat: Platform, chain: AnvilChain, txs: list[tuple[str, str, bytes]],
@@ -446,7 +458,7 @@ def raw_rate(plat: Platform, chain: AnvilChain, txs: list[tuple[str, str, bytes]
 
         with ThreadPoolExecutor(len(lanes)) as pool:
             list(pool.map(send, lanes))
-    mined(transport, [h for _, _, h in signed], 300)
+    mined(transport, signed, 300)
     wall = time.perf_counter() - start
     for resync in {name for name, _, _ in signed}:  # the bench's senders read their nonces again
         plat.system.sender(plat.account(plat.participant(resync))).resync_nonce()
@@ -788,14 +800,15 @@ def judged(figures: dict[int, float], target: float, at_least: bool,
     missed = [p for p, v in figures.items() if (v < target if at_least else v > target)]
     if not missed:
         return shown, "met with " + ", ".join(str(p) for p in figures) + " process(es)"
-    best = max(figures.values()) if at_least else min(figures.values())
+    short = [figures[p] for p in missed]
+    best = max(short) if at_least else min(short)  # the closest of the ones that missed
     which = ", ".join(str(p) for p in missed)
     if show(target).endswith("%"):
-        why = f"best {show(best)}, under {show(target)}"
+        why = ", ".join(show(v) for v in short) + f", under {show(target)}"
     elif at_least:
-        why = f"best {show(best)} is {best / target:.0%} of the {show(target)} target"
+        why = f"the best of these, {show(best)}, is {best / target:.0%} of the {show(target)} target"
     else:
-        why = f"best {show(best)} is {best / target:.1f}× the {show(target)} budget"
+        why = f"the best of these, {show(best)}, is {best / target:.1f}× the {show(target)} budget"
     return shown, f"MISSED with {which} process(es): {why}"
 
 
