@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import atexit
 import os
 import signal
@@ -99,9 +100,9 @@ class LocalNodeChain(ChainBackend):
             self.close()
             raise
 
+    @abc.abstractmethod
     def command(self) -> list[str]:
         """The node's command line (uses self.host, self.port, self._account_count)."""
-        raise NotImplementedError
 
     @property
     def rpc_url(self) -> str:
