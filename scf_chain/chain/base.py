@@ -96,6 +96,10 @@ class ChainBackend(abc.ABC):
         """Called by TxSender: a snapshot revert makes it re-read its nonce from the chain."""
         self._nonce_holders.add(holder)
 
+    def unregister_nonce_holder(self, holder: Any) -> None:
+        """Called when a TxSender closes: its store may be gone, a later revert must not reach it."""
+        self._nonce_holders.discard(holder)
+
     def _forget_nonces(self) -> None:
         for holder in list(self._nonce_holders):
             holder.forget_nonce()

@@ -348,6 +348,10 @@ class TxSender:
             if self._nonce is not None and self._nonce <= nonce:
                 self._nonce = nonce + 1
 
+    def close(self) -> None:
+        """Stop following the chain's snapshot reverts (the owner, and its store, are going away)."""
+        self.chain.unregister_nonce_holder(self)
+
     def forget_nonce(self) -> None:
         """Re-read the nonce from the chain before the next send (after a snapshot revert)."""
         with self._lock:

@@ -42,6 +42,13 @@ class ScfSystem:
                 self._senders[address] = s
             return s
 
+    def close(self) -> None:
+        """Close every sender (the chain may outlive this system, as a test's shared chain does)."""
+        with self._lock:
+            senders, self._senders = list(self._senders.values()), {}
+        for s in senders:
+            s.close()
+
     def token(self, account: LocalAccount | TxSender) -> ReceivableTokenClient:
         return ReceivableTokenClient(self._as_sender(account), self.manifest.receivable_token)
 

@@ -275,6 +275,7 @@ class Platform:
                 s.commit()
 
     def close(self) -> None:
+        self.parts.system.close()
         self.process.close()
         if self.owns_chain:
             self.chain.close()
