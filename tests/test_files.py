@@ -128,7 +128,9 @@ def test_serve_writes_the_operator_key_with_write_private() -> None:
 
     from scf_chain import cli
 
-    source = inspect.getsource(cli.serve)
+    # serve (one process or each of `--workers N`) writes it in _announce
+    assert "_announce(" in inspect.getsource(cli.serve) + inspect.getsource(cli._supervise)
+    source = inspect.getsource(cli._announce)
     assert "write_private(key_file" in source and "chmod" not in source
 
 
