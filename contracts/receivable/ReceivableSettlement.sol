@@ -17,7 +17,7 @@ abstract contract ReceivableSettlement is ReceivableFinancing {
     using SafeERC20 for IERC20;
 
     /// @inheritdoc IReceivableToken
-    function repay(uint256 slot, uint256 amount) external whenNotPaused nonReentrant {
+    function repay(uint256 slot, uint256 amount) external whenNotPausedInline nonReentrant {
         Receivable storage r = _active(slot);
         uint256 remaining = r.faceValue - r.repaid;
         if (amount == 0) revert ZeroAmount();
@@ -34,7 +34,7 @@ abstract contract ReceivableSettlement is ReceivableFinancing {
     }
 
     /// @inheritdoc IReceivableToken
-    function collect(uint256 slot) external whenNotPaused nonReentrant returns (uint256 amount) {
+    function collect(uint256 slot) external whenNotPausedInline nonReentrant returns (uint256 amount) {
         Receivable storage r = _active(slot);
         if (!r.collectEnabled) revert CollectionNotAuthorized(slot);
         if (block.timestamp < r.maturity) revert NotMatured(slot, r.maturity);
@@ -47,6 +47,42 @@ abstract contract ReceivableSettlement is ReceivableFinancing {
         if (held < amount) amount = held;
         if (amount == 0) revert NothingToCollect(slot);
         _pull(r, slot, debtor, amount);
+    }
+
+    // ================================================================ moving a debtor's debts
+    /// @inheritdoc IReceivableToken
+    mapping(address debtor => address) public debtorSuccessorOf;
+
+    /// @inheritdoc IReceivableToken
+    function offerDebtorMove(address successor) external {
+        if (successor == msg.sender) revert InvalidSuccessor(successor);
+        debtorSuccessorOf[msg.sender] = successor;
+        emit DebtorMoveOffered(msg.sender, successor);
+    }
+
+    /// @inheritdoc IReceivableToken
+    function moveDebts(address from, uint256[] calldata slots) external onlyOperator returns (uint256 moved) {
+        address to = debtorSuccessorOf[from];
+        if (to == address(0)) revert NoDebtorSuccessor(from);
+        _requireRole(to, ROLE_DEBTOR);
+        for (uint256 i = 0; i < slots.length; ++i) {
+            uint256 slot = slots[i];
+            Receivable storage r = _receivables[slot];
+            if (r.debtor != from) revert NotDebtor(slot, from);
+            // a pending application owes nothing yet; an active receivable its unpaid rest
+            uint256 owed = r.status == Status.Active ? r.faceValue - r.repaid : 0;
+            if (owed == 0 && r.status != Status.Pending) revert DebtNotOpen(slot);
+            r.debtor = to;
+            moved += owed;
+            emit DebtorMoved(slot, from, to, owed);
+        }
+        // what a debtor has outstanding is the sum of its active slots' unpaid face values, so
+        // `moved` is within `from`'s outstanding
+        _outstanding[from] -= moved;
+        uint256 outstanding = _outstanding[to];
+        uint256 limit = _creditLimits[to];
+        if (outstanding + moved > limit) revert CreditLimitExceeded(to, limit, outstanding, moved);
+        _outstanding[to] = outstanding + moved;
     }
 
     function _pull(Receivable storage r, uint256 slot, address payer, uint256 amount) private {
@@ -63,12 +99,12 @@ abstract contract ReceivableSettlement is ReceivableFinancing {
     }
 
     /// @inheritdoc IReceivableToken
-    function redeem(uint256 tokenId) external whenNotPaused nonReentrant returns (uint256 paid) {
+    function redeem(uint256 tokenId) external whenNotPausedInline nonReentrant returns (uint256 paid) {
         paid = _redeem(tokenId, true);
     }
 
     /// @inheritdoc IReceivableToken
-    function redeemBatch(uint256[] calldata tokenIds) external whenNotPaused nonReentrant returns (uint256 totalPaid) {
+    function redeemBatch(uint256[] calldata tokenIds) external whenNotPausedInline nonReentrant returns (uint256 totalPaid) {
         for (uint256 i = 0; i < tokenIds.length; ++i) {
             totalPaid += _redeem(tokenIds[i], false);
         }
