@@ -69,20 +69,29 @@ abstract contract ReceivableSettlement is ReceivableFinancing {
             uint256 slot = slots[i];
             Receivable storage r = _receivables[slot];
             if (r.debtor != from) revert NotDebtor(slot, from);
-            // a pending application owes nothing yet; an active receivable its unpaid rest
-            uint256 owed = r.status == Status.Active ? r.faceValue - r.repaid : 0;
-            if (owed == 0 && r.status != Status.Pending) revert DebtNotOpen(slot);
+            Status status = r.status;
+            uint256 owed;
+            // Unchecked: repaid <= faceValue < 2**96 (a repayment is refused beyond the rest),
+            // and the sum of what is moved is within `from`'s outstanding total (below).
+            unchecked {
+                // a pending application owes nothing yet; an active receivable its unpaid rest
+                if (status == Status.Active) owed = r.faceValue - r.repaid;
+                if (owed == 0 && status != Status.Pending) revert DebtNotOpen(slot);
+                moved += owed;
+            }
             r.debtor = to;
-            moved += owed;
             emit DebtorMoved(slot, from, to, owed);
         }
-        // what a debtor has outstanding is the sum of its active slots' unpaid face values, so
-        // `moved` is within `from`'s outstanding
-        _outstanding[from] -= moved;
-        uint256 outstanding = _outstanding[to];
-        uint256 limit = _creditLimits[to];
-        if (outstanding + moved > limit) revert CreditLimitExceeded(to, limit, outstanding, moved);
-        _outstanding[to] = outstanding + moved;
+        // A debtor's outstanding total is the sum of the unpaid rests of the active receivables
+        // naming it (confirmation adds a face value, every repayment subtracts from it), so
+        // `moved`, the rests of some of them, is within it; both totals are below 2**256 by far.
+        unchecked {
+            _outstanding[from] -= moved;
+            uint256 outstanding = _outstanding[to];
+            uint256 limit = _creditLimits[to];
+            if (outstanding + moved > limit) revert CreditLimitExceeded(to, limit, outstanding, moved);
+            _outstanding[to] = outstanding + moved;
+        }
     }
 
     function _pull(Receivable storage r, uint256 slot, address payer, uint256 amount) private {
