@@ -118,14 +118,17 @@ class System:
         return int(self.events(rcpt, "OfferCancelled")[0]["returnedToTokenId"])
 
     # -- money -----------------------------------------------------------------------------------------
-    def repay(self, slot: int, amount: int) -> None:
-        self.debtor_sender.transact(self.token.functions.repay(slot, amount))
+    def _debtor(self, debtor: str | None) -> TxSender:
+        return self.debtor_sender if debtor is None else self.sender(debtor)
 
-    def authorize_collection(self, slot: int) -> None:
-        self.debtor_sender.transact(self.token.functions.authorizeCollection(slot, True))
+    def repay(self, slot: int, amount: int, debtor: str | None = None) -> None:
+        self._debtor(debtor).transact(self.token.functions.repay(slot, amount))
 
-    def approve_collection(self, allowance: int) -> None:
-        self.debtor_sender.transact(self.erc20.functions.approve(self.token.address, allowance))
+    def authorize_collection(self, slot: int, debtor: str | None = None) -> None:
+        self._debtor(debtor).transact(self.token.functions.authorizeCollection(slot, True))
+
+    def approve_collection(self, allowance: int, debtor: str | None = None) -> None:
+        self._debtor(debtor).transact(self.erc20.functions.approve(self.token.address, allowance))
 
     def collect(self, slot: int) -> int:
         rcpt = self.keeper.transact(self.token.functions.collect(slot))
