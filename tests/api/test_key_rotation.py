@@ -14,6 +14,7 @@ from eth_utils import keccak
 
 from scf_chain.chain import reverts
 from scf_chain.clients import Role
+from scf_chain.db.models import RiskDebtor
 from scf_chain.keys import KeyStore
 from scf_chain.platform.core import OPERATOR
 from tests.api.conftest import World
@@ -99,9 +100,13 @@ def test_a_debtor_rotated_mid_life_repays_and_is_collected_from_its_new_key(
     assert _money(world, old) == 0
     assert p.money(p.operator_account).allowance(new, contract) == allowance
     assert p.money(p.operator_account).allowance(old, contract) == 0
-    # the store followed the DebtorMoved events
+    # the store followed the DebtorMoved events, risk exposure too
     listed = core_api.get("/receivables", params={"status": "active", "limit": 100}).json()
     assert any(int(i["slot"]) == slot and i["debtor"].lower() == new for i in listed["items"])
+    with p.sessions() as s:
+        exposure = {a: s.get(RiskDebtor, a) for a in (old, new)}
+        assert {a: d.outstanding_face for a, d in exposure.items() if d is not None} == {
+            old: 0, new: 280_000}
 
     # the new key confirms the moved application and repays, through the same API key
     r = core_api.post(f"/receivables/{pending}/confirm")
