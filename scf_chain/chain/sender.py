@@ -258,6 +258,10 @@ def _receipts(chain: ChainBackend, hashes: list[str]) -> list[Any]:
 
 
 _watchers: weakref.WeakKeyDictionary[ChainBackend, ReceiptWatcher] = weakref.WeakKeyDictionary()
+# per chain: (when read, the fee fields of a new transaction)
+_fees: weakref.WeakKeyDictionary[ChainBackend, tuple[float, dict[str, int]]] = \
+    weakref.WeakKeyDictionary()
+_fees_lock = threading.Lock()
 _watchers_lock = threading.Lock()
 
 
@@ -334,7 +338,6 @@ class TxSender:
         self.receipt_timeout_s = receipt_timeout_s
         self._lock = threading.Lock()
         self._nonce: int | None = None
-        self._fees: tuple[float, dict[str, int]] | None = None
         # what this sender broadcast lately (hash -> signed transaction and its fields), so that
         # a transaction stuck or dropped can be sent again or replaced
         self._sent: OrderedDict[str, tuple[SignedTx, dict[str, Any]]] = OrderedDict()
@@ -376,14 +379,25 @@ class TxSender:
 
     # -- fees and nonces ------------------------------------------------------------------------
     def _fee_fields(self) -> dict[str, int]:
+        """The fee fields for a new transaction, kept FEE_CACHE_S per chain (every sender of
+        the process shares them: a market of thousands of accounts asked the node for its
+        latest block on almost every transaction)."""
         now = time.monotonic()
-        cached = self._fees
+        with _fees_lock:
+            cached = _fees.get(self.chain)
         if cached and now - cached[0] < FEE_CACHE_S:
             return cached[1]
-        block = self.w3.eth.get_block("latest")
-        fields = fee_fields(block.get("baseFeePerGas"), lambda: int(self.w3.eth.gas_price))
-        self._fees = (now, fields)
+        block = self._rpc("eth_getBlockByNumber", ["latest", False])
+        base_fee = block.get("baseFeePerGas")
+        fields = fee_fields(None if base_fee is None else _int(base_fee),
+                            lambda: _int(self._rpc("eth_gasPrice", [])))
+        with _fees_lock:
+            _fees[self.chain] = (now, fields)
         return fields
+
+    def _forget_fees(self) -> None:
+        with _fees_lock:
+            _fees.pop(self.chain, None)
 
     def max_fee_per_gas(self) -> int:
         """The most this sender currently offers to pay per gas (a fee ceiling)."""
@@ -612,7 +626,7 @@ class TxSender:
             log.info("filling nonce %d of %s: %s", nonce, self.address, exc)
 
     def _replace(self, signed: SignedTx, tx: dict[str, Any]) -> str | None:
-        self._fees = None  # what the node asks now
+        self._forget_fees()  # what the node asks now
         now = self._fee_fields()
         bumped = dict(tx)
         for name in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice"):

@@ -17,6 +17,8 @@ from scf_chain.risk.model import Bin, Feature, ScorecardModel
 
 MISSING = -1  # attribute index of a missing value
 UNSEEN = -2  # attribute index of a category no training row had
+MAX_CACHED_CATEGORIES = 4096
+MAX_CACHED_SCORES = 100_000  # reasons kept per categorical feature (one per value's text)
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,15 @@ def attribute_text(feature: Feature, b: Bin | None) -> tuple[str, str]:
 
 
 class _Compiled:
-    """One feature's bin table, laid out for lookups."""
+    """One feature's bin table, laid out for lookups, with its reason texts made at load.
+
+    Attributes are indexed as bins 0..n-1, then UNSEEN (-2) and MISSING (-1) at the end of the
+    per-attribute lists, so one list index serves all three."""
 
     __slots__ = ("feature", "name", "numeric", "splits", "points", "index", "missing_points",
-                 "unseen_points", "best", "best_text", "texts", "missing_text", "unseen_text")
+                 "unseen_points", "best", "best_text", "texts", "missing_text", "unseen_text",
+                 "all_points", "all_texts", "lost", "en_head", "zh_head", "en_tail", "zh_tail",
+                 "missing_reason", "category_reasons")
 
     def __init__(self, feature: Feature) -> None:
         self.feature = feature
@@ -89,6 +96,31 @@ class _Compiled:
         self.texts = [attribute_text(feature, b) for b in feature.bins]
         self.missing_text = attribute_text(feature, None)
         self.unseen_text = attribute_text(feature, feature.unseen)
+        # per attribute (bins, then UNSEEN, then MISSING): points, points lost, and the reason
+        # text around the row's value
+        self.all_points = [*self.points, self.unseen_points, self.missing_points]
+        self.all_texts = [*self.texts, self.unseen_text, self.missing_text]
+        self.lost = [self.best - p for p in self.all_points]
+        best_en, best_zh = self.best_text
+        f = feature
+        self.en_head = f"{f.label_en}: " if self.numeric else f"{f.label_en}: '"
+        self.zh_head = f"{f.label_zh}：" if self.numeric else f"{f.label_zh}：“"
+        if self.numeric:
+            self.en_tail = [f" ({en}), {loss} points below the best ({best_en})"
+                            for (en, _), loss in zip(self.all_texts, self.lost, strict=True)]
+            self.zh_tail = [f"（{zh}），比最佳（{best_zh}）少 {loss} 分"
+                            for (_, zh), loss in zip(self.all_texts, self.lost, strict=True)]
+        else:
+            self.en_tail = [f"', {loss} points below the best ({best_en})" for loss in self.lost]
+            self.zh_tail = [f"”，比最佳（{best_zh}）少 {loss} 分" for loss in self.lost]
+        loss = self.lost[MISSING]
+        self.missing_reason = Reason(
+            f.name, f.label_en, f.label_zh, None, self.missing_text[0], self.missing_text[1],
+            self.missing_points, loss,
+            f"{f.label_en}: missing, {loss} points below the best ({best_en})",
+            f"{f.label_zh}：缺失，比最佳（{best_zh}）少 {loss} 分")
+        # a categorical value's reason depends on its text only: made once per value seen
+        self.category_reasons: dict[str, Reason] = {}
 
     def attribute(self, value: object) -> int:
         """The index of the value's bin, or MISSING / UNSEEN."""
@@ -118,14 +150,32 @@ class _Compiled:
         return self.index.get(value if isinstance(value, str) else str(value), UNSEEN)
 
     def points_of(self, attribute: int) -> int:
-        if attribute >= 0:
-            return self.points[attribute]
-        return self.missing_points if attribute == MISSING else self.unseen_points
+        return self.all_points[attribute]
 
     def text_of(self, attribute: int) -> tuple[str, str]:
-        if attribute >= 0:
-            return self.texts[attribute]
-        return self.missing_text if attribute == MISSING else self.unseen_text
+        return self.all_texts[attribute]
+
+    def reason(self, attribute: int, value: object) -> Reason:
+        """The reason code of the row's attribute (`value` as the row gave it)."""
+        if attribute == MISSING:
+            return self.missing_reason
+        if self.numeric:
+            return self._reason(attribute, format_number(float(value)))  # type: ignore[arg-type]
+        shown = str(value)
+        r = self.category_reasons.get(shown)
+        if r is None:
+            r = self._reason(attribute, shown)
+            if len(self.category_reasons) < MAX_CACHED_CATEGORIES:
+                self.category_reasons[shown] = r
+        return r
+
+    def _reason(self, attribute: int, shown: str) -> Reason:
+        f = self.feature
+        attr_en, attr_zh = self.all_texts[attribute]
+        return Reason(f.name, f.label_en, f.label_zh, shown, attr_en, attr_zh,
+                      self.all_points[attribute], self.lost[attribute],
+                      self.en_head + shown + self.en_tail[attribute],
+                      self.zh_head + shown + self.zh_tail[attribute])
 
 
 class PointsTable:
@@ -163,48 +213,52 @@ class Scorer:
         self.n_reasons = reasons
         self.table = PointsTable(model.features, model.base_points, model.inputs,
                                  name=f"model {model.model_version}")
+        self._pd_cache: dict[int, tuple[float, str]] = {}
 
     def total(self, row: Mapping[str, object]) -> int:
         return self.table.total(row)
 
     def score(self, row: Mapping[str, object]) -> Score:
         """Score, PD, grade and reasons of one row (feature name -> value; absent = missing)."""
-        self.table.check_names(row)
-        features = self.table.features
-        total = self.table.base_points
+        table = self.table
+        if not table.inputs.issuperset(row):
+            table.check_names(row)
+        features = table.features
+        total = table.base_points
         points: dict[str, int] = {}
         lost: list[tuple[int, int, int]] = []  # (-points lost, feature position, attribute)
+        get = row.get
         for i, c in enumerate(features):
-            a = c.attribute(row.get(c.name))
-            p = c.points_of(a)
+            v = get(c.name)
+            t = type(v)
+            # the common cases inline; `attribute` decides everything else the same way
+            if c.numeric and (t is float or t is int) and v == v:
+                a = bisect_right(c.splits, float(v))  # type: ignore[arg-type]
+            elif not c.numeric and t is str and v:
+                a = c.index.get(v, UNSEEN)  # type: ignore[call-overload]
+            else:
+                a = c.attribute(v)
+            p = c.all_points[a]
             total += p
             points[c.name] = p
             if p < c.best:
                 lost.append((p - c.best, i, a))
-        lost.sort()
-        reasons = tuple(self._reason(features[i], a, row.get(features[i].name))
+        if lost:
+            lost.sort()
+        reasons = tuple(features[i].reason(a, get(features[i].name))
                         for _, i, a in lost[:self.n_reasons])
-        pd = self.model.calibration.pd(total)
-        return Score(total, pd, self.model.grade_of(pd), points, reasons, self.model.model_version)
+        pd, grade = self._pd_grade(total)
+        return Score(total, pd, grade, points, reasons, self.model.model_version)
+
+    def _pd_grade(self, total: int) -> tuple[float, str]:
+        """The PD and grade of a score (kept per score: a model's scores take few values)."""
+        known = self._pd_cache.get(total)
+        if known is None:
+            pd = self.model.calibration.pd(total)
+            known = (pd, self.model.grade_of(pd))
+            if len(self._pd_cache) < MAX_CACHED_SCORES:
+                self._pd_cache[total] = known
+        return known
 
     def score_many(self, rows: Iterable[Mapping[str, object]]) -> list[Score]:
         return [self.score(r) for r in rows]
-
-    def _reason(self, c: _Compiled, attribute: int, value: object) -> Reason:
-        f = c.feature
-        attr_en, attr_zh = c.text_of(attribute)
-        best_en, best_zh = c.best_text
-        p = c.points_of(attribute)
-        loss = c.best - p
-        shown: str | None = None if attribute == MISSING else (
-            format_number(float(value)) if c.numeric else str(value))  # type: ignore[arg-type]
-        if shown is None:
-            en = f"{f.label_en}: missing, {loss} points below the best ({best_en})"
-            zh = f"{f.label_zh}：缺失，比最佳（{best_zh}）少 {loss} 分"
-        elif c.numeric:
-            en = f"{f.label_en}: {shown} ({attr_en}), {loss} points below the best ({best_en})"
-            zh = f"{f.label_zh}：{shown}（{attr_zh}），比最佳（{best_zh}）少 {loss} 分"
-        else:
-            en = f"{f.label_en}: '{shown}', {loss} points below the best ({best_en})"
-            zh = f"{f.label_zh}：“{shown}”，比最佳（{best_zh}）少 {loss} 分"
-        return Reason(f.name, f.label_en, f.label_zh, shown, attr_en, attr_zh, p, loss, en, zh)

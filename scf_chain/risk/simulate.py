@@ -41,12 +41,14 @@ transactions still signed in nonce order by its one sender.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,11 +58,14 @@ from typing import Any
 from eth_utils import to_checksum_address
 from sqlalchemy import func, select
 
+from scf_chain.chain.base import raw_request
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant, RawEvent
 from scf_chain.errors import EvidenceRequestError
 from scf_chain.platform import evidence as evidence_ops
 from scf_chain.platform.core import Platform
+
+log = logging.getLogger(__name__)
 
 DAY = 86_400
 PATTERNS = ("fictitious_trade", "circular_trade", "split_storm", "above_market_rate",
@@ -145,6 +150,8 @@ class SimResult:
     dishonest: list[str] = field(default_factory=list)
     indexed_events: int = 0  # events the indexer ingested during the run
     index_seconds: float = 0.0  # and the time it took (features folded as it ingests)
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # where the run's time went
+    blocks: int = 0  # blocks mined for the market's transactions (0: one per transaction)
 
     def to_json(self) -> dict[str, Any]:
         return {"seed": self.seed, "receivables": self.receivables,
@@ -167,6 +174,55 @@ class _Trade:
     token: int = 0
     doc_ids: dict[str, str] = field(default_factory=dict)
     late_hop: tuple[str, int, str, int] | None = None  # (holder, token, to, value)
+
+
+class _Miner:
+    """Blocks of many transactions on a node that mines on demand (anvil).
+
+    Under automine every transaction is a block of its own: the node seals a block (state
+    root, receipts root) per transaction and every sender waits for its own. While the market
+    runs here, automine is off and one thread mines a block whenever transactions are pending
+    (at most every MINE_S): the parallel receivables' transactions share blocks, and each
+    waiting sender is woken by the process's receipt watcher when its block is in. Every
+    transaction is still signed, sent, mined and read back from its receipt."""
+
+    MINE_S = 0.05
+
+    def __init__(self, chain: Any) -> None:
+        self.chain = chain
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.blocks = 0
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        return raw_request(self.chain.w3, method, params)
+
+    def __enter__(self) -> _Miner:
+        self._rpc("evm_setAutomine", [False])
+        self._thread = threading.Thread(target=self._run, name="sim-miner", daemon=True)
+        self._thread.start()
+        return self
+
+    def _pending(self) -> int:
+        pending = self._rpc("txpool_status", []).get("pending", 0)
+        return int(pending, 16) if isinstance(pending, str) else int(pending)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.MINE_S):
+            try:
+                if self._pending():
+                    self._rpc("evm_mine", [])
+                    self.blocks += 1
+            except Exception:  # the node is busy or gone: the senders' timeouts say so
+                log.debug("mining failed", exc_info=True)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._rpc("evm_setAutomine", [True])
+        if self._pending():  # automine does not take what already waits
+            self._rpc("evm_mine", [])
 
 
 def _spread(n: int, names: Iterable[str]) -> list[str]:
@@ -254,8 +310,18 @@ class Simulator:
         self.labels: dict[str, list[str]] = {k: [] for k in (*PATTERNS, *EVASIONS)}
         self.outcomes: list[Outcome] = []
         self.workers = 1 if platform.chain.name == "embedded" else max(1, cfg.workers)
+        # blocks of many transactions where the node mines on demand and receivables run in
+        # parallel (one worker would wait a block per transaction)
+        self.batch_blocks = platform.chain.name == "anvil" and self.workers > 1
         self.indexed_events = 0
         self.index_seconds = 0.0
+        self.phase_seconds: dict[str, float] = defaultdict(float)
+        # SQLite takes one writer at a time and makes the others sleep and retry: documents are
+        # stored one at a time instead (the encryption and the store's write stay in the thread)
+        bind = platform.sessions.kw.get("bind")
+        self._store_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if bind is not None and bind.dialect.name == "sqlite"
+            else contextlib.nullcontext())
 
     # -- helpers -----------------------------------------------------------------------------------
     def _count(self, n: int) -> None:
@@ -272,6 +338,14 @@ class Simulator:
     def _trade_rng(self, t: _Trade, step: str) -> random.Random:
         """Each receivable's own draws: the same market whatever order the threads run in."""
         return random.Random(f"{self.cfg.seed}:{t.index}:{step}")
+
+    @contextlib.contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phase_seconds[name] += time.perf_counter() - t0
 
     def _parallel(self, fn: Callable[[Any], None], items: list[Any]) -> None:
         if self.workers == 1 or len(items) < 2:
@@ -327,16 +401,23 @@ class Simulator:
                 wanted += [(f"{ring}-{i}", Role.SUPPLIER, 0) for i in (1, 2)]
             elif t.pattern == "related_party_via_intermediary":
                 wanted += [(f"{ring}-fin", Role.FINANCIER, BIG), (f"{ring}-1", Role.SUPPLIER, 0)]
-        self._parties(wanted)
-        op = p.token(p.operator_account)
-        for d in [*debtors, "core-weak"]:
-            op.set_credit_limit(self.addr[d], BIG)
-            self._count(1)
-        for r in range(cfg.rounds):
-            self._round([t for t in trades if t.round == r], banks, health)
-            if on_round_end is not None:
-                self._index()
-                on_round_end(r)
+        miner = _Miner(p.chain) if self.batch_blocks else None
+        with miner if miner is not None else contextlib.nullcontext():
+            with self._phase("participants"):
+                self._parties(wanted)
+                op = p.token(p.operator_account)
+
+                def limit(d: str) -> None:
+                    op.set_credit_limit(self.addr[d], BIG)
+                    self._count(1)
+
+                self._parallel(limit, [*debtors, "core-weak"])
+            for r in range(cfg.rounds):
+                self._round([t for t in trades if t.round == r], banks, health)
+                if on_round_end is not None:
+                    self._index()
+                    with self._phase("round_end"):
+                        on_round_end(r)
         self._index()
         for k in self.labels:
             self.labels[k] = sorted(set(self.labels[k]), key=lambda x: (len(x), x))
@@ -347,7 +428,8 @@ class Simulator:
                          evasive, sorted(self.outcomes, key=lambda o: o.slot),
                          {self.addr[d]: h for d, h in health.items()},
                          [self.addr[s] for s in dishonest], self.indexed_events,
-                         self.index_seconds)
+                         self.index_seconds, dict(self.phase_seconds),
+                         miner.blocks if miner is not None else 0)
 
     def _index(self) -> None:
         """Bring the store up to the chain: the indexer ingests the events written since the
@@ -360,6 +442,7 @@ class Simulator:
         t0 = time.perf_counter()
         self.p.sync(force=True)
         self.index_seconds += time.perf_counter() - t0
+        self.phase_seconds["indexing"] += time.perf_counter() - t0
         self.indexed_events += events() - before
 
     def _round(self, trades: list[_Trade], banks: list[str], health: dict[str, float]) -> None:
@@ -367,19 +450,28 @@ class Simulator:
         self.round_start = p.chain.now()
         maturity = self.round_start + cfg.tenor_days * DAY
         # 1. orders, deliveries, invoices: submitted, then anchored in batches
-        self._parallel(self._documents, trades)
-        while True:
-            try:
-                evidence_ops.anchor_pending(p, self._who("logistics"), cfg.batch)
-                self._count(1)
-            except EvidenceRequestError:
-                break
+        with self._phase("documents"):
+            self._parallel(self._documents, trades)
+        with self._phase("anchoring"):
+            while True:
+                try:
+                    evidence_ops.anchor_pending(p, self._who("logistics"), cfg.batch)
+                    self._count(1)
+                except EvidenceRequestError:
+                    break
         # 2. apply (the fictitious ones past the gateway's check) and confirm
-        self._parallel(lambda t: self._apply_confirm(t, maturity), trades)
+        with self._phase("apply_confirm"):
+            self._parallel(lambda t: self._apply_confirm(t, maturity), trades)
         # 3. splits to tier 2, loops, storms; financing
-        self._parallel(lambda t: self._move(t, banks, maturity), trades)
-        # 4. the day before maturity: slow loops close; repayment by each debtor's hidden
-        # health: on time, late, or default
+        with self._phase("moves"):
+            self._parallel(lambda t: self._move(t, banks, maturity), trades)
+        with self._phase("repayment"):
+            self._settle(trades, health)
+
+    def _settle(self, trades: list[_Trade], health: dict[str, float]) -> None:
+        """The day before maturity: slow loops close; repayment by each debtor's hidden health:
+        on time, late, or default."""
+        cfg, p = self.cfg, self.p
         p.chain.time_travel(cfg.tenor_days * DAY - DAY)
         self._parallel(self._late_hop, [t for t in trades if t.late_hop is not None])
         on_time: list[_Trade] = []
@@ -435,7 +527,8 @@ class Simulator:
         if t.variant != "no_delivery":
             docs.insert(1, (carrier, delivery))
         for who, doc in docs:
-            row = evidence_ops.submit(self.p, self._who(who), doc)
+            with self._store_lock:
+                row = evidence_ops.submit(self.p, self._who(who), doc)
             t.doc_ids[doc["kind"]] = row.doc_id
 
     def _apply_confirm(self, t: _Trade, maturity: int) -> None:
