@@ -201,6 +201,7 @@ class Platform:
                            operator, owns_chain=owns)
             platform._tmp = tmp
             platform._data_lock = lock
+            platform._operator = platform._signing_operator()
             platform._ensure_operator_participant()
             platform._namespace_participant_keys()
             platform.sync()
@@ -245,6 +246,22 @@ class Platform:
                               "(`scf keys import operator`) before serving a production chain")
         keys.import_key(OPERATOR, dev[0].key)
         return keys.account(OPERATOR)
+
+    def _signing_operator(self) -> LocalAccount:
+        """The operator key the chain names: the keystore's, or a retired one while a rotation
+        of the operator's key is unfinished (a crash between the new key and its acceptance;
+        `rotate-key operator` again finishes it)."""
+        current = self._operator
+        named = self.system.token(current).operator()
+        if named == checksum(current.address):
+            return current
+        for acct in self.keys.retired(OPERATOR):
+            if checksum(acct.address) == named:
+                log.warning("the operator's key rotation is unfinished: %s signs as operator "
+                            "until %s accepts the role (rotate-key operator)", named,
+                            current.address)
+                return acct
+        return current  # the chain names a key this keystore lacks: its calls will be refused
 
     def _ensure_operator_participant(self) -> None:
         with self.sessions() as s:

@@ -242,6 +242,39 @@ def test_the_operator_hands_over_to_a_new_key_and_keeps_operating(
     assert rec["clean"], rec["differences"]
 
 
+def test_an_operator_hand_over_cut_off_midway_keeps_the_old_key_until_finished(
+        world: World, cast: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from scf_chain.clients.contracts import ReceivableTokenClient
+    from scf_chain.errors import ChainError
+
+    p = world.platform
+    old = p.operator_account
+    real = ReceivableTokenClient.accept_operator
+
+    def node_dies(self: Any) -> Any:
+        raise ChainError("connection to the node lost")
+
+    monkeypatch.setattr(ReceivableTokenClient, "accept_operator", node_dies)
+    key = str(uuid.uuid4())
+    r = world.operator.post(f"/participants/{OPERATOR}/rotate-key", idem=key)
+    assert r.status_code == 503, r.text  # transferOperator was sent: the outcome is pending
+    op = p.token(old)
+    assert op.operator() == old.address and op.pending_operator() != old.address
+    # the keystore holds the new key already; the old one signs while the chain names it
+    assert p.keys.address_of(OPERATOR) != old.address
+    assert p.operator_account.address == old.address
+    assert p._signing_operator().address == old.address  # as a process opened now would pick
+    who, _ = world.participant("during-op", ["supplier"])  # the operator still operates
+    assert op.roles_of(world.address(who)) == Role.SUPPLIER
+    monkeypatch.setattr(ReceivableTokenClient, "accept_operator", real)
+    r = world.operator.post(f"/participants/{OPERATOR}/rotate-key", idem=key)
+    assert r.status_code == 200, r.text
+    rot = r.json()
+    assert rot["resumed"] and rot["old_address"] == old.address.lower()
+    assert p.operator_account.address.lower() == rot["new_address"]
+    assert op.operator().lower() == rot["new_address"] and int(op.roles_of(old.address)) == 0
+
+
 def _anchored_root(world: World, cast: dict[str, Any]) -> str:
     (core, _), (a, a_api) = cast["core"], cast["a"]
     docs = _trade(world, core, a, uuid.uuid4().hex[:8])
