@@ -168,7 +168,9 @@ class ReceivableTokenClient(_Client):
                                                                       allowed))
 
     def operator(self) -> str:
-        return checksum(self._call(self.contract.functions.operator()))
+        # read without a sender: the caller may be a drained, rotated-out operator key, and some
+        # nodes (eth-tester) refuse a call from an account that cannot pay its gas
+        return checksum(self.contract.functions.operator().call())
 
     def pending_operator(self) -> str:
         return checksum(self._call(self.contract.functions.pendingOperator()))
