@@ -502,35 +502,48 @@ class ReceivableMachine(RuleBasedStateMachine):
         global steps_run
         steps_run += 1
         sysm = self.sys
-        for token_id, t in self.m.tokens.items():
-            assert sysm.value_of(token_id) == t.value, f"value of token {token_id}"
-            assert sysm.owner_of(token_id) == t.owner, f"owner of token {token_id}"
+        token, erc20 = sysm.token.functions, sysm.erc20.functions
+        value_of = sysm.token.get_function_by_signature("balanceOf(uint256)")
+        tokens = list(self.m.tokens.items())
+        slots = list(self.m.slots.items())
+        balances = [sysm.token.address] + sysm.holders + self.debtors + [sysm.bank]
+        approvals = [(token_id, operator) for token_id, operator in sorted(self.m.ever_approved)
+                     if token_id in self.m.tokens]  # a burned one: the chain answers NonexistentToken
+        # every read of this check in one JSON-RPC batch: the check runs after every step
+        reads = iter(sysm.read_many(
+            [f for token_id, _ in tokens for f in (value_of(token_id), token.ownerOf(token_id))]
+            + [token.getReceivable(slot) for slot, _ in slots]
+            + [erc20.balanceOf(addr) for addr in balances]
+            + [token.outstandingOf(debtor) for debtor in self.debtors]
+            + [f for token_id, operator in approvals
+               for f in (token.allowance(token_id, operator), token.getApproved(token_id))]))
+        for token_id, t in tokens:
+            assert next(reads) == t.value, f"value of token {token_id}"
+            assert next(reads) == t.owner, f"owner of token {token_id}"
         escrowed = 0
-        for slot, s in self.m.slots.items():
-            repaid, paid_out = sysm.repaid_paid_out(slot)
+        for slot, s in slots:
+            r = next(reads)
+            assert r[0] == s.debtor, f"slot {slot} debtor"
+            repaid, paid_out = int(r[-2]), int(r[-1])
             assert (repaid, paid_out) == (s.repaid, s.paid_out), f"slot {slot} totals"
             assert paid_out <= repaid <= s.face
             assert self.m.slot_value(slot) == s.face - paid_out, f"slot {slot} value"
             escrowed += repaid - paid_out
-        held = sysm.erc20_balance(sysm.token.address)
+        held = next(reads)
         assert held == self.m.erc20[sysm.token.address]
         assert held - self.start_contract_balance == escrowed, "contract holds exactly repaid − paid out"
-        for addr in sysm.holders + self.debtors + [sysm.bank]:
-            assert sysm.erc20_balance(addr) == self.m.erc20[addr], f"erc20 balance of {addr}"
+        for addr in balances[1:]:
+            assert next(reads) == self.m.erc20[addr], f"erc20 balance of {addr}"
         for debtor in self.debtors:
             owed = sum(s.face - s.repaid for s in self.m.slots.values() if s.debtor == debtor)
-            assert sysm.token.functions.outstandingOf(debtor).call() == owed, f"outstanding of {debtor}"
-            for s in self.m.slots.values():
-                if s.debtor == debtor:
-                    assert sysm.token.functions.getReceivable(s.slot).call()[0] == debtor
+            assert next(reads) == owed, f"outstanding of {debtor}"
         zero = "0x" + "0" * 40
-        for token_id, operator in sorted(self.m.ever_approved):
-            if token_id not in self.m.tokens:
-                continue  # burned: the chain answers NonexistentToken
-            got = sysm.token.functions.allowance(token_id, operator).call()
+        for token_id, operator in approvals:
+            got = next(reads)
             assert got == self.m.allowance(token_id, operator), f"allowance of {operator} on {token_id}"
-            approved = sysm.token.functions.getApproved(token_id).call()
+            approved = next(reads)
             assert approved == self.m.approved.get(token_id, zero), f"approved address of {token_id}"
+        assert next(reads, None) is None  # every read was checked
 
 
 pytestmark = [pytest.mark.anvil, pytest.mark.xdist_group("stateful")]
