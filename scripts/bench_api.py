@@ -892,10 +892,12 @@ def report(args: argparse.Namespace, modes: list[Mode],
              "`transferFrom(from, to, tokenId)`), signed ahead and sent to the same node in the "
              "same run by as many concurrent raw senders as there were HTTP clients (each "
              "thread posts its own accounts' transactions, one `eth_sendRawTransaction` at a "
-             "time, in nonce order), timed until every receipt (asked for all at once, one "
-             "batched request a pass: waiting for them one by one through the receipt watcher "
-             "costs a ~20 ms pass a transaction, which is what held this bench's earlier "
-             "\"ceiling\" near 42/s). CPU ms/op is the CPU time each "
+             "time, in nonce order), timed until every receipt: each account's last transaction is "
+             "polled (one batched request a pass; an account's transactions are mined in nonce "
+             "order), then all are checked once. Waiting for them one by one through the "
+             "receipt watcher costs a ~20 ms pass a transaction, which is what held this "
+             "bench's earlier \"ceiling\" near 42/s; polling thousands of pending receipts at "
+             "once starves anvil's miner. CPU ms/op is the CPU time each "
              "process used during the phase per operation (gateway: all its processes).", ""]
     lines += ["## Targets", "", "| Target | Measured | Verdict |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {v} |" for t, m, v in targets(modes, trace)]

@@ -57,6 +57,9 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
                                                       "checks its options; here `--help`"),
     ".venv/bin/python scripts/bench_evidence.py": ("long", "a benchmark (minutes); here `--help`"),
     ".venv/bin/python scripts/bench_api.py": ("long", "a benchmark (minutes); here `--help`"),
+    ".venv/bin/python scripts/bench_workers.py": (
+        "long", "a benchmark (minutes): tests/api/test_workers.py is the same check at 96 "
+                "requests; here `--help`"),
     ".venv/bin/python scripts/run_slither.py": (
         "long", "slither over every contract: tests/contracts run it gated on the triage "
                 "file; here `--help`"),
