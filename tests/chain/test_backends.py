@@ -125,8 +125,12 @@ def test_anvil_stops_on_close_and_in_a_with_block_that_raises() -> None:
     chain = AnvilChain()
     pid = chain.pid
     assert pid and _alive(pid)
+    cache = chain._state_cache  # where anvil moves old states: its own folder, not ~/.foundry
+    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        assert str(cache).encode() in fh.read().split(b"\0")
     chain.close()
     assert not _alive(pid)
+    assert not cache.exists()  # removed with the node
     with pytest.raises(RuntimeError):
         with AnvilChain() as inner:
             pid2 = inner.pid  # type: ignore[attr-defined]
