@@ -69,7 +69,7 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
     ".venv/bin/scf risk alerts [--status open]": ("run", ""),
     ".venv/bin/python scripts/bench_risk.py": ("long", "a benchmark (minutes); here `--help`"),
     "SCF_STATEFUL_EXAMPLES=400 .venv/bin/python -m pytest tests/contracts/test_stateful.py -p "
-    "no:xdist": ("long", "about 3 minutes of fuzzing (CI runs the default length): here "
+    "no:xdist": ("long", "several minutes of fuzzing (CI runs the default length): here "
                          "`--collect-only` with the same flags"),
 }
 
