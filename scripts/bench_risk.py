@@ -454,9 +454,9 @@ def _market(args: argparse.Namespace, run: dict[str, Any]) -> list[str]:
     if fold:
         lines += [
             "The fold's own rate is the one that says whether feature updates keep up: the "
-            "indexer's end-to-end rate above is bounded by the node (anvil answering the "
-            "simulator's writes at the same time, on the same 2 cores) and by the projector, "
-            "not by the fold.", ""]
+            "indexer's end-to-end rate above is bounded by what it asks the node (logs, block "
+            "headers, one receivable read per application, from anvil on the same 2 cores) "
+            "and by the projector's own tables, not by the fold.", ""]
     if result.receivables < ISSUE_MARKET_SIZE:
         lines += [
             f"The issue asks for a benchmark market of {ISSUE_MARKET_SIZE:,} receivables; this "
@@ -474,7 +474,8 @@ def _market(args: argparse.Namespace, run: dict[str, Any]) -> list[str]:
         + (", and while the market runs the node mines a block whenever transactions wait "
            "(automine off): the parallel receivables' transactions share blocks, where under "
            "automine the node sealed a block per transaction and every sender waited for its "
-           "own" if blocks else "")
+           "own; meanwhile senders use a fixed gas limit instead of a node estimate per "
+           "transaction" if blocks else "")
         + ". Debtors and financiers approve the contract once instead of per payment, and the "
         "store is indexed in bulk at the end of each round.", "",
     ]

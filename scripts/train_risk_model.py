@@ -1,7 +1,7 @@
 """Train the trade scorecards shipped in the package: scf_chain/risk/models/trade_scorecards.json.
 
 Usage: .venv/bin/python scripts/train_risk_model.py [--receivables 3200] [--seed 2026]
-       [--workers 4] [--out scf_chain/risk/models/trade_scorecards.json] [--frames DIR]
+       [--workers 32] [--out scf_chain/risk/models/trade_scorecards.json] [--frames DIR]
        [--from-frames DIR] [--from-market reports/bench_risk_market.json]
 Runs the two-round simulated market of `scf_chain.risk.trade.shipped_market` on a throw-away
 anvil node, through the platform's Python layer; takes every participant's features from the
@@ -62,7 +62,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--receivables", type=int, default=3_200)
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=32)
     ap.add_argument("--out", type=Path, default=default_model_path())
     ap.add_argument("--frames", type=Path, default=None,
                     help="also write the labelled training tables (CSV) to this folder")
@@ -90,7 +90,11 @@ def main() -> int:
                                                                   args.workers))
         finally:
             platform.close()
-        bundle = trained.bundle
+        # how to make it again: this run's market, not the defaults
+        bundle = trained.bundle.model_copy(update={"training": {
+            **trained.bundle.training,
+            "regenerate": f"python scripts/train_risk_model.py --receivables {args.receivables} "
+                          f"--seed {args.seed} --workers {args.workers}"}})
         if args.frames is not None:
             args.frames.mkdir(parents=True, exist_ok=True)
             trained.debtors.to_csv(args.frames / "debtors.csv", index=False)

@@ -86,6 +86,12 @@ class ChainBackend(abc.ABC):
     """
 
     name: str = "abstract"
+    # A gas limit every sender on this chain uses instead of asking the node to estimate each
+    # transaction (None: estimate). For a caller that owns a throw-away chain and only sends
+    # transactions it expects to succeed (the risk simulator's market): estimation executes a
+    # transaction several times on the node, and a revert is then found on chain instead of
+    # before sending (the sender still raises it typed, from a replay).
+    send_gas: int | None = None
 
     def __init__(self) -> None:
         self._chain_id: int | None = None

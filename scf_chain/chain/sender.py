@@ -493,7 +493,7 @@ class TxSender:
             if journaled is not None:
                 return journaled
         if gas is None:
-            gas = int(self.estimate_gas(tx) * GAS_HEADROOM) + 10_000
+            gas = self.chain.send_gas or int(self.estimate_gas(tx) * GAS_HEADROOM) + 10_000
         tx["gas"] = gas
         tx.update(self._fee_fields())
         for attempt in (1, 2):

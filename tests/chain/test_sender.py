@@ -155,3 +155,25 @@ def test_fast_signing_is_byte_identical_to_eth_account() -> None:
         expected = Account.sign_transaction({k: v for k, v in tx.items() if k != "from"},
                                             acct.key).raw_transaction
         assert sender._sign(tx) == bytes(expected)
+
+
+@pytest.mark.anvil
+def test_a_chains_send_gas_replaces_estimation(anvil_chain: AnvilChain,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `send_gas` set on the chain, senders send with that gas limit and never ask the
+    node for an estimate; a revert is then mined, and still raised typed."""
+    acct = anvil_chain.dev_accounts()[11]
+    sender = TxSender(anvil_chain, acct)
+    token = _token(anvil_chain, sender)
+    other = anvil_chain.dev_accounts()[12].address
+
+    def no_estimate(tx: dict[str, Any]) -> int:
+        raise AssertionError("estimated although the chain sets send_gas")
+
+    monkeypatch.setattr(sender, "estimate_gas", no_estimate)
+    monkeypatch.setattr(anvil_chain, "send_gas", 300_000)
+    rcpt = sender.transact(token.functions.mint(acct.address, 5))
+    assert anvil_chain.w3.eth.get_transaction(rcpt.tx_hash)["gas"] == 300_000
+    with pytest.raises(reverts.ERC20InsufficientBalance) as info:
+        sender.transact(token.functions.transfer(other, 7))
+    assert info.value.tx_hash is not None  # mined, then replayed

@@ -101,6 +101,7 @@ def test_parallel_receivables_share_blocks_mined_on_demand_on_anvil() -> None:
             assert 0 < r.blocks < r.transactions
             assert chain.block_number() - start < r.transactions  # blocks of several
             assert raw_request(chain.w3, "anvil_getAutomine", []) is True
+            assert chain.send_gas is None  # senders estimate again
             scores = evaluate(p, r.labels)
             for pattern in PATTERNS:
                 assert scores[pattern]["recall"] == 1.0, (pattern, scores[pattern])
