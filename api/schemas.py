@@ -136,7 +136,11 @@ class KeyRotationOut(BaseModel):
     new_address: str
     resumed: bool = Field(description="an interrupted earlier rotation was finished")
     tokens_moved: list[Uint]
+    debts_moved: list[Uint] = Field(description="slots whose debtor is now the new address")
     money_moved: dict[str, Uint] = Field(description="settlement token address -> amount")
+    allowances_given: dict[str, Uint] = Field(
+        description="settlement token address -> allowance the new address gave the "
+                    "receivable contract (as the old one had)")
     gas_moved_wei: Uint
     tx_hashes: list[str]
 

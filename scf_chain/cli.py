@@ -839,6 +839,37 @@ def keys_retire(name: str = typer.Argument(...)) -> None:
     typer.echo(f"retired {name} ({address})")
 
 
+@keys_app.command("rotate-key")
+def keys_rotate_key(
+    name: str = typer.Argument(..., help="The participant (or `operator`) whose key to replace."),
+) -> None:
+    """Give participant NAME a new signing key and move what its old address holds and owes:
+    roles, tokens, receivables it owes (the contract's debtor move), settlement money,
+    allowances, gas; `operator` hands the operator role over in two steps. As
+    `POST /participants/NAME/rotate-key`; run it again to finish one cut off part-way. Opens the
+    deployment like `scf serve` (SCF_* settings): on SQLite stop the gateway first, on
+    PostgreSQL gateway processes pick the new key up themselves."""
+    from scf_chain.config import Settings
+    from scf_chain.platform import rotation
+    from scf_chain.platform.core import Platform
+
+    try:
+        platform = Platform.open(Settings())
+        try:
+            r = rotation.rotate(platform, name)
+        finally:
+            platform.close()
+    except ScfError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"{r.participant}: {r.old_address} -> {r.new_address}"
+               f"{' (resumed)' if r.resumed else ''}")
+    typer.echo(f"tokens moved: {len(r.tokens_moved)}; debts moved: {len(r.debts_moved)} "
+               f"receivables; money moved: {sum(r.money_moved.values())}; allowances given: "
+               f"{len(r.allowances_given)}; gas moved: {r.gas_moved_wei} wei; "
+               f"{len(r.tx_hashes)} transactions")
+
+
 @keys_app.command("export")
 def keys_export(
     name: str = typer.Argument(...),

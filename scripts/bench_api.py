@@ -468,11 +468,13 @@ def raw_rate(plat: Platform, chain: AnvilChain, txs: list[tuple[str, str, bytes]
 @contextmanager
 def profiled(pid: int, into: Mode) -> Iterator[None]:
     """py-spy samples the gateway process while the block runs; the functions of ours (and the
-    libraries they call) that held its CPU go to `into.profile`."""
+    libraries they call) that held its CPU go to `into.profile`. Only samples of a thread
+    holding the GIL count (`--gil`): a thread waiting on the node or on PostgreSQL inside a C
+    call is not idle to py-spy's eyes, and counted, such waits filled half the profile."""
     out = Path(tempfile.mkdtemp(prefix="scf-prof-")) / "stacks.txt"
-    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-r", "250", "-f", "raw",
-                            "-o", str(out), "--nonblocking"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid),
+                            "-r", "250", "-f", "raw", "--gil", "-o", str(out), "--nonblocking"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     try:
         yield
@@ -563,7 +565,7 @@ def run_mode(args: argparse.Namespace, mining: str, server_url: str) -> Mode:
                     plat, tok, frm, market.suppliers[(i + 2) % clients][0])))
             mode.ceilings["transfer"], mode.ceiling_cpu["transfer"] = raw_rate(
                 plat, chain, transfer_txs, clients)
-            if not interval:
+            if not interval and args.serial_txs > 0:
                 mode.serial_raw = serial_raw(plat, chain, market, args.serial_txs)
         finally:
             plat.close()
@@ -655,7 +657,7 @@ def measure(plat: Platform, chain: AnvilChain, gw: Gateway, m: Market, n: int, c
         c.post(f"/tokens/{parts[i]}/transfer", {"to": m.suppliers[(i + 2) % clients][0]})
 
     measured("transfer (whole token)", [partial(transfer, i) for i in range(n)])
-    if batch_route(gw):
+    if batch_requests > 0 and batch_route(gw):
         per = batch_parts
 
         def split_many(i: int) -> None:
@@ -892,10 +894,12 @@ def report(args: argparse.Namespace, modes: list[Mode],
              "`transferFrom(from, to, tokenId)`), signed ahead and sent to the same node in the "
              "same run by as many concurrent raw senders as there were HTTP clients (each "
              "thread posts its own accounts' transactions, one `eth_sendRawTransaction` at a "
-             "time, in nonce order), timed until every receipt (asked for all at once, one "
-             "batched request a pass: waiting for them one by one through the receipt watcher "
-             "costs a ~20 ms pass a transaction, which is what held this bench's earlier "
-             "\"ceiling\" near 42/s). CPU ms/op is the CPU time each "
+             "time, in nonce order), timed until every receipt: each account's last transaction is "
+             "polled (one batched request a pass; an account's transactions are mined in nonce "
+             "order), then all are checked once. Waiting for them one by one through the "
+             "receipt watcher costs a ~20 ms pass a transaction, which is what held this "
+             "bench's earlier \"ceiling\" near 42/s; polling thousands of pending receipts at "
+             "once starves anvil's miner. CPU ms/op is the CPU time each "
              "process used during the phase per operation (gateway: all its processes).", ""]
     lines += ["## Targets", "", "| Target | Measured | Verdict |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {v} |" for t, m, v in targets(modes, trace)]
@@ -979,7 +983,8 @@ def report(args: argparse.Namespace, modes: list[Mode],
                       "loop also stopped for a receipt every 200 sends)."]
         if mode.profile:
             lines += ["", f"Profile of the gateway during the single-process splits (py-spy at "
-                      f"250 Hz, {mode.profile_ms:.1f} CPU ms per split). Where the samples "
+                      f"250 Hz, samples of a thread holding the GIL only, "
+                      f"{mode.profile_ms:.1f} CPU ms per split). Where the samples "
                       "ended (the running frame's library or module):", "",
                       "| Component | Share |", "|---|---:|"]
             lines += [f"| `{k}` | {v:.0%} |" for k, v in mode.profile_leaves]

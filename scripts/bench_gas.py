@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from eth_utils import keccak  # noqa: E402
 
 from scf_chain.chain.anvil import AnvilChain  # noqa: E402
+from scf_chain.contracts import artifacts  # noqa: E402
 from scf_chain.contracts.settings import EVM_VERSION, OPTIMIZER_RUNS, SOLC_VERSION  # noqa: E402
 from tests.contracts.harness import build_system  # noqa: E402
 
@@ -29,7 +30,9 @@ TARGETS = {"split to a new holder": 100_000, "merge": 60_000, "acceptOffer (DvP)
            "redeem (full, holder already holds the currency)": 80_000,
            "redeem per token in a batch of 20": 80_000,
            "splitMany per recipient in a batch of 50": 35_000}
+EIP170_LIMIT = 24_576
 BATCH = 50
+MOVE_CHUNK = 20  # receivables per moveDebts call in the platform's rotation
 DAY = 86_400
 
 
@@ -106,9 +109,38 @@ def measure(evm_version: str = EVM_VERSION) -> dict[str, int]:
         total = s.keeper.transact(s.token.functions.redeemBatch(batch)).gas_used
         gas["redeemBatch of 20 (whole tx)"] = total
         gas["redeem per token in a batch of 20"] = total // len(batch)
+        # key rotation (issue #12 item 4), after the hot paths so their state is as before:
+        # a debtor's open receivables move to its new key, then the operator hands over
+        later = chain.now() + 60 * DAY
+        moving = [s.apply_and_confirm(a, 1_000_00, later, f"BENCH-MOVE-{i}") for i in range(MOVE_CHUNK + 1)]
+        successor = s.keeper  # the debtor's new key
+        s.operator.transact(s.token.functions.setRoles(successor.address, 2))
+        s.operator.transact(s.token.functions.setCreditLimit(successor.address, 10**15))
+        gas["offerDebtorMove (old debtor key)"] = s.debtor_sender.transact(
+            s.token.functions.offerDebtorMove(successor.address)).gas_used
+        gas["moveDebts, one receivable"] = s.operator.transact(
+            s.token.functions.moveDebts(s.debtor, moving[:1])).gas_used
+        chunk = s.operator.transact(s.token.functions.moveDebts(s.debtor, moving[1:])).gas_used
+        gas[f"moveDebts, {MOVE_CHUNK} receivables (whole tx)"] = chunk
+        gas[f"moveDebts per receivable in a chunk of {MOVE_CHUNK}"] = chunk // MOVE_CHUNK
+        gas["transferOperator"] = s.operator.transact(
+            s.token.functions.transferOperator(s.outsider.address)).gas_used
+        gas["acceptOperator (moves the role bit)"] = s.outsider.transact(
+            s.token.functions.acceptOperator()).gas_used
         return gas
     finally:
         chain.close()
+
+
+def code_sizes() -> str:
+    """The token's deployed code size per build, from the committed artifacts."""
+    sizes = []
+    for target in (EVM_VERSION, "paris"):
+        code = artifacts.load("ReceivableToken", target).deployed_bytecode
+        size = len(code.removeprefix("0x")) // 2
+        sizes.append(f"ReceivableToken's deployed code is {size:,} bytes ({target}, "
+                     f"{EIP170_LIMIT - size:,} to spare)")
+    return ", ".join(sizes)
 
 
 def main() -> int:
@@ -167,6 +199,18 @@ def main() -> int:
         "each further recipient costs; the rest of the transaction (21,000 base included) is "
         "spread over the batch. Receiving contracts are not asked (`onERC3525Received`): the "
         "receiver check's cold account access alone would add 2,600 per recipient.",
+        "",
+        "Key rotation (issue #12 item 4): moving a debtor's receivables rewrites each slot's "
+        "first word (the debtor) and emits DebtorMoved, then writes both debtors' outstanding "
+        "totals once per call. The code-size limit (EIP-170, 24,576 bytes) binds here: "
+        f"{code_sizes()}; the pause and operator checks are therefore shared functions, "
+        "except the pause check of the value paths measured above, which stays written into "
+        "them. Against the build before (Cancun): split, splitMany, ERC-721 transfer, "
+        "acceptOffer and redeemBatch unchanged; merge 46,234 -> 46,147, repay 98,359 -> "
+        "98,271, redeem (partial) 65,902 -> 65,924, collect 61,933 -> 61,955 (the function "
+        "dispatcher's search order moved with the new selectors); the shared checks cost "
+        "~22 gas where they are called: confirm 107,404 -> 107,425, authorizeCollection "
+        "33,226 -> 33,250, register 75,766 -> 75,824.",
         "",
         "Notes: a holder receiving the settlement currency for the first time pays the ERC-20's "
         "fresh balance slot (~20k) on top of any figure here. The contract keeps a participant id "

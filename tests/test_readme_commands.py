@@ -57,6 +57,9 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
                                                       "checks its options; here `--help`"),
     ".venv/bin/python scripts/bench_evidence.py": ("long", "a benchmark (minutes); here `--help`"),
     ".venv/bin/python scripts/bench_api.py": ("long", "a benchmark (minutes); here `--help`"),
+    ".venv/bin/python scripts/bench_workers.py": (
+        "long", "a benchmark (minutes): tests/api/test_workers.py is the same check at 96 "
+                "requests; here `--help`"),
     ".venv/bin/python scripts/run_slither.py": (
         "long", "slither over every contract: tests/contracts run it gated on the triage "
                 "file; here `--help`"),
@@ -66,7 +69,7 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
     ".venv/bin/scf risk alerts [--status open]": ("run", ""),
     ".venv/bin/python scripts/bench_risk.py": ("long", "a benchmark (minutes); here `--help`"),
     "SCF_STATEFUL_EXAMPLES=400 .venv/bin/python -m pytest tests/contracts/test_stateful.py -p "
-    "no:xdist": ("long", "about 3 minutes of fuzzing (CI runs the default length): here "
+    "no:xdist": ("long", "several minutes of fuzzing (CI runs the default length): here "
                          "`--collect-only` with the same flags"),
 }
 

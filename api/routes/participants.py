@@ -137,17 +137,19 @@ def revoke_api_key(name: str, key_id: str, platform: PlatformDep,
 
 @router.post("/{name}/rotate-key", response_model=KeyRotationOut)
 def rotate_key(name: str, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
-    """Replace a participant's signing key: the new address gets its roles, tokens, settlement
-    money and gas; the old loses its roles. Refused (409 rotation_blocked, with the reasons)
-    while something bound to the old address cannot move; a rotation cut off part-way is
-    finished by calling again."""
+    """Replace a participant's signing key: the new address gets its roles, tokens, debts
+    (receivables naming it as debtor, moved on chain with the old key's consent), settlement
+    money, allowances and gas; the old loses its roles. `operator` hands the operator role over
+    in two steps. Refused (409 rotation_blocked, with the reasons) while something bound to the
+    old address cannot move; a rotation cut off part-way is finished by calling again."""
     idem.caller.require(Role.OPERATOR)
 
     def effect() -> KeyRotationOut:
         r = rotation.rotate(platform, name)
         return KeyRotationOut(participant=r.participant, old_address=r.old_address,
                               new_address=r.new_address, resumed=r.resumed,
-                              tokens_moved=r.tokens_moved, money_moved=r.money_moved,
+                              tokens_moved=r.tokens_moved, debts_moved=r.debts_moved,
+                              money_moved=r.money_moved, allowances_given=r.allowances_given,
                               gas_moved_wei=r.gas_moved_wei, tx_hashes=r.tx_hashes)
 
     return idem.run(effect)

@@ -56,9 +56,12 @@ interface IParticipantRegistry {
     /// @notice Set `account`'s roles (bitmask; 0 deregisters). A deregistered holder keeps its
     /// tokens and is still paid at redemption, but can neither send nor receive value.
     function setRoles(address account, uint8 roles) external;
-    /// @notice Start handing the operator role to `newOperator`, who must accept it.
+    /// @notice Start handing the operator role to `newOperator`, who must accept it; a new call
+    /// replaces the pending one. The operator stays in office until the acceptance.
     function transferOperator(address newOperator) external;
-    /// @notice Accept the operator role offered by `transferOperator`.
+    /// @notice Accept the operator role offered by `transferOperator`. The OPERATOR role bit moves
+    /// with it (`RolesSet` for both addresses), so `rolesOf` names the operator; the previous
+    /// operator keeps any other role bits it had.
     function acceptOperator() external;
     /// @notice Block every non-administrative state change.
     function pause() external;

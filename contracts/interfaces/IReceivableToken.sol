@@ -161,6 +161,17 @@ interface IReceivableToken is IERC3525Metadata, IParticipantRegistry {
     /// @param amount how much was paid (and burned).
     /// @param remainingValue the token's value after it (0: the token was burned).
     event Redeemed(uint256 indexed slot, uint256 indexed tokenId, address indexed holder, uint256 amount, uint256 remainingValue);
+    /// @notice A debtor named the address that may take over its receivables (0: none).
+    /// @param debtor the debtor (its old key).
+    /// @param successor the address the operator may move its receivables to.
+    event DebtorMoveOffered(address indexed debtor, address indexed successor);
+    /// @notice A receivable's debtor changed: `to` now confirms, repays and is collected from.
+    /// @param slot the receivable.
+    /// @param from the previous debtor.
+    /// @param to the new debtor.
+    /// @param outstanding what was still owed on it and moved from `from`'s outstanding total to
+    /// `to`'s (0 for a pending application).
+    event DebtorMoved(uint256 indexed slot, address indexed from, address indexed to, uint256 outstanding);
     /// @notice The debtor's credit limit changed.
     /// @param debtor the debtor.
     /// @param limit the new limit.
@@ -313,6 +324,15 @@ interface IReceivableToken is IERC3525Metadata, IParticipantRegistry {
     /// @param outstanding its confirmed face value not yet repaid.
     /// @param faceValue the receivable's face value.
     error CreditLimitExceeded(address debtor, uint256 limit, uint256 outstanding, uint256 faceValue);
+    /// @notice `debtor` named no successor (`offerDebtorMove`), so its receivables cannot move.
+    /// @param debtor the debtor.
+    error NoDebtorSuccessor(address debtor);
+    /// @notice A debtor cannot name itself as its successor.
+    /// @param successor the address given.
+    error InvalidSuccessor(address successor);
+    /// @notice The receivable has no debt to move: fully repaid, rejected or withdrawn.
+    /// @param slot the receivable.
+    error DebtNotOpen(uint256 slot);
     /// @notice A repayment beyond what is owed.
     /// @param slot the receivable.
     /// @param amount the amount given.
@@ -475,6 +495,25 @@ interface IReceivableToken is IERC3525Metadata, IParticipantRegistry {
     /// reach. Anyone (a keeper) may call.
     /// @return amount what was pulled.
     function collect(uint256 slot) external returns (uint256 amount);
+    /// @notice The debtor (its old key) names the address its receivables may be moved to by the
+    /// operator, or 0 to withdraw the offer. A new offer replaces the previous one. Not blocked
+    /// by the pause: a compromised key is replaced while the platform is paused.
+    /// @param successor the new address; it must hold the DEBTOR role when the move happens.
+    function offerDebtorMove(address successor) external;
+    /// @notice The operator moves receivables of `from` to the successor `from` named: each
+    /// listed slot's debtor becomes the successor (pending applications and active receivables
+    /// not fully repaid), and what is owed on them moves from `from`'s outstanding total to the
+    /// successor's, which must stay within the successor's credit limit (the operator sets that
+    /// limit first). Both keys thus agree: the old one by its offer, the operator by the move.
+    /// All listed slots move or none; many slots are moved in several calls. Not blocked by the
+    /// pause. Holders, values, maturity and collection authorization are untouched; the new
+    /// debtor's ERC-20 allowance is what `collect` pulls from afterwards.
+    /// @param from the debtor whose receivables move.
+    /// @param slots the receivables to move, each with debtor `from`.
+    /// @return moved the outstanding amount moved.
+    function moveDebts(address from, uint256[] calldata slots) external returns (uint256 moved);
+    /// @notice The successor `debtor` named for its receivables (0: none).
+    function debtorSuccessorOf(address debtor) external view returns (address);
     /// @notice Pay the holder of `tokenId` its pro-rata share of what the debtor has repaid and
     /// burn the same value. Allowed once matured, or earlier when fully repaid.
     /// @return paid floor(value × (repaid − checkpoint) / (face − checkpoint)).

@@ -221,14 +221,14 @@ abstract contract ERC3525Base is ParticipantRegistry, IReceivableToken {
 
     // ================================================================ ERC-3525 value moves
     /// @notice Move `value` from `fromTokenId` into a new token of the same slot owned by `to`.
-    function transferFrom(uint256 fromTokenId, address to, uint256 value) external whenNotPaused returns (uint256 newTokenId) {
+    function transferFrom(uint256 fromTokenId, address to, uint256 value) external whenNotPausedInline returns (uint256 newTokenId) {
         address owner = _spendAllowance(fromTokenId, _token(fromTokenId), value);
         newTokenId = _update(Move.Value, fromTokenId, (fromTokenId >> _SLOT_SHIFT) << _SLOT_SHIFT, owner, to, value);
         _checkOnReceived(fromTokenId, newTokenId, to, value, "");
     }
 
     /// @notice Move `value` from `fromTokenId` into the existing token `toTokenId` of the same slot.
-    function transferFrom(uint256 fromTokenId, uint256 toTokenId, uint256 value) external whenNotPaused {
+    function transferFrom(uint256 fromTokenId, uint256 toTokenId, uint256 value) external whenNotPausedInline {
         if (fromTokenId == toTokenId) revert SameToken(fromTokenId);
         uint256 word = _token(fromTokenId);
         uint256 toOwnerId = uint32(_token(toTokenId));
@@ -243,7 +243,7 @@ abstract contract ERC3525Base is ParticipantRegistry, IReceivableToken {
     /// @inheritdoc IReceivableToken
     function splitMany(uint256 fromTokenId, address[] calldata to, uint256[] calldata values)
         external
-        whenNotPaused
+        whenNotPausedInline
         returns (uint256 firstTokenId)
     {
         uint256 n = to.length;
@@ -307,7 +307,7 @@ abstract contract ERC3525Base is ParticipantRegistry, IReceivableToken {
     }
 
     /// @inheritdoc IERC721
-    function transferFrom(address from, address to, uint256 tokenId) public whenNotPaused {
+    function transferFrom(address from, address to, uint256 tokenId) public whenNotPausedInline {
         uint256 word = _token(tokenId);
         if (_idOf(from) != uint32(word)) revert WrongFrom(tokenId, from, _participantAt[uint32(word)]);
         if (!_isApprovedOrOwner(tokenId, word, from, msg.sender)) revert NotAuthorized(tokenId, msg.sender);

@@ -25,7 +25,7 @@ abstract contract ReceivableFinancing is ReceivableIssuance, TargetReentrancyGua
     /// @inheritdoc IReceivableToken
     function offer(uint256 tokenId, uint256 value, address financier, uint256 price, uint64 expiry, bytes32 registrationRef)
         external
-        whenNotPaused
+        whenNotPausedInline
         returns (uint256 offerId)
     {
         uint256 escrowId = _escrow(tokenId, value, financier, price, expiry);
@@ -61,7 +61,7 @@ abstract contract ReceivableFinancing is ReceivableIssuance, TargetReentrancyGua
     }
 
     /// @inheritdoc IReceivableToken
-    function acceptOffer(uint256 offerId) external whenNotPaused nonReentrant {
+    function acceptOffer(uint256 offerId) external whenNotPausedInline nonReentrant {
         Offer storage o = _openOffer(offerId);
         if (block.timestamp >= o.expiry) revert OfferExpired(offerId, o.expiry);
         address named = o.financier;

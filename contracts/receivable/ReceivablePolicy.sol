@@ -29,7 +29,7 @@ abstract contract ReceivablePolicy is ERC3525Base {
 
     Policy private _policy;
     mapping(uint256 slot => Receivable) internal _receivables;
-    mapping(address debtor => uint256) private _creditLimits;
+    mapping(address debtor => uint256) internal _creditLimits;
     mapping(address debtor => uint256) internal _outstanding;
     mapping(address token => bool) private _settlementTokens;
 

@@ -17,7 +17,7 @@ abstract contract ReceivableSettlement is ReceivableFinancing {
     using SafeERC20 for IERC20;
 
     /// @inheritdoc IReceivableToken
-    function repay(uint256 slot, uint256 amount) external whenNotPaused nonReentrant {
+    function repay(uint256 slot, uint256 amount) external whenNotPausedInline nonReentrant {
         Receivable storage r = _active(slot);
         uint256 remaining = r.faceValue - r.repaid;
         if (amount == 0) revert ZeroAmount();
@@ -34,7 +34,7 @@ abstract contract ReceivableSettlement is ReceivableFinancing {
     }
 
     /// @inheritdoc IReceivableToken
-    function collect(uint256 slot) external whenNotPaused nonReentrant returns (uint256 amount) {
+    function collect(uint256 slot) external whenNotPausedInline nonReentrant returns (uint256 amount) {
         Receivable storage r = _active(slot);
         if (!r.collectEnabled) revert CollectionNotAuthorized(slot);
         if (block.timestamp < r.maturity) revert NotMatured(slot, r.maturity);
@@ -47,6 +47,51 @@ abstract contract ReceivableSettlement is ReceivableFinancing {
         if (held < amount) amount = held;
         if (amount == 0) revert NothingToCollect(slot);
         _pull(r, slot, debtor, amount);
+    }
+
+    // ================================================================ moving a debtor's debts
+    /// @inheritdoc IReceivableToken
+    mapping(address debtor => address) public debtorSuccessorOf;
+
+    /// @inheritdoc IReceivableToken
+    function offerDebtorMove(address successor) external {
+        if (successor == msg.sender) revert InvalidSuccessor(successor);
+        debtorSuccessorOf[msg.sender] = successor;
+        emit DebtorMoveOffered(msg.sender, successor);
+    }
+
+    /// @inheritdoc IReceivableToken
+    function moveDebts(address from, uint256[] calldata slots) external onlyOperator returns (uint256 moved) {
+        address to = debtorSuccessorOf[from];
+        if (to == address(0)) revert NoDebtorSuccessor(from);
+        _requireRole(to, ROLE_DEBTOR);
+        for (uint256 i = 0; i < slots.length; ++i) {
+            uint256 slot = slots[i];
+            Receivable storage r = _receivables[slot];
+            if (r.debtor != from) revert NotDebtor(slot, from);
+            Status status = r.status;
+            uint256 owed;
+            // Unchecked: repaid <= faceValue < 2**96 (a repayment is refused beyond the rest),
+            // and the sum of what is moved is within `from`'s outstanding total (below).
+            unchecked {
+                // a pending application owes nothing yet; an active receivable its unpaid rest
+                if (status == Status.Active) owed = r.faceValue - r.repaid;
+                if (owed == 0 && status != Status.Pending) revert DebtNotOpen(slot);
+                moved += owed;
+            }
+            r.debtor = to;
+            emit DebtorMoved(slot, from, to, owed);
+        }
+        // A debtor's outstanding total is the sum of the unpaid rests of the active receivables
+        // naming it (confirmation adds a face value, every repayment subtracts from it), so
+        // `moved`, the rests of some of them, is within it; both totals are below 2**256 by far.
+        unchecked {
+            _outstanding[from] -= moved;
+            uint256 outstanding = _outstanding[to];
+            uint256 limit = _creditLimits[to];
+            if (outstanding + moved > limit) revert CreditLimitExceeded(to, limit, outstanding, moved);
+            _outstanding[to] = outstanding + moved;
+        }
     }
 
     function _pull(Receivable storage r, uint256 slot, address payer, uint256 amount) private {
@@ -63,12 +108,12 @@ abstract contract ReceivableSettlement is ReceivableFinancing {
     }
 
     /// @inheritdoc IReceivableToken
-    function redeem(uint256 tokenId) external whenNotPaused nonReentrant returns (uint256 paid) {
+    function redeem(uint256 tokenId) external whenNotPausedInline nonReentrant returns (uint256 paid) {
         paid = _redeem(tokenId, true);
     }
 
     /// @inheritdoc IReceivableToken
-    function redeemBatch(uint256[] calldata tokenIds) external whenNotPaused nonReentrant returns (uint256 totalPaid) {
+    function redeemBatch(uint256[] calldata tokenIds) external whenNotPausedInline nonReentrant returns (uint256 totalPaid) {
         for (uint256 i = 0; i < tokenIds.length; ++i) {
             totalPaid += _redeem(tokenIds[i], false);
         }

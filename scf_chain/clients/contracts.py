@@ -167,6 +167,33 @@ class ReceivableTokenClient(_Client):
         return self._send(self.contract.functions.setSettlementToken(checksum(token),
                                                                       allowed))
 
+    def operator(self) -> str:
+        # read without a sender: the caller may be a drained, rotated-out operator key, and some
+        # nodes (eth-tester) refuse a call from an account that cannot pay its gas
+        return checksum(self.contract.functions.operator().call())
+
+    def pending_operator(self) -> str:
+        return checksum(self._call(self.contract.functions.pendingOperator()))
+
+    def transfer_operator(self, new_operator: str) -> TxResult:
+        """Start handing the operator role to `new_operator` (it must `accept_operator`)."""
+        return self._send(self.contract.functions.transferOperator(checksum(new_operator)))
+
+    def accept_operator(self) -> TxResult:
+        return self._send(self.contract.functions.acceptOperator())
+
+    # -- a debtor's new key (key rotation) --------------------------------------------------------
+    def offer_debtor_move(self, successor: str) -> TxResult:
+        """As the debtor: name the address the operator may move its receivables to."""
+        return self._send(self.contract.functions.offerDebtorMove(checksum(successor)))
+
+    def debtor_successor_of(self, debtor: str) -> str:
+        return checksum(self._call(self.contract.functions.debtorSuccessorOf(checksum(debtor))))
+
+    def move_debts(self, debtor: str, slots: Sequence[int]) -> TxResult:
+        """As the operator: move `slots` of `debtor` to the successor it named."""
+        return self._send(self.contract.functions.moveDebts(checksum(debtor), list(slots)))
+
     def pause(self) -> TxResult:
         return self._send(self.contract.functions.pause())
 

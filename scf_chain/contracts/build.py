@@ -13,7 +13,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import solcx
 from solcx.exceptions import SolcError
@@ -137,21 +137,31 @@ def _compile_errors(output: dict[str, Any], sources: dict[str, str]) -> list[tup
     return found
 
 
+# Outputs of successful compiles in this process, by a hash of the compiler's whole input.
+_compiled: dict[str, str] = {}
+_COMPILED_KEPT = 6  # both targets, for the build and for analysis, and a little more
+
+
 def compile_sources(
     sources: dict[str, str], root: Path | None = None, for_analysis: bool = False,
     evm_version: str = EVM_VERSION,
 ) -> dict[str, Any]:
-    """Run the compiler; raise CompileError with file:line and message on errors."""
+    """Run the compiler; raise CompileError with file:line and message on errors.
+
+    The compiler is deterministic: a process that compiles the same input twice (a build, then
+    its check) gets the first output again instead of another half minute of WebAssembly solc.
+    """
     root = root or project_root()
     binary = wrapper_path(root)
     version = solcx.wrapper.get_solc_version(binary)
     if str(version) != SOLC_VERSION:
         raise CompileError(f"compiler is {version}, the project pins {SOLC_VERSION}: run `npm ci`")
+    request = standard_input(sources, for_analysis, evm_version)
+    key = _sha256(json.dumps([str(root.resolve()), str(version), request], sort_keys=True))
+    if key in _compiled:
+        return cast(dict[str, Any], json.loads(_compiled[key]))
     try:
-        output = solcx.compile_standard(
-            standard_input(sources, for_analysis, evm_version), solc_binary=binary,
-            base_path=str(root)
-        )
+        output = solcx.compile_standard(request, solc_binary=binary, base_path=str(root))
     except SolcError as exc:
         try:
             output = json.loads(exc.stdout_data or "")
@@ -163,6 +173,9 @@ def compile_sources(
     errors = _compile_errors(output, sources)
     if errors:
         raise CompileError("; ".join(f"{f}:{ln}: {m}" for f, ln, m in errors[:5]), errors)
+    while len(_compiled) >= _COMPILED_KEPT:
+        del _compiled[next(iter(_compiled))]
+    _compiled[key] = json.dumps(output)  # kept as text: each caller gets its own copy
     return output
 
 

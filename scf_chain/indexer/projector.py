@@ -273,6 +273,10 @@ class Projector:
     def _on_Withdrawn(self, ev: EventRecord, a: dict[str, Any]) -> None:
         self._receivables[int(a["slot"])].status = "withdrawn"
 
+    def _on_DebtorMoved(self, ev: EventRecord, a: dict[str, Any]) -> None:
+        """A debtor's new key took the receivable over (key rotation)."""
+        self._receivables[int(a["slot"])].debtor = _lower(a["to"])
+
     def _on_CollectionAuthorized(self, ev: EventRecord, a: dict[str, Any]) -> None:
         self._receivables[int(a["slot"])].collect_enabled = bool(a["enabled"])
 

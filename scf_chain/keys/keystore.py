@@ -141,6 +141,12 @@ class KeyStore:
             self._cache[name] = acct
             return acct
 
+    def forget(self, name: str) -> None:
+        """Drop `name`'s decrypted key, so the next `account` reads the file again (another
+        process rotated it)."""
+        with self._lock:
+            self._cache.pop(name, None)
+
     def rotate(self, name: str) -> tuple[str, str]:
         """Replace `name`'s key with a new one; the old stays encrypted as `<name>.<t>.retired`.
 

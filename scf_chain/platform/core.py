@@ -95,7 +95,7 @@ class Platform:
     parts: Parts
     keys: KeyStore
     documents: DocumentStore
-    operator_account: LocalAccount
+    _operator: LocalAccount  # the operator's signer as last seen (see `operator_account`)
     owns_chain: bool = True
     process: ProcessLease = field(init=False)
     idempotency: IdempotencyStore = field(init=False)
@@ -104,6 +104,7 @@ class Platform:
     _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     # two rotations at once would each make a new key (scf_chain.platform.rotation)
     rotation_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _operator_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _indexed_to: int = field(default=-1, init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
     # senders of participants that sign themselves, by address (scf_chain.platform.custody)
@@ -200,6 +201,7 @@ class Platform:
                            operator, owns_chain=owns)
             platform._tmp = tmp
             platform._data_lock = lock
+            platform._operator = platform._signing_operator()
             platform._ensure_operator_participant()
             platform._namespace_participant_keys()
             platform.sync()
@@ -244,6 +246,22 @@ class Platform:
                               "(`scf keys import operator`) before serving a production chain")
         keys.import_key(OPERATOR, dev[0].key)
         return keys.account(OPERATOR)
+
+    def _signing_operator(self) -> LocalAccount:
+        """The operator key the chain names: the keystore's, or a retired one while a rotation
+        of the operator's key is unfinished (a crash between the new key and its acceptance;
+        `rotate-key operator` again finishes it)."""
+        current = self._operator
+        named = self.system.token(current).operator()
+        if named == checksum(current.address):
+            return current
+        for acct in self.keys.retired(OPERATOR):
+            if checksum(acct.address) == named:
+                log.warning("the operator's key rotation is unfinished: %s signs as operator "
+                            "until %s accepts the role (rotate-key operator)", named,
+                            current.address)
+                return acct
+        return current  # the chain names a key this keystore lacks: its calls will be refused
 
     def _ensure_operator_participant(self) -> None:
         with self.sessions() as s:
@@ -308,6 +326,41 @@ class Platform:
     @property
     def indexer(self) -> Indexer:
         return self.parts.indexer
+
+    @property
+    def operator_account(self) -> LocalAccount:
+        """The operator's signer. After an operator key rotation (scf_chain.platform.rotation),
+        here or in another process sharing the keystore (gateway workers, the keeper's
+        process), the keystore holds the new key: it signs from the moment the chain names it
+        operator (the hand-over accepted); until then the previous key still does."""
+        cached = self._operator
+        if self.keys.address_of(OPERATOR) == cached.address:
+            return cached
+        with self._operator_lock:
+            if self.keys.address_of(OPERATOR) == self._operator.address:
+                return self._operator
+            on_chain = self.system.token(self._operator).operator()
+            if on_chain == self.keys.address_of(OPERATOR):
+                self.keys.forget(OPERATOR)  # another process rotated it: read the new key
+                self._operator = self.keys.account(OPERATOR)
+                log.info("the operator is now %s", on_chain)
+            return self._operator
+
+    def dev_token_minter(self) -> LocalAccount:
+        """The key that may mint the dev settlement token: the deployer, which is the operator
+        key of the deployment or, after operator rotations, one of its retired keys."""
+        address = self.manifest.deployer
+        op = self.operator_account
+        if checksum(op.address) == checksum(address):
+            return op
+        candidates = self.keys.retired(OPERATOR)
+        if "deployer" in self.keys.names():  # `scf deploy --key deployer`
+            candidates.append(self.keys.account("deployer"))
+        for acct in candidates:
+            if checksum(acct.address) == checksum(address):
+                return acct
+        raise Conflict("dev_token_owner_unknown", f"the keystore holds no key for the dev "
+                       f"settlement token's owner {address}")
 
     @property
     def is_dev_chain(self) -> bool:
@@ -415,7 +468,7 @@ class Platform:
         op = self.token(self.operator_account)
         op.set_roles(address, roles)
         if dev_funds:
-            self.money(self.operator_account).mint(address, dev_funds)
+            self.money(self.dev_token_minter()).mint(address, dev_funds)
         with self.sessions() as s:
             p = GatewayParticipant(name=name, address=address, roles=int(roles),
                                    key_name=key_name, display_name=display_name,
@@ -484,7 +537,7 @@ class Platform:
             done.append(self.system.sender(self.chain.dev_accounts()[0]).send(
                 p.address, b"", wei).tx_hash)
         if settlement:
-            done.append(self.money(self.operator_account, self.manifest.dev_settlement_token)
+            done.append(self.money(self.dev_token_minter(), self.manifest.dev_settlement_token)
                         .mint(p.address, settlement).tx_hash)
         return done
 

@@ -292,6 +292,16 @@ class RiskFold:
                 h.first_financings += 1
                 h.to_first_financing_s += ev.block_time - r.issued_at
 
+    def _on_DebtorMoved(self, ev: EventRecord, a: dict[str, Any]) -> None:
+        """A key rotation: what is owed on the receivable moves to the new key's exposure; the
+        history (confirmations, payments so far, suppliers) stays with the old address."""
+        r = self._receivables[int(a["slot"])]
+        owed = int(a["outstanding"])
+        old = self._debtor(r.debtor)
+        old.outstanding_face -= min(owed, old.outstanding_face)
+        self._debtor(_lower(a["to"])).outstanding_face += owed
+        r.debtor = _lower(a["to"])
+
     def _on_Repaid(self, ev: EventRecord, a: dict[str, Any]) -> None:
         r = self._receivables[int(a["slot"])]
         amount, total = int(a["amount"]), int(a["totalRepaid"])

@@ -39,8 +39,12 @@ def test_the_statuses_of_contract_errors_are_kept() -> None:
     assert problem_for(ContractRevert("EnforcedPause"))[0] == 409
     assert problem_for(ContractRevert("Overpayment"))[0] == 422
     assert problem_for(ContractRevert("Panic"))[0] == 422
+    # a debtor's move to a new key: not offered yet or nothing owed is the state; itself, a value
+    assert problem_for(ContractRevert("NoDebtorSuccessor"))[0] == 409
+    assert problem_for(ContractRevert("DebtNotOpen"))[0] == 409
+    assert problem_for(ContractRevert("InvalidSuccessor"))[0] == 422
     assert sum(s == 403 for s in REVERT_STATUS.values()) == 15
-    assert sum(s == 409 for s in REVERT_STATUS.values()) == 16
+    assert sum(s == 409 for s in REVERT_STATUS.values()) == 18
 
 
 def test_an_unknown_revert_name_is_refused() -> None:

@@ -375,11 +375,6 @@ def test_a_rotated_key_takes_over_roles_tokens_and_money(world: World,
 
 def test_rotation_is_refused_while_something_cannot_move(world: World,
                                                          cast: dict[str, Any]) -> None:
-    _receivable(world, cast)  # the core enterprise owes on it
-    core = cast["core"][0]
-    body = _problem(world.operator.post(f"/participants/{core}/rotate-key"), 409,
-                    "rotation_blocked")
-    assert "debtor" in body["detail"]
     # a holder with an open offer: the escrowed value would come back to the old address
     x, x_api = world.participant("offering", ["supplier"])
     slot, token = _receivable(world, cast)
@@ -390,14 +385,11 @@ def test_rotation_is_refused_while_something_cannot_move(world: World,
                                    "expiry": world.platform.chain.now() + DAY})
     assert offer.status_code == 201, offer.text
     body = _problem(world.operator.post(f"/participants/{x}/rotate-key"), 409, "rotation_blocked")
-    assert "open financing offers" in body["detail"] and "debtor" not in body["detail"]
+    assert "open financing offers" in body["detail"]
     assert x_api.post(f"/offers/{offer.json()['offer_id']}/cancel").status_code == 200
     r = world.operator.post(f"/participants/{x}/rotate-key")
     assert r.status_code == 200, r.text  # once the offer is cancelled, the key rotates
-    _problem(world.operator.post("/participants/operator/rotate-key"), 422, "operator_role")
     _problem(world.operator.post("/participants/nobody/rotate-key"), 404)
-    assert world.address(core) == world.platform.account(
-        world.platform.participant(core)).address.lower()  # unchanged
 
 
 def test_a_rotation_cut_off_midway_is_finished_by_calling_again(

@@ -7,6 +7,7 @@ and `scf audit reconcile` finds the store equal to the chain."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -35,8 +36,12 @@ pytestmark = [pytest.mark.anvil, pytest.mark.postgres, pytest.mark.slow]
 DAY = 86_400
 FACE = 1_000_000
 SUPPLIERS = 4
-OPS = 48  # each a split then a transfer of the split-off token: 96 requests
+# Each operation is a split then a transfer of the split-off token: 96 requests here; the
+# benchmark scripts/bench_workers.py runs the same test with SCF_WORKERS_OPS=500 (1,000 requests).
+OPS = int(os.environ.get("SCF_WORKERS_OPS", "48"))
+PROCESSES = int(os.environ.get("SCF_WORKERS_PROCESSES", "3"))
 CLIENTS = 12
+SUMMARY = os.environ.get("SCF_WORKERS_SUMMARY")  # where to write what the run saw (JSON)
 RETRIED = {"outcome_pending", "idempotency_key_in_use"}
 
 
@@ -134,7 +139,7 @@ def gateway(tmp_path: Path) -> Iterator[tuple[AnvilChain, Workers, str]]:
     with fresh_pg_database() as url:
         chain = AnvilChain()
         try:
-            workers = Workers(tmp_path, chain.rpc_url, url, 3)
+            workers = Workers(tmp_path, chain.rpc_url, url, PROCESSES)
             try:
                 yield chain, workers, url
             finally:
@@ -202,8 +207,10 @@ def test_processes_sharing_a_store_apply_each_operation_once_through_a_kill(
                 workers.kill_one()  # mid-run: other requests are in flight on every process
         return part
 
+    started = time.monotonic()
     with ThreadPoolExecutor(CLIENTS) as pool:
         parts = list(pool.map(operation, range(OPS)))
+    seconds = time.monotonic() - started
     assert killed.is_set()
     assert len(set(parts)) == OPS  # a new token per split, none answered twice
     # exactly once, on the chain itself
@@ -242,3 +249,9 @@ def test_processes_sharing_a_store_apply_each_operation_once_through_a_kill(
     assert audit.returncode == 0, audit.stdout + audit.stderr
     # the supervisor started a process in place of the killed one
     assert "starting another" in workers.log()
+    if SUMMARY:
+        Path(SUMMARY).write_text(json.dumps({
+            "operations": OPS, "requests": 2 * OPS, "processes": PROCESSES, "clients": CLIENTS,
+            "seconds": round(seconds, 1), "retried": dict(c.retried),
+            "refused_by_nonce": refused[0], "tokens_checked": len(parts),
+            "reconcile": audit.stdout.strip().splitlines()[-1:]}, indent=2))

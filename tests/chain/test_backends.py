@@ -125,8 +125,12 @@ def test_anvil_stops_on_close_and_in_a_with_block_that_raises() -> None:
     chain = AnvilChain()
     pid = chain.pid
     assert pid and _alive(pid)
+    cache = chain._state_cache  # where anvil moves old states: its own folder, not ~/.foundry
+    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        assert str(cache).encode() in fh.read().split(b"\0")
     chain.close()
     assert not _alive(pid)
+    assert not cache.exists()  # removed with the node
     with pytest.raises(RuntimeError):
         with AnvilChain() as inner:
             pid2 = inner.pid  # type: ignore[attr-defined]
@@ -166,6 +170,27 @@ NODE_STOP_S = 120.0
 PARENT_EXIT_S = 180.0
 
 
+def _as_from_a_shell() -> None:
+    """The child starts as a program started from a terminal would: SIGINT and SIGTERM at their
+    default disposition and not blocked, whatever the test worker running this test inherited
+    or set (an ignored or blocked signal is inherited across exec, and Python then never raises
+    KeyboardInterrupt)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _signal_state(pid: int) -> str:
+    """A process's state and signal masks, for a failure message."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return "; ".join(line.strip() for line in fh
+                             if line.startswith(("State", "SigBlk", "SigIgn", "SigCgt", "SigPnd",
+                                                 "ShdPnd")))
+    except FileNotFoundError:
+        return "exited"
+
+
 @pytest.mark.parametrize("how", ["sigint", "sigterm", "exception"])
 def test_anvil_leaves_no_orphan_when_its_process_is_interrupted(tmp_path: Any, how: str) -> None:
     pidfile = tmp_path / "pid"
@@ -183,7 +208,8 @@ def test_anvil_leaves_no_orphan_when_its_process_is_interrupted(tmp_path: Any, h
         while True:
             time.sleep(0.2)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_shell)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready" or how == "exception"
@@ -195,7 +221,8 @@ def test_anvil_leaves_no_orphan_when_its_process_is_interrupted(tmp_path: Any, h
         deadline = time.monotonic() + NODE_STOP_S
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(pid), f"anvil {pid} still runs {NODE_STOP_S:.0f}s after {how}"
+        assert not _alive(pid), (f"anvil {pid} still runs {NODE_STOP_S:.0f}s after {how}; its "
+                                 f"parent {proc.pid}: {_signal_state(proc.pid)}")
         assert proc.wait(timeout=PARENT_EXIT_S) != 0  # interrupted, or SystemExit("boom")
         assert not _alive(pid), f"anvil {pid} outlived its parent ({how})"
     finally:

@@ -8,9 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import keccak
+from eth_abi import decode as abi_decode
+from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils.abi import get_abi_output_types
+from hexbytes import HexBytes
 
-from scf_chain.chain.base import ChainBackend
+from scf_chain.chain.base import ChainBackend, http_transport
 from scf_chain.chain.sender import TxSender
 from scf_chain.contracts import artifacts
 from scf_chain.contracts.events import default_event_decoder
@@ -118,14 +121,17 @@ class System:
         return int(self.events(rcpt, "OfferCancelled")[0]["returnedToTokenId"])
 
     # -- money -----------------------------------------------------------------------------------------
-    def repay(self, slot: int, amount: int) -> None:
-        self.debtor_sender.transact(self.token.functions.repay(slot, amount))
+    def _debtor(self, debtor: str | None) -> TxSender:
+        return self.debtor_sender if debtor is None else self.sender(debtor)
 
-    def authorize_collection(self, slot: int) -> None:
-        self.debtor_sender.transact(self.token.functions.authorizeCollection(slot, True))
+    def repay(self, slot: int, amount: int, debtor: str | None = None) -> None:
+        self._debtor(debtor).transact(self.token.functions.repay(slot, amount))
 
-    def approve_collection(self, allowance: int) -> None:
-        self.debtor_sender.transact(self.erc20.functions.approve(self.token.address, allowance))
+    def authorize_collection(self, slot: int, debtor: str | None = None) -> None:
+        self._debtor(debtor).transact(self.token.functions.authorizeCollection(slot, True))
+
+    def approve_collection(self, allowance: int, debtor: str | None = None) -> None:
+        self._debtor(debtor).transact(self.erc20.functions.approve(self.token.address, allowance))
 
     def collect(self, slot: int) -> int:
         rcpt = self.keeper.transact(self.token.functions.collect(slot))
@@ -152,6 +158,33 @@ class System:
 
     def erc20_balance(self, address: str) -> int:
         return int(self.erc20.functions.balanceOf(address).call())
+
+    def read_many(self, fns: list[Any]) -> list[Any]:
+        """Many view calls in one JSON-RPC batch (one round trip to the node instead of one per
+        call), each decoded as `fn.call()` would return it; a revert raises. On a chain without
+        an HTTP endpoint (eth-tester) they are called one by one."""
+        transport = http_transport(self.chain.w3)
+        if transport is None:
+            return [fn.call() for fn in fns]
+        replies = transport.batch([("eth_call", [{"to": fn.address,
+                                                   "data": fn._encode_transaction_data()}, "latest"])
+                                   for fn in fns])
+        out: list[Any] = []
+        for fn, raw in zip(fns, replies, strict=True):
+            if isinstance(raw, Exception):
+                raise raw
+            values = _checksummed(abi_decode(get_abi_output_types(fn.abi), bytes(HexBytes(raw))))
+            out.append(values[0] if len(values) == 1 else values)
+        return out
+
+
+def _checksummed(value: Any) -> Any:
+    """Decoded ABI values with addresses checksummed, as web3's `call()` returns them."""
+    if isinstance(value, tuple | list):
+        return type(value)(_checksummed(v) for v in value)
+    if isinstance(value, str) and is_address(value):
+        return to_checksum_address(value)
+    return value
 
 
 def build_system(chain: ChainBackend, holders: int = 3, evm_version: str = "cancun") -> System:

@@ -7,7 +7,7 @@ from eth_utils import keccak
 
 from scf_chain.chain import reverts
 from scf_chain.errors import ContractRevert
-from tests.contracts.harness import DEBTOR, FINANCIER, SUPPLIER, System, leaf_of
+from tests.contracts.harness import DEBTOR, FINANCIER, OPERATOR, SUPPLIER, System, leaf_of
 
 DAY = 86_400
 FACE = 1_000_000_00
@@ -330,3 +330,123 @@ def test_operator_role_transfer_is_two_step(sys_: System) -> None:
     sys_.sender(new).transact(sys_.token.functions.acceptOperator())
     assert sys_.token.functions.operator().call() == new
     assert sys_.token.functions.rolesOf(sys_.debtor).call() == DEBTOR
+
+
+def test_accepting_the_operator_role_moves_its_role_bit(sys_: System) -> None:
+    t = sys_.token.functions
+    new = sys_.outsider.address  # never registered: it gets a participant id with the role
+    sys_.operator.transact(t.transferOperator(new))
+    assert t.rolesOf(sys_.operator.address).call() == OPERATOR  # in office until accepted
+    rcpt = sys_.outsider.transact(t.acceptOperator())
+    assert t.rolesOf(new).call() == OPERATOR and t.hasRole(new, OPERATOR).call()
+    assert t.rolesOf(sys_.operator.address).call() == 0
+    assert [(e["account"], e["roles"]) for e in sys_.events(rcpt, "RolesSet")] == [
+        (sys_.operator.address, 0), (new, OPERATOR)]
+    assert t.pendingOperator().call() == "0x" + "0" * 40
+    with pytest.raises(reverts.NotOperator):  # the old key is refused on chain
+        sys_.operator.transact(t.setCreditLimit(sys_.debtor, 1))
+    sys_.outsider.transact(t.setRoles(sys_.keeper.address, DEBTOR))
+    sys_.outsider.transact(t.setCreditLimit(sys_.keeper.address, FACE))
+    assert t.creditLimitOf(sys_.keeper.address).call() == FACE
+    with pytest.raises(reverts.NotPendingOperator):  # accepted once
+        sys_.outsider.transact(t.acceptOperator())
+
+
+# -- moving a debtor's receivables to its new key -------------------------------------------------
+def _successor(s: System, limit: int = 10**15) -> str:
+    """The keeper's account as the debtor's new key: a debtor with a credit limit and money."""
+    new = s.keeper.address
+    s.operator.transact(s.token.functions.setRoles(new, DEBTOR))
+    s.operator.transact(s.token.functions.setCreditLimit(new, limit))
+    s.operator.transact(s.erc20.functions.mint(new, 10**9))
+    return new
+
+
+def test_a_debtor_move_mid_life_is_repaid_and_collected_from_the_new_key(sys_: System) -> None:
+    t = sys_.token.functions
+    a, b = sys_.holders[0], sys_.holders[1]
+    slot, token = _slot(sys_, face=1000, days=10)
+    part = _split(sys_, a, token, b, 400)
+    offer_id, escrow = sys_.offer(b, part, 100, 90, sys_.chain.now() + 5 * DAY)
+    sys_.accept(offer_id)  # part financed
+    pending = sys_.apply_only(a, 500, sys_.chain.now() + 20 * DAY, "INV-MOVE-P")
+    sys_.authorize_collection(slot)
+    sys_.repay(slot, 100)  # the old key paid some before the move
+    new = _successor(sys_)
+    sys_.debtor_sender.transact(t.offerDebtorMove(new))
+    assert t.debtorSuccessorOf(sys_.debtor).call() == new
+    rcpt = sys_.operator.transact(t.moveDebts(sys_.debtor, [slot, pending]))
+    assert [(e["slot"], e["from"], e["to"], e["outstanding"])
+            for e in sys_.events(rcpt, "DebtorMoved")] == [
+        (slot, sys_.debtor, new, 900), (pending, sys_.debtor, new, 0)]
+    assert t.getReceivable(slot).call()[0] == new and t.getReceivable(pending).call()[0] == new
+    assert t.outstandingOf(sys_.debtor).call() == 0 and t.outstandingOf(new).call() == 900
+    with pytest.raises(reverts.NotDebtor):  # the old key no longer acts as the debtor
+        sys_.debtor_sender.transact(t.confirm(pending))
+    me = sys_.sender(new)
+    me.transact(t.confirm(pending))  # the new key confirms the moved application
+    assert t.outstandingOf(new).call() == 1400
+    me.transact(sys_.erc20.functions.approve(sys_.token.address, 2**256 - 1))
+    me.transact(t.repay(slot, 300))
+    before = sys_.erc20_balance(new)
+    sys_.chain.time_travel(10 * DAY)
+    assert sys_.collect(slot) == 600  # collection at maturity pulls from the new key
+    assert sys_.erc20_balance(new) == before - 600
+    assert t.outstandingOf(new).call() == 500
+    paid = {tok: sys_.redeem(tok) for tok in (token, part, escrow)}
+    assert paid == {token: 600, part: 300, escrow: 100}  # every holder whole, pro rata
+    assert sys_.repaid_paid_out(slot) == (1000, 1000)
+
+
+def test_a_debtor_move_needs_the_old_keys_offer_and_the_operator(sys_: System) -> None:
+    t = sys_.token.functions
+    slot, _ = _slot(sys_, face=1000)
+    new = sys_.keeper.address
+    with pytest.raises(reverts.NoDebtorSuccessor) as no_offer:
+        sys_.operator.transact(t.moveDebts(sys_.debtor, [slot]))
+    assert no_offer.value.error_args == {"debtor": sys_.debtor}
+    with pytest.raises(reverts.InvalidSuccessor):
+        sys_.debtor_sender.transact(t.offerDebtorMove(sys_.debtor))
+    sys_.debtor_sender.transact(t.offerDebtorMove(new))
+    with pytest.raises(reverts.NotOperator):  # the old key alone cannot move its debts
+        sys_.debtor_sender.transact(t.moveDebts(sys_.debtor, [slot]))
+    with pytest.raises(reverts.MissingRole) as role:  # the successor is no debtor yet
+        sys_.operator.transact(t.moveDebts(sys_.debtor, [slot]))
+    assert role.value.error_args == {"account": new, "role": DEBTOR}
+    sys_.operator.transact(t.setRoles(new, DEBTOR))
+    with pytest.raises(reverts.CreditLimitExceeded) as limit:  # the operator sets it first
+        sys_.operator.transact(t.moveDebts(sys_.debtor, [slot]))
+    assert limit.value.error_args == {"debtor": new, "limit": 0, "outstanding": 0,
+                                      "faceValue": 1000}
+    sys_.operator.transact(t.setCreditLimit(new, 1000))
+    with pytest.raises(reverts.NotDebtor) as not_its:  # every listed slot must be the debtor's
+        sys_.operator.transact(t.moveDebts(sys_.debtor, [slot, slot + 1]))
+    assert not_its.value.error_args == {"slot": slot + 1, "caller": sys_.debtor}
+    assert t.getReceivable(slot).call()[0] == sys_.debtor  # all or none
+    sys_.debtor_sender.transact(t.offerDebtorMove("0x" + "0" * 40))  # the offer withdrawn
+    with pytest.raises(reverts.NoDebtorSuccessor):
+        sys_.operator.transact(t.moveDebts(sys_.debtor, [slot]))
+    sys_.debtor_sender.transact(t.offerDebtorMove(new))
+    sys_.operator.transact(t.pause())  # a key is replaced during an incident's pause too
+    sys_.operator.transact(t.moveDebts(sys_.debtor, [slot]))
+    with pytest.raises(reverts.NotDebtor):  # moved: the old debtor no longer names it
+        sys_.operator.transact(t.moveDebts(sys_.debtor, [slot]))
+
+
+@pytest.mark.parametrize("case", ["repaid", "rejected", "withdrawn"])
+def test_only_open_debts_move(sys_: System, case: str) -> None:
+    t = sys_.token.functions
+    if case == "repaid":
+        slot, _ = _slot(sys_, face=1000)
+        sys_.repay(slot, 1000)
+    else:
+        slot = sys_.apply_only(sys_.holders[0], 1000, sys_.chain.now() + 30 * DAY, f"INV-{case}")
+        if case == "rejected":
+            sys_.debtor_sender.transact(t.reject(slot, keccak(text="no")))
+        else:
+            sys_.sender(sys_.holders[0]).transact(t.withdraw(slot))
+    new = _successor(sys_)
+    sys_.debtor_sender.transact(t.offerDebtorMove(new))
+    with pytest.raises(reverts.DebtNotOpen) as info:
+        sys_.operator.transact(t.moveDebts(sys_.debtor, [slot]))
+    assert info.value.error_args == {"slot": slot}

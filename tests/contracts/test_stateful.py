@@ -12,6 +12,9 @@ Invariants (docs/contracts.md):
 - every participant's settlement-token balance equals the model's (money neither appears nor
   disappears; total supply is constant)
 - no redemption pays a token more than its value, and each pays exactly floor(v·(R−R0)/(F−R0))
+- each debtor's outstanding total == Σ (face − repaid) of the confirmed receivables naming it,
+  with receivables moved between two debtor keys (offerDebtorMove + moveDebts) in the mix;
+  repayment and collection come from the slot's current debtor
 - every value allowance and ERC-721 approval ever given reads as the model says: it lasts while
   its token stays with the owner who gave it and is gone for good once the token changes owner,
   even when the token comes back (bought back, or escrowed and returned by a cancellation)
@@ -35,8 +38,9 @@ from hypothesis.stateful import (
 )
 
 from scf_chain.chain.anvil import AnvilChain
+from scf_chain.chain.sender import TxSender
 from scf_chain.errors import ContractRevert
-from tests.contracts.harness import System, build_system
+from tests.contracts.harness import DEBTOR, System, build_system
 from tests.contracts.model import Model, MOffer, MSlot, MToken
 
 STATEFUL_EXAMPLES = int(os.environ.get("SCF_STATEFUL_EXAMPLES", "60"))
@@ -46,6 +50,7 @@ MIN_TOTAL_STEPS = int(os.environ.get("SCF_STATEFUL_MIN_STEPS", "2000"))
 # with fewer examples, since the builds share their source and differ in the guard and opcodes.
 PARIS_EXAMPLES = int(os.environ.get("SCF_STATEFUL_PARIS_EXAMPLES", "10"))
 steps_run = 0
+debts_moved = 0  # successful moveDebts calls: the rule must be exercised, not only refused
 
 DAY = 86_400
 UNIT = 100  # 1.00 in a 2-decimal settlement token
@@ -80,6 +85,21 @@ class ReceivableMachine(RuleBasedStateMachine):
         self.m.erc20[self.sys.token.address] = self.start_contract_balance
         self.invoice_counter = 0
         self.redeemed_steps = 0
+        # a second debtor key receivables move to and fro (set up inside the snapshot)
+        self.debtors = [self.sys.debtor, self._second_debtor()]
+        self.m.erc20[self.debtors[1]] = self.sys.erc20_balance(self.debtors[1])
+        self.successor: dict[str, str] = {}  # each debtor's offered successor, as on chain
+
+    def _second_debtor(self) -> str:
+        acct = self.sys.chain.dev_accounts()[6 + len(self.sys.holders)]
+        if acct.address not in self.sys.by_address:
+            self.sys.by_address[acct.address] = TxSender(self.sys.chain, acct)
+        t, op = self.sys.token.functions, self.sys.operator
+        op.transact(t.setRoles(acct.address, DEBTOR))
+        op.transact(t.setCreditLimit(acct.address, 10**15))
+        op.transact(self.sys.erc20.functions.mint(acct.address, 10**13))
+        self.sys.approve_collection(2**256 - 1, acct.address)
+        return str(acct.address)
 
     def teardown(self) -> None:
         self.sys.chain.revert_to_snapshot(self.snapshot)
@@ -380,40 +400,40 @@ class ReceivableMachine(RuleBasedStateMachine):
         s = self.m.slots[slot]
         left = s.face - s.repaid
         if left == 0:
-            err = self._expect_revert(self.sys.repay, slot, 1)
+            err = self._expect_revert(self.sys.repay, slot, 1, s.debtor)
             assert err.error_name in ("Overpayment", "NothingOwed", "AlreadyRepaid"), err
             return
         amount = max(1, int(left * frac))
-        self.sys.repay(slot, amount)
-        self.m.pay(self.sys.debtor, self.sys.token.address, amount)
+        self.sys.repay(slot, amount, s.debtor)
+        self.m.pay(s.debtor, self.sys.token.address, amount)
         s.repaid += amount
 
     @rule(slot=slots)
     def overpay_reverts(self, slot: int) -> None:
         s = self.m.slots[slot]
-        err = self._expect_revert(self.sys.repay, slot, s.face - s.repaid + 1)
+        err = self._expect_revert(self.sys.repay, slot, s.face - s.repaid + 1, s.debtor)
         assert err.error_name in ("Overpayment", "NothingOwed", "AlreadyRepaid"), err
 
     @rule(slot=slots, allowance_frac=st.floats(0.0, 1.2))
     def authorize_and_collect(self, slot: int, allowance_frac: float) -> None:
         s = self.m.slots[slot]
         if not s.collect_enabled:
-            self.sys.authorize_collection(slot)
+            self.sys.authorize_collection(slot, s.debtor)
             s.collect_enabled = True
         left = s.face - s.repaid
         allowance = int(s.face * allowance_frac)
-        self.sys.approve_collection(allowance)
-        expected = min(left, allowance, self.m.erc20[self.sys.debtor])
+        self.sys.approve_collection(allowance, s.debtor)
+        expected = min(left, allowance, self.m.erc20[s.debtor])
         try:
             if self.now() < s.maturity or expected == 0:
                 self._expect_revert(self.sys.collect, slot)
                 return
             got = self.sys.collect(slot)
             assert got == expected
-            self.m.pay(self.sys.debtor, self.sys.token.address, got)
+            self.m.pay(s.debtor, self.sys.token.address, got)
             s.repaid += got
         finally:
-            self.sys.approve_collection(2**256 - 1)  # repay() draws on the same allowance
+            self.sys.approve_collection(2**256 - 1, s.debtor)  # repay() draws on it too
 
     @rule(data=st.data())
     def redeem(self, data: Any) -> None:
@@ -444,6 +464,33 @@ class ReceivableMachine(RuleBasedStateMachine):
         for i in ids:
             self.m.redeem(i)
 
+    # -- the debtor's key changes ------------------------------------------------------------------
+    @rule(slot=slots, offer_first=st.booleans())
+    def move_debt(self, slot: int, offer_first: bool) -> None:
+        """The slot's debtor offers the other debtor key as its successor (unless it already
+        did, or the rule skips the offer to see the move refused) and the operator moves it."""
+        s = self.m.slots[slot]
+        old = s.debtor
+        new = self.debtors[1 - self.debtors.index(old)]
+        t = self.sys.token.functions
+        if offer_first and self.successor.get(old) != new:
+            self.sys.sender(old).transact(t.offerDebtorMove(new))
+            self.successor[old] = new
+
+        def move() -> Any:
+            return self.sys.operator.transact(t.moveDebts(old, [slot]))
+
+        if self.successor.get(old) != new:
+            assert self._expect_revert(move).error_name == "NoDebtorSuccessor"
+            return
+        if s.repaid == s.face:
+            assert self._expect_revert(move).error_name == "DebtNotOpen"
+            return
+        move()
+        s.debtor = new
+        global debts_moved
+        debts_moved += 1
+
     # -- time -------------------------------------------------------------------------------------
     @rule(days=st.integers(1, 120))
     def advance_time(self, days: int) -> None:
@@ -455,29 +502,48 @@ class ReceivableMachine(RuleBasedStateMachine):
         global steps_run
         steps_run += 1
         sysm = self.sys
-        for token_id, t in self.m.tokens.items():
-            assert sysm.value_of(token_id) == t.value, f"value of token {token_id}"
-            assert sysm.owner_of(token_id) == t.owner, f"owner of token {token_id}"
+        token, erc20 = sysm.token.functions, sysm.erc20.functions
+        value_of = sysm.token.get_function_by_signature("balanceOf(uint256)")
+        tokens = list(self.m.tokens.items())
+        slots = list(self.m.slots.items())
+        balances = [sysm.token.address] + sysm.holders + self.debtors + [sysm.bank]
+        approvals = [(token_id, operator) for token_id, operator in sorted(self.m.ever_approved)
+                     if token_id in self.m.tokens]  # a burned one: the chain answers NonexistentToken
+        # every read of this check in one JSON-RPC batch: the check runs after every step
+        reads = iter(sysm.read_many(
+            [f for token_id, _ in tokens for f in (value_of(token_id), token.ownerOf(token_id))]
+            + [token.getReceivable(slot) for slot, _ in slots]
+            + [erc20.balanceOf(addr) for addr in balances]
+            + [token.outstandingOf(debtor) for debtor in self.debtors]
+            + [f for token_id, operator in approvals
+               for f in (token.allowance(token_id, operator), token.getApproved(token_id))]))
+        for token_id, t in tokens:
+            assert next(reads) == t.value, f"value of token {token_id}"
+            assert next(reads) == t.owner, f"owner of token {token_id}"
         escrowed = 0
-        for slot, s in self.m.slots.items():
-            repaid, paid_out = sysm.repaid_paid_out(slot)
+        for slot, s in slots:
+            r = next(reads)
+            assert r[0] == s.debtor, f"slot {slot} debtor"
+            repaid, paid_out = int(r[-2]), int(r[-1])
             assert (repaid, paid_out) == (s.repaid, s.paid_out), f"slot {slot} totals"
             assert paid_out <= repaid <= s.face
             assert self.m.slot_value(slot) == s.face - paid_out, f"slot {slot} value"
             escrowed += repaid - paid_out
-        held = sysm.erc20_balance(sysm.token.address)
+        held = next(reads)
         assert held == self.m.erc20[sysm.token.address]
         assert held - self.start_contract_balance == escrowed, "contract holds exactly repaid − paid out"
-        for addr in sysm.holders + [sysm.debtor, sysm.bank]:
-            assert sysm.erc20_balance(addr) == self.m.erc20[addr], f"erc20 balance of {addr}"
+        for addr in balances[1:]:
+            assert next(reads) == self.m.erc20[addr], f"erc20 balance of {addr}"
+        for debtor in self.debtors:
+            owed = sum(s.face - s.repaid for s in self.m.slots.values() if s.debtor == debtor)
+            assert next(reads) == owed, f"outstanding of {debtor}"
         zero = "0x" + "0" * 40
-        for token_id, operator in sorted(self.m.ever_approved):
-            if token_id not in self.m.tokens:
-                continue  # burned: the chain answers NonexistentToken
-            got = sysm.token.functions.allowance(token_id, operator).call()
+        for token_id, operator in approvals:
+            got = next(reads)
             assert got == self.m.allowance(token_id, operator), f"allowance of {operator} on {token_id}"
-            approved = sysm.token.functions.getApproved(token_id).call()
+            approved = next(reads)
             assert approved == self.m.approved.get(token_id, zero), f"approved address of {token_id}"
+        assert next(reads, None) is None  # every read was checked
 
 
 pytestmark = [pytest.mark.anvil, pytest.mark.xdist_group("stateful")]
@@ -493,8 +559,8 @@ class ParisReceivableMachine(ReceivableMachine):
 ], ids=["cancun", "paris"])
 def test_random_operation_sequences_keep_every_money_invariant(
         machine: type[ReceivableMachine], examples: int) -> None:
-    global steps_run
-    steps_run = 0
+    global steps_run, debts_moved
+    steps_run = debts_moved = 0
     run_state_machine_as_test(
         machine,
         settings=settings(max_examples=examples, stateful_step_count=STATEFUL_STEPS,
@@ -503,3 +569,4 @@ def test_random_operation_sequences_keep_every_money_invariant(
     # every step (and each initial state) was checked against all invariants
     wanted = MIN_TOTAL_STEPS * examples // STATEFUL_EXAMPLES
     assert steps_run >= wanted, f"only {steps_run} steps ran; raise SCF_STATEFUL_EXAMPLES"
+    assert debts_moved > 0, "no receivable changed debtor"
