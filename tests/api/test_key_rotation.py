@@ -18,7 +18,7 @@ from scf_chain.db.models import RiskDebtor
 from scf_chain.keys import KeyStore
 from scf_chain.platform.core import OPERATOR
 from tests.api.conftest import World
-from tests.api.test_routes import _problem, _receivable, _trade
+from tests.api.test_routes import _problem, _receivable, _trade, make_cast
 
 pytestmark = pytest.mark.xdist_group("embedded")
 DAY = 86_400
@@ -26,17 +26,7 @@ DAY = 86_400
 
 @pytest.fixture(scope="module")
 def cast(world: World) -> dict[str, Any]:
-    names = {}
-    for role, prefix, funds in (("debtor", "core", 10**9), ("supplier", "sup", 0),
-                                ("supplier", "sup", 0), ("financier", "bank", 10**9),
-                                ("anchorer", "log", 0), ("auditor", "aud", 0)):
-        name, api = world.participant(prefix, [role], funds)
-        names.setdefault(prefix, []).append((name, api))
-    core = names["core"][0]
-    r = world.operator.post(f"/participants/{core[0]}/credit-limit", {"limit": str(10**7)})
-    assert r.status_code == 200, r.text
-    return {"core": core, "a": names["sup"][0], "b": names["sup"][1], "bank": names["bank"][0],
-            "log": names["log"][0], "aud": names["aud"][0]}
+    return make_cast(world, 10**7)
 
 
 def _money(world: World, address: str) -> int:

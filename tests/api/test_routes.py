@@ -29,8 +29,9 @@ def _trade(w: World, buyer: str, seller: str, tag: str, amount: int = 1_000_000)
     }
 
 
-@pytest.fixture(scope="module")
-def cast(world: World) -> dict[str, Any]:
+def make_cast(world: World, credit_limit: int) -> dict[str, Any]:
+    """A debtor (with `credit_limit`), two suppliers, a bank, an anchorer and an auditor: role ->
+    (name, API client)."""
     names = {}
     for role, prefix, funds in (("debtor", "core", 10**9), ("supplier", "sup", 0),
                                 ("supplier", "sup", 0), ("financier", "bank", 10**9),
@@ -38,10 +39,16 @@ def cast(world: World) -> dict[str, Any]:
         name, api = world.participant(prefix, [role], funds)
         names.setdefault(prefix, []).append((name, api))
     core = names["core"][0]
-    r = world.operator.post(f"/participants/{core[0]}/credit-limit", {"limit": str(10**10)})
+    r = world.operator.post(f"/participants/{core[0]}/credit-limit",
+                            {"limit": str(credit_limit)})
     assert r.status_code == 200, r.text
     return {"core": core, "a": names["sup"][0], "b": names["sup"][1], "bank": names["bank"][0],
             "log": names["log"][0], "aud": names["aud"][0]}
+
+
+@pytest.fixture(scope="module")
+def cast(world: World) -> dict[str, Any]:
+    return make_cast(world, 10**10)
 
 
 def _receivable(world: World, cast: dict[str, Any], face: int = 500_000) -> tuple[int, int]:
