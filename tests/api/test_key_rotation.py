@@ -48,6 +48,21 @@ def _apply(world: World, cast: dict[str, Any], face: int) -> int:
     return int(r.json()["slot"])
 
 
+def _new_debtor(world: World, prefix: str) -> tuple[str, Any]:
+    """A debtor with gas money and a credit limit of 1,000,000: (name, API client)."""
+    debtor, api = world.participant(prefix, ["debtor"], funds=10**6)
+    assert world.operator.post(f"/participants/{debtor}/credit-limit",
+                               {"limit": "1000000"}).status_code == 200
+    return debtor, api
+
+
+def _confirmed(world: World, cast: dict[str, Any], debtor: tuple[str, Any], face: int) -> int:
+    """A receivable of `face` on `debtor`, applied for by supplier a and confirmed."""
+    slot = _apply(world, {**cast, "core": debtor}, face)
+    assert debtor[1].post(f"/receivables/{slot}/confirm").status_code == 200
+    return slot
+
+
 def test_a_debtor_rotated_mid_life_repays_and_is_collected_from_its_new_key(
         world: World, cast: dict[str, Any]) -> None:
     p = world.platform
@@ -126,14 +141,10 @@ def test_a_rotation_with_many_debts_moves_them_in_chunks(world: World,
     from scf_chain.platform import rotation
 
     p = world.platform
-    debtor, debtor_api = world.participant("many", ["debtor"], funds=10**6)
-    assert world.operator.post(f"/participants/{debtor}/credit-limit",
-                               {"limit": "1000000"}).status_code == 200
+    debtor, debtor_api = _new_debtor(world, "many")
     slots = []
     for _ in range(rotation.MOVE_CHUNK + 2):
-        slot = _apply(world, {**cast, "core": (debtor, debtor_api)}, 1_000)
-        assert debtor_api.post(f"/receivables/{slot}/confirm").status_code == 200
-        slots.append(slot)
+        slots.append(_confirmed(world, cast, (debtor, debtor_api), 1_000))
     r = world.operator.post(f"/participants/{debtor}/rotate-key")
     assert r.status_code == 200, r.text
     rot = r.json()
@@ -152,11 +163,8 @@ def test_a_debtor_rotation_cut_off_midway_is_finished_by_calling_again(
     from scf_chain.errors import ChainError
 
     p = world.platform
-    debtor, debtor_api = world.participant("cutdebt", ["debtor"], funds=10**6)
-    assert world.operator.post(f"/participants/{debtor}/credit-limit",
-                               {"limit": "1000000"}).status_code == 200
-    slot = _apply(world, {**cast, "core": (debtor, debtor_api)}, 1_000)
-    assert debtor_api.post(f"/receivables/{slot}/confirm").status_code == 200
+    debtor, debtor_api = _new_debtor(world, "cutdebt")
+    slot = _confirmed(world, cast, (debtor, debtor_api), 1_000)
     old = world.address(debtor)
     real = ReceivableTokenClient.move_debts
 
@@ -283,11 +291,8 @@ def test_the_cli_rotates_a_debtor_and_reports_refusals(
     from scf_chain.platform.core import Platform
 
     p = world.platform
-    debtor, debtor_api = world.participant("clidebt", ["debtor"], funds=10**6)
-    assert world.operator.post(f"/participants/{debtor}/credit-limit",
-                               {"limit": "1000000"}).status_code == 200
-    slot = _apply(world, {**cast, "core": (debtor, debtor_api)}, 2_000)
-    assert debtor_api.post(f"/receivables/{slot}/confirm").status_code == 200
+    debtor, debtor_api = _new_debtor(world, "clidebt")
+    slot = _confirmed(world, cast, (debtor, debtor_api), 2_000)
     old = world.address(debtor)
     monkeypatch.setattr(Platform, "open", classmethod(lambda cls, *a, **k: p))
     monkeypatch.setattr(p, "close", lambda: None)  # the module's platform outlives the command
