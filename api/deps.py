@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -20,7 +21,6 @@ from scf_chain.chain.sender import journaling
 from scf_chain.clients import Role
 from scf_chain.db.models import GatewayParticipant
 from scf_chain.errors import AuthError, OutcomeDiverged, OutcomePending, SignatureRequired
-from scf_chain.platform.apikeys import authenticate
 from scf_chain.platform.core import Platform
 from scf_chain.platform.idempotency import (
     RETRY_AFTER_S,
@@ -32,9 +32,11 @@ from scf_chain.platform.idempotency import (
 log = logging.getLogger("api")
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
     """The one platform of the app (api/main.py puts it in the app's state): every route's
-    parts come from it."""
+    parts come from it. Async, as every dependency that does not block: FastAPI runs a plain
+    `def` dependency in its thread pool, a hop (and a GIL hand-over) per dependency per
+    request."""
     platform: Platform = request.app.state.platform
     return platform
 
@@ -42,13 +44,13 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
-def fresh_platform(request: Request) -> Platform:
+def fresh_platform(request: Request) -> Platform:  # blocks (an indexer pass): a thread
     """The platform with its store indexed up to the chain head: reads see every earlier write.
 
     Writes answer from their own transaction's events and do not wait for the index; a read
     brings it up to date first (concurrent readers share one pass).
     """
-    platform = get_platform(request)
+    platform: Platform = request.app.state.platform
     platform.sync()
     return platform
 
@@ -109,17 +111,22 @@ class Caller:
                           f"this operation needs the {wanted} role")
 
 
-def current_caller(
+async def current_caller(
     request: Request,
     platform: PlatformDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
     x_api_key: Annotated[str | None, Security(api_key_scheme)] = None,
 ) -> Caller:
+    """The participant of the request's API key: remembered for SCF_AUTH_CACHE_S after the
+    store confirmed it (no query and no thread for most requests), else asked of the store in
+    a worker thread."""
     limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
     try:
         token = _token_from(bearer, x_api_key)
-        with platform.sessions() as s:
-            caller = Caller(authenticate(s, token))
+        participant = platform.authenticator.cached(token)
+        if participant is None:
+            participant = await run_in_threadpool(platform.authenticator.authenticate, token)
+        caller = Caller(participant)
     except (AuthError, Problem):
         # failed authentications are limited per client IP, like requests without a key
         wait = limiter.failed_authentication(client_ip(request.scope)) if limiter else 0.0
@@ -142,7 +149,7 @@ def writer(caller: Caller) -> Caller:
     return caller
 
 
-def writing_caller(caller: CallerDep) -> Caller:
+async def writing_caller(caller: CallerDep) -> Caller:
     return writer(caller)
 
 

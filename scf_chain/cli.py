@@ -544,8 +544,19 @@ def serve(
     workers: int = typer.Option(1, min=1, help="Gateway processes on one port. Several need a "
                                 "PostgreSQL store (nonces, requests and the indexer are shared "
                                 "through it) and a node of their own (SCF_CHAIN_BACKEND=rpc)."),
+    background: str = typer.Option(
+        "inline", help="Where the indexer and the keeper run: 'inline', a thread of the gateway "
+        "process (of each, with --workers; the keeper in the first only); or 'process', one "
+        "process of their own beside the gateway processes, which then only serve requests "
+        "(needs what --workers needs: a PostgreSQL store and a shared node)."),
     fd: Optional[int] = typer.Option(None, hidden=True,
                                      help="A listening socket inherited from `--workers`."),
+    background_only: bool = typer.Option(False, hidden=True,
+                                         help="Run only the indexer and keeper (no HTTP): "
+                                              "the process `--background process` starts."),
+    no_background: bool = typer.Option(False, hidden=True,
+                                       help="Serve requests only: a gateway process under "
+                                            "`--background process`."),
 ) -> None:
     """Run the HTTP gateway (embedded chain by default) with the indexer and keeper beside it."""
     import socket
@@ -560,11 +571,15 @@ def serve(
     settings = Settings()
     logs.configure(settings.log_format, verbose=_DEBUG["verbose"], debug=_DEBUG["on"])
     shared_store = _postgres_url(settings.database_url)
-    if workers > 1 and not (shared_store and settings.chain_backend == "rpc"):
-        _fail(ConfigError("--workers above 1 needs a PostgreSQL store (SCF_DATABASE_URL) and a "
+    if background not in ("inline", "process"):
+        _fail(ConfigError(f"--background is 'inline' or 'process', not {background!r}"))
+    separate = background == "process"
+    if (workers > 1 or separate) and not (shared_store and settings.chain_backend == "rpc"):
+        what = "--workers above 1" if workers > 1 else "--background process"
+        _fail(ConfigError(f"{what} needs a PostgreSQL store (SCF_DATABASE_URL) and a "
                           "node the processes share (SCF_CHAIN_BACKEND=rpc, SCF_RPC_URL): SQLite "
                           "and in-process chains serve one process"))
-    if fd is None:
+    if fd is None and not background_only:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
             try:
@@ -594,13 +609,16 @@ def serve(
     except ScfError as exc:
         _fail(exc)
         return
-    if workers > 1:
-        _supervise(platform, host, port, workers, keeper, index_interval)
+    if background_only:
+        _run_background(platform, keeper, index_interval)
+        return
+    if workers > 1 or separate:
+        _supervise(platform, host, port, workers, keeper, index_interval, separate)
         return
     try:
         keeper_obj = _announce(platform, keeper, quiet=fd is not None)
-        app_ = create_app(platform, background=True, index_interval_s=index_interval,
-                          keeper=keeper_obj)
+        app_ = create_app(platform, background=not no_background,
+                          index_interval_s=index_interval, keeper=keeper_obj)
         # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal under the
         # handler that was there before it: make that an orderly exit, so the platform closes
         # (a node this process started is stopped) and the exit status is 0.
@@ -650,11 +668,30 @@ def _announce(platform: Any, keeper: bool, quiet: bool = False) -> Any:
     return keeper_obj
 
 
+def _run_background(platform: Any, keeper: bool, index_interval: float) -> None:
+    """The indexer and the keeper, without HTTP, until SIGTERM (`--background process`)."""
+    from api.main import Background
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    bg = Background(platform, index_interval, platform.keeper() if keeper else None)
+    bg.start()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bg.close()
+        platform.close()
+
+
 def _supervise(platform: Any, host: str, port: int, workers: int, keeper: bool,
-               index_interval: float) -> None:
+               index_interval: float, separate: bool = False) -> None:
     """`scf serve --workers N`: deploy, migrate and make the keys once here, then run N gateway
     processes on one listening socket (the kernel spreads connections among them), restarting
-    any that dies, until SIGTERM or Ctrl-C. The keeper runs in the first process only."""
+    any that dies, until SIGTERM or Ctrl-C. The keeper runs in the first process only; with
+    `separate` (`--background process`), the indexer and the keeper run in one more process of
+    their own and the gateway processes only serve requests."""
     import os
     import socket
     import subprocess
@@ -674,14 +711,21 @@ def _supervise(platform: Any, host: str, port: int, workers: int, keeper: bool,
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     def start(i: int) -> subprocess.Popen[bytes]:
-        argv = [sys.executable, "-m", "scf_chain.cli", "serve", "--fd", str(sock.fileno()),
-                "--index-interval", str(index_interval),
-                "--keeper" if keeper and i == 0 else "--no-keeper"]
+        base = [sys.executable, "-m", "scf_chain.cli", "serve",
+                "--index-interval", str(index_interval)]
+        if separate and i == workers:  # the indexer and the keeper
+            return subprocess.Popen([*base, "--background-only",
+                                     "--keeper" if keeper else "--no-keeper"])
+        argv = [*base, "--fd", str(sock.fileno()),
+                *(["--no-background", "--no-keeper"] if separate else
+                  ["--keeper" if keeper and i == 0 else "--no-keeper"])]
         return subprocess.Popen(argv, pass_fds=(sock.fileno(),))
 
-    procs = [start(i) for i in range(workers)]
+    procs = [start(i) for i in range(workers + (1 if separate else 0))]
     typer.echo(f"{workers} gateway processes on http://{host}:{port} (pids "
-               f"{', '.join(str(p.pid) for p in procs)}); Ctrl-C stops")
+               f"{', '.join(str(p.pid) for p in procs[:workers])})"
+               + (f", indexer and keeper in pid {procs[-1].pid}" if separate else "")
+               + "; Ctrl-C stops")
     try:
         while not stop.wait(0.5):
             for i, proc in enumerate(procs):

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     receipt_timeout_s: float = Field(120.0, gt=0)
     idempotency_ttl_s: float = Field(
         86_400.0, gt=0, description="how long an Idempotency-Key's answer is kept (then purged)")
+    auth_cache_s: float = Field(
+        2.0, ge=0, le=60, description="how long a process remembers an API key it "
+        "authenticated (0: ask the store on every request); a key revoked, or a participant's "
+        "roles changed, through another gateway process takes effect here within this long "
+        "(at once in the process that made the change)")
     custody_prepared_ttl_s: float = Field(
         600.0, gt=0, description="how long a transaction prepared for a participant that signs "
                                  "itself may be submitted")

@@ -157,6 +157,32 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""
+
+
+def store_cpu_s() -> float:
+    """CPU seconds used so far by the PostgreSQL server on this machine: its live processes, and
+    the backends that have ended (a backend lives as long as its connection; the server's main
+    process collects what its ended children used). Every database of the server counts."""
+    total = 0.0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() not in ("postgres", "postmaster"):
+                continue
+            pid = int(comm.parent.name)
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if int(fields[1]) == 1 or comm.read_text().strip() == "postmaster":  # the server's main
+            total += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def children_of(pid: int) -> list[int]:
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -195,21 +221,23 @@ class Gateway:
     """`scf serve --workers N` in processes of its own, on the bench's node, store and keys."""
 
     def __init__(self, env: dict[str, str], processes: int, folder: Path, keeper: bool = False,
-                 index_interval: float = 1.0) -> None:
+                 index_interval: float = 1.0, background: str = "process") -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / f"gateway-{self.port}.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "scf_chain.cli", "serve", "--workers", str(processes),
              "--port", str(self.port), "--index-interval", str(index_interval),
-             "--keeper" if keeper else "--no-keeper"],
+             "--keeper" if keeper else "--no-keeper", "--background", background],
             env=env, cwd=folder, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         self.processes = processes
+        self.background = background
         deadline = time.monotonic() + 300
         while True:
             try:
                 if httpx.get(self.url + "/health", timeout=5).status_code == 200 and (
-                        processes == 1 or len(self.pids()) > processes):
+                        (processes == 1 and background == "inline")
+                        or len(self.pids()) > processes + (background == "process")):
                     break
             except httpx.HTTPError:
                 pass
@@ -222,8 +250,25 @@ class Gateway:
         kids = children_of(self.proc.pid)
         return [self.proc.pid, *kids]
 
+    def background_pids(self) -> list[int]:
+        """The process of the indexer and the keeper (`--background process`), if any."""
+        return [p for p in self.pids() if b"--background-only" in _cmdline(p)]
+
+    def serving_pids(self) -> list[int]:
+        """The processes that serve requests (with --workers or a background process: the
+        supervisor's children but the background one)."""
+        kids = children_of(self.proc.pid)
+        if not kids:
+            return [self.proc.pid]
+        return [p for p in kids if p not in self.background_pids()]
+
     def cpu(self) -> float:
-        return sum(proc_cpu_s(p) for p in self.pids())
+        """CPU seconds of the request-serving processes (and the idle supervisor)."""
+        background = set(self.background_pids())
+        return sum(proc_cpu_s(p) for p in self.pids() if p not in background)
+
+    def background_cpu(self) -> float:
+        return sum(proc_cpu_s(p) for p in self.background_pids())
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -351,6 +396,9 @@ class Mode:
     profile: list[tuple[str, float]] = field(default_factory=list)
     profile_leaves: list[tuple[str, float]] = field(default_factory=list)
     profile_ms: float = 0.0
+    issue_profile: list[tuple[str, float]] = field(default_factory=list)
+    issue_profile_leaves: list[tuple[str, float]] = field(default_factory=list)
+    issue_profile_ms: float = 0.0
     errors: Counter[str] = field(default_factory=Counter)
 
 
@@ -466,7 +514,7 @@ def raw_rate(plat: Platform, chain: AnvilChain, txs: list[tuple[str, str, bytes]
 
 
 @contextmanager
-def profiled(pid: int, into: Mode) -> Iterator[None]:
+def profiled(pid: int, into: Mode, what: str = "profile") -> Iterator[None]:
     """py-spy samples the gateway process while the block runs; the functions of ours (and the
     libraries they call) that held its CPU go to `into.profile`. Only samples of a thread
     holding the GIL count (`--gil`): a thread waiting on the node or on PostgreSQL inside a C
@@ -502,8 +550,8 @@ def profiled(pid: int, into: Mode) -> Iterator[None]:
                 seen.add(key)
                 ours[key] += n
     if total:
-        into.profile = [(k, v / total) for k, v in ours.most_common(20)]
-        into.profile_leaves = [(k, v / total) for k, v in leaves.most_common(15)]
+        setattr(into, what, [(k, v / total) for k, v in ours.most_common(20)])
+        setattr(into, what + "_leaves", [(k, v / total) for k, v in leaves.most_common(15)])
 
 
 def component(path: str) -> str:
@@ -533,7 +581,7 @@ def run_mode(args: argparse.Namespace, mining: str, server_url: str) -> Mode:
         market: Market | None = None
         try:
             for processes in args.processes:
-                gw = Gateway(env, processes, tmp)
+                gw = Gateway(env, processes, tmp, background=args.background)
                 try:
                     if market is None:
                         market = make_market(gw.url, op_key, clients)
@@ -613,7 +661,9 @@ def measure(plat: Platform, chain: AnvilChain, gw: Gateway, m: Market, n: int, c
     rows: list[Row] = []
 
     def cpu() -> dict[str, float]:
-        return {"gateway": gw.cpu(), "node": proc_cpu_s(chain.pid), "load": time.process_time()}
+        return {"gateway": gw.cpu(), "background": gw.background_cpu(),
+                "node": proc_cpu_s(chain.pid), "store": store_cpu_s(),
+                "load": time.process_time()}
 
     def measured(label: str, jobs: list[Callable[[], Any]], moves: int = 0) -> list[Any]:
         before = cpu()
@@ -635,8 +685,15 @@ def measure(plat: Platform, chain: AnvilChain, gw: Gateway, m: Market, n: int, c
                                        "delivery_doc_id": ids[i]["delivery"]}, 201)["slot"]
         return int(m.core.post(f"/receivables/{slot}/confirm")["token_id"])
 
-    tokens = measured("issue (apply + confirm: 2 requests)", [partial(issue, i)
-                                                              for i in range(n)])
+    issue_label = "issue (apply + confirm: 2 requests)"
+    if profile:
+        served = gw.serving_pids()[-1]
+        with profiled(served, mode, "issue_profile"):
+            before = proc_cpu_s(served)
+            tokens = measured(issue_label, [partial(issue, i) for i in range(n)])
+            mode.issue_profile_ms = (proc_cpu_s(served) - before) * 1000 / n
+    else:
+        tokens = measured(issue_label, [partial(issue, i) for i in range(n)])
 
     def split(i: int) -> int:
         _, c = m.suppliers[i % clients]
@@ -645,10 +702,11 @@ def measure(plat: Platform, chain: AnvilChain, gw: Gateway, m: Market, n: int, c
                           201)["token_id"])
 
     if profile:
-        with profiled(gw.pids()[-1], mode):
-            before = proc_cpu_s(gw.pids()[-1])
+        served = gw.serving_pids()[-1]
+        with profiled(served, mode):
+            before = proc_cpu_s(served)
             parts = measured("split", [partial(split, i) for i in range(n)])
-            mode.profile_ms = (proc_cpu_s(gw.pids()[-1]) - before) * 1000 / n
+            mode.profile_ms = (proc_cpu_s(served) - before) * 1000 / n
     else:
         parts = measured("split", [partial(split, i) for i in range(n)])
 
@@ -749,6 +807,10 @@ def main() -> int:
                     help="raw splits sent one after another (the old bench's trace loop)")
     ap.add_argument("--trace-tokens", type=int, default=10_000,
                     help="tokens in the receivable whose trace latency is measured (0: skip)")
+    ap.add_argument("--background", choices=("process", "inline"), default="process",
+                    help="where the gateway runs its indexer (scf serve --background): a process "
+                         "of its own, whose CPU is counted apart, or a thread of each gateway "
+                         "process, whose CPU is the gateway's")
     ap.add_argument("--profile", action="store_true",
                     help="sample the gateway with py-spy during the single-process automine "
                          "splits")
@@ -769,6 +831,7 @@ def main() -> int:
     return 0
 
 
+CPU_COLUMNS = ("gateway", "background", "node", "store", "load")
 MODE_TITLES = {"automine": "automine (a block per transaction)",
                "interval": "interval mining (`--block-time 1`: one block a second)"}
 TRACE_TARGET_TOKENS = 10_000
@@ -879,7 +942,8 @@ def report(args: argparse.Namespace, modes: list[Mode],
              f"{dt.date.today().isoformat()} · {pyplatform.machine()} · {os.cpu_count()} cores "
              f"shared with other work (load average at the end: "
              f"{os.getloadavg()[0]:.1f}) · Python {pyplatform.python_version()} · anvil · "
-             f"PostgreSQL store · `scf serve --workers N` · {args.clients} concurrent clients "
+             f"PostgreSQL store · `scf serve --workers N --background {args.background}` · "
+             f"{args.clients} concurrent clients "
              f"under automine, {args.clients * 2} under interval mining · numbers are "
              "indicative", "",
              f"Sizes: {args.receivables} receivables per configuration (each issued, split once "
@@ -899,8 +963,21 @@ def report(args: argparse.Namespace, modes: list[Mode],
              "order), then all are checked once. Waiting for them one by one through the "
              "receipt watcher costs a ~20 ms pass a transaction, which is what held this "
              "bench's earlier \"ceiling\" near 42/s; polling thousands of pending receipts at "
-             "once starves anvil's miner. CPU ms/op is the CPU time each "
-             "process used during the phase per operation (gateway: all its processes).", ""]
+             "once starves anvil's miner.", "",
+             "CPU ms/op is the CPU time used during the phase per operation by: the **gateway** "
+             "(every process serving requests, and the supervisor); the **background** process "
+             "of the indexer and the keeper (`scf serve --background "
+             f"{args.background}`"
+             + ("; with `inline` the indexer is a thread of each gateway process and counted "
+                "there" if args.background == "inline" else
+                ": the gateway processes only serve requests, and the work of indexing what "
+                "they wrote is counted here") + "); the **node** (anvil); the **store** (every "
+             "process of the PostgreSQL server on this machine, whichever database it serves); "
+             "the **load generator** (this script's HTTP clients). **All** is their sum: on "
+             f"this machine's {os.cpu_count()} cores, {os.cpu_count() or 1} × 1,000 CPU ms a "
+             "second shared by every process, an operation that costs X ms in all cannot run "
+             f"faster than {os.cpu_count() or 1}000 / X a second, whatever the gateway does.",
+             ""]
     lines += ["## Targets", "", "| Target | Measured | Verdict |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {v} |" for t, m, v in targets(modes, trace)]
     lines.append("")
@@ -914,8 +991,8 @@ def report(args: argparse.Namespace, modes: list[Mode],
                   f"{mode.batched_split[0]:,.0f}/s (node {mode.batched_split[1]:.1f} CPU "
                   "ms/tx).", "",
                   "| Processes | Operation | Ops | Ops/s | of raw | p50 ms | p99 ms | CPU "
-                  "ms/op: gateway | node | load generator |",
-                  "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "ms/op: gateway | background | node | store | load generator | all |",
+                  "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         above: list[float] = []
         for processes, rows in mode.rows.items():
             for r in rows:
@@ -931,8 +1008,8 @@ def report(args: argparse.Namespace, modes: list[Mode],
                 lines.append(
                     f"| {processes} | {r.label} | {r.ops} | {rate} | {ratio} | "
                     f"{pct(r.lat, 50) * 1000:,.0f} | {pct(r.lat, 99) * 1000:,.0f} | "
-                    f"{r.cpu['gateway'] * 1000 / r.ops:,.1f} | {r.cpu['node'] * 1000 / r.ops:,.1f}"
-                    f" | {r.cpu['load'] * 1000 / r.ops:,.1f} |")
+                    + " | ".join(f"{r.cpu[k] * 1000 / r.ops:,.1f}" for k in CPU_COLUMNS)
+                    + f" | {sum(r.cpu[k] for k in CPU_COLUMNS) * 1000 / r.ops:,.1f} |")
         lines.append("")
         if above:
             lines.append(
@@ -991,6 +1068,15 @@ def report(args: argparse.Namespace, modes: list[Mode],
             lines += ["", "Functions of ours on the stack (share of samples that include "
                       "them):", "", "| Function | Share |", "|---|---:|"]
             lines += [f"| `{k}` | {v:.0%} |" for k, v in mode.profile]
+        if mode.issue_profile:
+            lines += ["", f"Profile of the gateway during the single-process issues (apply + "
+                      f"confirm; the same sampling, {mode.issue_profile_ms:.1f} CPU ms per "
+                      "issue). Where the samples ended:", "", "| Component | Share |",
+                      "|---|---:|"]
+            lines += [f"| `{k}` | {v:.0%} |" for k, v in mode.issue_profile_leaves]
+            lines += ["", "Functions of ours on the stack:", "", "| Function | Share |",
+                      "|---|---:|"]
+            lines += [f"| `{k}` | {v:.0%} |" for k, v in mode.issue_profile]
         lines.append("")
     if trace is not None:
         tokens, lat, events, index_s, trace_rate = trace

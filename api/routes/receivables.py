@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -71,11 +71,12 @@ def apply(body: ApplyIn, platform: PlatformDep, idem: IdemDep) -> JSONResponse:
     debtor = party(platform, body.debtor)
 
     def effect() -> AppliedOut:
+        read: dict[Any, Any] = {}  # the documents, decrypted once for the gate and the proof
         gate(gates.check_apply, platform, caller.participant, debtor, body.face_value,
-             body.invoice_doc_id, body.order_doc_id, body.delivery_doc_id)
+             body.invoice_doc_id, body.order_doc_id, body.delivery_doc_id, read)
         ev = evidence_ops.prepare_application(
             platform, caller.participant, debtor, body.face_value, body.invoice_doc_id,
-            body.order_doc_id, body.delivery_doc_id)
+            body.order_doc_id, body.delivery_doc_id, read)
         token = body.settlement_token or platform.manifest.settlement_tokens[0]
         applied = platform.token(caller.participant).apply_for(
             debtor, caller.address, body.face_value, token, body.maturity, ev.doc_key,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from scf_chain.db.models import ApiKey, GatewayParticipant
 from scf_chain.errors import AuthError
@@ -66,3 +67,51 @@ def authenticate(session: Session, token: str) -> GatewayParticipant:
 def keys_of(session: Session, participant: str) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).where(ApiKey.participant == participant)
                                 .order_by(ApiKey.created_at)))
+
+
+class Authenticator:
+    """`authenticate`, remembered for `ttl_s` per API key: most requests of a busy client then
+    skip the store (a query and, in the gateway, a thread hand-over per request).
+
+    What a remembered answer may miss, for at most `ttl_s`: a key revoked, or a participant's
+    roles or address changed, by *another* process sharing the store (this process forgets
+    everything it remembered when it makes such a change itself). A failed authentication is
+    never remembered. `ttl_s` 0: every request asks the store.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], ttl_s: float,
+                 max_entries: int = 10_000) -> None:
+        self.sessions, self.ttl_s, self.max_entries = sessions, ttl_s, max_entries
+        self._known: dict[str, tuple[float, GatewayParticipant]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, token: str) -> GatewayParticipant | None:
+        """The participant of `token` if it authenticated within `ttl_s`, else None (ask
+        `authenticate`). Never raises, never touches the store."""
+        if self.ttl_s <= 0:
+            return None
+        key = _hash(token)
+        with self._lock:
+            hit = self._known.get(key)
+            if hit is None:
+                return None
+            if time.monotonic() - hit[0] >= self.ttl_s:
+                del self._known[key]
+                return None
+            return hit[1]
+
+    def authenticate(self, token: str) -> GatewayParticipant:
+        """The participant `token` belongs to, from the store; AuthError otherwise."""
+        with self.sessions() as s:
+            participant = authenticate(s, token)
+        if self.ttl_s > 0:
+            with self._lock:
+                if len(self._known) >= self.max_entries:
+                    self._known.clear()
+                self._known[_hash(token)] = (time.monotonic(), participant)
+        return participant
+
+    def forget(self) -> None:
+        """Drop every remembered answer (a key was revoked, a participant changed)."""
+        with self._lock:
+            self._known.clear()

@@ -51,7 +51,13 @@ from scf_chain.indexer import Indexer
 from scf_chain.indexer.ingest import IndexReport
 from scf_chain.keeper import Keeper
 from scf_chain.keys import KeyStore
-from scf_chain.platform.apikeys import IssuedKey, issue_key, keys_of, revoke_key
+from scf_chain.platform.apikeys import (
+    Authenticator,
+    IssuedKey,
+    issue_key,
+    keys_of,
+    revoke_key,
+)
 from scf_chain.platform.custody import ExternalSender, external_sender
 from scf_chain.platform.idempotency import IdempotencyStore
 from scf_chain.platform.locks import AccountLocks
@@ -119,6 +125,7 @@ class Platform:
         self.idempotency = IdempotencyStore(self.sessions, self.settings.idempotency_ttl_s,
                                             self.chain, self.process)
         self.account_locks = AccountLocks(engine)
+        self.authenticator = Authenticator(self.sessions, self.settings.auth_cache_s)
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
@@ -503,6 +510,7 @@ class Platform:
             row.roles = int(roles)
             s.commit()
             p = row
+        self.authenticator.forget()
         return p
 
     def balances(self, name: str) -> dict[str, Any]:
@@ -565,7 +573,8 @@ class Platform:
                 raise NotFound(f"{name} has no API key {key_id!r}")
             revoke_key(s, key_id)
             s.commit()
-            return key
+        self.authenticator.forget()
+        return key
 
     def issue_api_key(self, name: str) -> IssuedKey:
         self.participant(name)

@@ -172,13 +172,30 @@ def submit(platform: Platform, caller: GatewayParticipant, data: dict[str, Any]
     return row
 
 
+Read = tuple[EvidenceDocument, SaltedDocument]
+
+
 def document(platform: Platform, caller: GatewayParticipant, doc_id: str,
-             reads_everything: bool) -> tuple[EvidenceDocument, SaltedDocument]:
+             reads_everything: bool, memo: dict[tuple[str, str, bool], Read] | None = None
+             ) -> Read:
     """The row and the decrypted document, for someone allowed to read it.
 
     A document the caller may not read is answered exactly as one that does not exist (the same
     `document_not_found`): an id says nothing about whether someone else's document exists.
+    `memo`: documents this request already read (by id and reader), kept there: a request that
+    checks the same documents twice (a risk gate, then the application) decrypts them once.
     """
+    key = (doc_id, caller.name, reads_everything)
+    if memo is not None and key in memo:
+        return memo[key]
+    read = _document(platform, caller, doc_id, reads_everything)
+    if memo is not None:
+        memo[key] = read
+    return read
+
+
+def _document(platform: Platform, caller: GatewayParticipant, doc_id: str,
+              reads_everything: bool) -> Read:
     with platform.sessions() as s:
         row = s.get(EvidenceDocument, doc_id)
     try:
@@ -252,12 +269,14 @@ class ApplicationEvidence:
 
 def prepare_application(platform: Platform, creditor: GatewayParticipant, debtor: str,
                         face_value: int, invoice_id: str, order_id: str,
-                        delivery_id: str) -> ApplicationEvidence:
-    """Cross-check invoice, order and delivery, and return what `applyFor` needs for the invoice."""
+                        delivery_id: str, memo: dict[tuple[str, str, bool], Read] | None = None
+                        ) -> ApplicationEvidence:
+    """Cross-check invoice, order and delivery, and return what `applyFor` needs for the invoice
+    (`memo`: see `document`)."""
     loaded = {}
     for doc_id, kind in ((invoice_id, Invoice), (order_id, PurchaseOrder),
                          (delivery_id, LogisticsEvent)):
-        row, salted = document(platform, creditor, doc_id, False)
+        row, salted = document(platform, creditor, doc_id, False, memo)
         if not isinstance(salted.document, kind):
             raise EvidenceRequestError("wrong_document_type",
                                        f"{doc_id!r} is a {salted.document.kind}, not a "

@@ -26,9 +26,9 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Engine, Table, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -273,6 +273,8 @@ class IdempotencyStore:
                  chain: ChainBackend | None = None,
                  processes: ProcessLease | None = None) -> None:
         self.sessions = sessions
+        self._records = cast(Table, IdempotencyRecord.__table__)
+        self._journal = cast(Table, TxJournalEntry.__table__)
         self.ttl_s = ttl_s
         self.chain = chain
         self.processes = processes or ProcessLease(None)
@@ -280,6 +282,12 @@ class IdempotencyStore:
         self._lock = threading.Lock()
         self._purge_lock = threading.Lock()
         self._next_purge = 0.0
+
+    @property
+    def _engine(self) -> Engine:
+        """The sessions' engine (looked up each time: tests re-bind the sessions)."""
+        engine: Engine = self.sessions.kw["bind"]
+        return engine
 
     # -- claiming ------------------------------------------------------------------------------------
     def running(self, token: str | None) -> bool:
@@ -317,15 +325,17 @@ class IdempotencyStore:
     def _try_claim(self, participant: str, key: str, request_hash: str,
                    token: str) -> StoredResponse | Claim | None:
         now = time.time()
+        # the common case, a new key, in one Core statement (no unit of work): this runs for
+        # every POST
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(self._records.insert().values(
+                    participant=participant, key=key, request_hash=request_hash, state=PENDING,
+                    owner=token, created_at=now, expires_at=now + self.ttl_s))
+            return Claim(participant, key, token, resumed=False)
+        except IntegrityError:
+            pass
         with self.sessions() as s:
-            s.add(IdempotencyRecord(participant=participant, key=key, request_hash=request_hash,
-                                    state=PENDING, owner=token, created_at=now,
-                                    expires_at=now + self.ttl_s))
-            try:
-                s.commit()
-                return Claim(participant, key, token, resumed=False)
-            except IntegrityError:
-                s.rollback()
             rec = s.get(IdempotencyRecord, (participant, key))
             if rec is None:  # deleted between our insert and read: claim it again
                 return None
@@ -381,16 +391,15 @@ class IdempotencyStore:
 
     def finish(self, claim: Claim, status_code: int, body: Any, journaled: bool = True) -> None:
         """Store the answer. The journal keeps hashes; signed bytes are no longer needed."""
-        with self.sessions() as s:
-            n = _count(s.execute(update(IdempotencyRecord).where(*self._owned(claim))
-                          .values(state=DONE, status_code=status_code, body=body,
-                                  owner=None)))
+        records, journal = self._records, self._journal
+        with self._engine.begin() as conn:  # Core statements: this runs for every POST
+            n = _count(conn.execute(update(records).where(
+                records.c.participant == claim.participant, records.c.key == claim.key,
+                records.c.owner == claim.token).values(
+                state=DONE, status_code=status_code, body=body, owner=None)))
             if journaled:
-                s.execute(update(TxJournalEntry)
-                          .where(TxJournalEntry.participant == claim.participant,
-                                 TxJournalEntry.key == claim.key)
-                          .values(raw=None))
-            s.commit()
+                conn.execute(update(journal).where(journal.c.participant == claim.participant,
+                                                   journal.c.key == claim.key).values(raw=None))
         if n != 1:
             log.warning("idempotency record %s/%s was taken over before its answer was stored",
                         claim.participant, claim.key)
@@ -415,12 +424,11 @@ class IdempotencyStore:
 
     # -- the journal ------------------------------------------------------------------------------------
     def record_tx(self, claim: Claim, seq: int, tx: SignedTx) -> None:
-        with self.sessions() as s:
-            s.add(TxJournalEntry(participant=claim.participant, key=claim.key, seq=seq,
-                                 sender=tx.sender, nonce=tx.nonce, tx_hash=tx.tx_hash,
-                                 call_hash=tx.call_hash, raw=tx.raw, status="signed",
-                                 created_at=time.time()))
-            s.commit()
+        with self._engine.begin() as conn:  # before every broadcast: one Core statement
+            conn.execute(self._journal.insert().values(
+                participant=claim.participant, key=claim.key, seq=seq, sender=tx.sender,
+                nonce=tx.nonce, tx_hash=tx.tx_hash, call_hash=tx.call_hash, raw=tx.raw,
+                status="signed", created_at=time.time()))
 
     def mark_refused(self, claim: Claim, tx_hash: str) -> None:
         with self.sessions() as s:

@@ -151,6 +151,7 @@ def _rotate(platform: Platform, p: GatewayParticipant) -> KeyRotation:
             assert row is not None
             row.address = new.address.lower()  # the store keeps addresses lowercase
             s.commit()
+        platform.authenticator.forget()
     platform.sync()
     return result
 

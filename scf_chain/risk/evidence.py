@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from eth_utils import to_checksum_address
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import Select, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from scf_chain.db.models import EvidenceDocument, RiskDocument, RiskReceivable
@@ -63,16 +63,33 @@ class EvidencePass:
     receivables: int  # receivables (re)checked
 
 
-def sync_evidence(session: Session, read: DocumentReader) -> EvidencePass:
-    """Read new documents, then check the receivables they or the chain made uncertain. The
-    caller commits."""
+def _new_documents(since: int | None) -> Select[str, str, int]:
+    """Submitted documents from `since` on (None: all) whose facts are not read yet."""
+    q = (select(EvidenceDocument.doc_id, EvidenceDocument.doc_key, EvidenceDocument.created_at)
+         .outerjoin(RiskDocument, RiskDocument.doc_id == EvidenceDocument.doc_id)
+         .where(RiskDocument.doc_id.is_(None)))
+    return q if since is None else q.where(EvidenceDocument.created_at >= since)
+
+
+def _since(session: Session) -> int | None:
     newest = session.scalar(select(func.max(RiskDocument.created_at)))
-    since = -1 if newest is None else newest - LATE_COMMIT_MARGIN_S
-    new = session.execute(
-        select(EvidenceDocument.doc_id, EvidenceDocument.doc_key, EvidenceDocument.created_at)
-        .outerjoin(RiskDocument, RiskDocument.doc_id == EvidenceDocument.doc_id)
-        .where(EvidenceDocument.created_at >= since, RiskDocument.doc_id.is_(None))
-        .order_by(EvidenceDocument.created_at, EvidenceDocument.doc_id)).tuples().all()
+    return None if newest is None else newest - LATE_COMMIT_MARGIN_S
+
+
+def has_new_documents(session: Session) -> bool:
+    """Whether `sync_documents` has anything to read."""
+    return session.execute(_new_documents(_since(session)).limit(1)).first() is not None
+
+
+def sync_documents(session: Session, read: DocumentReader) -> int:
+    """Read the documents submitted since the last pass into `risk_documents`; the receivables
+    whose invoice's order a new document concerns are marked unchecked, for the next
+    `sync_evidence` to look at again. Returns the number of documents read; the caller commits.
+
+    This is all a risk gate needs (the facts of every submitted document), and far cheaper than
+    the whole pass when nothing was submitted: one query."""
+    new = session.execute(_new_documents(_since(session)).order_by(
+        EvidenceDocument.created_at, EvidenceDocument.doc_id)).tuples().all()
     touched: set[tuple[str, str]] = set()
     for doc_id, doc_key, created_at in new:
         try:
@@ -84,17 +101,27 @@ def sync_evidence(session: Session, read: DocumentReader) -> EvidencePass:
         session.add(row)
         touched.add((row.order_number, row.buyer))
     session.flush()
-    conditions = [RiskReceivable.evidence_checked.is_(False)]
     if touched:
         keys = select(RiskDocument.doc_key).where(
             RiskDocument.kind == "invoice",
             tuple_(RiskDocument.order_number, RiskDocument.buyer).in_(sorted(touched)))
-        conditions.append(RiskReceivable.invoice_key.in_(keys))
-    todo = session.scalars(select(RiskReceivable).where(or_(*conditions))).all()
+        session.execute(update(RiskReceivable).where(RiskReceivable.invoice_key.in_(keys),
+                                                     RiskReceivable.evidence_checked.is_(True))
+                        .values(evidence_checked=False).execution_options(
+                            synchronize_session=False))
+    return len(new)
+
+
+def sync_evidence(session: Session, read: DocumentReader) -> EvidencePass:
+    """Read new documents, then check the receivables they or the chain made uncertain. The
+    caller commits."""
+    documents = sync_documents(session, read)
+    todo = session.scalars(select(RiskReceivable)
+                           .where(RiskReceivable.evidence_checked.is_(False))).all()
     for r in todo:
         check_receivable(session, r, read)
     session.flush()
-    return EvidencePass(len(new), len(todo))
+    return EvidencePass(documents, len(todo))
 
 
 def check_receivable(session: Session, r: RiskReceivable, read: DocumentReader) -> None:

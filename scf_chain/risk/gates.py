@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from scf_chain.contracts.encoding import ReceivableState
 from scf_chain.db.models import Offer, Receivable, RiskDocument, RiskPolicyVersion, Token
 from scf_chain.errors import CrossDocumentMismatch, EvidenceError, PolicyInvalid, RiskGateBlocked
 from scf_chain.errors import GateReason as Reason
@@ -244,16 +245,16 @@ def _rate_gate(platform: Platform, policy: RiskPolicy, value: int, price: int, r
 
 def check_confirm(platform: Platform, confirmer: GatewayParticipant, slot: int) -> None:
     """debtor_exposure, before a receivable is confirmed (the contract's own credit-limit check
-    would revert the transaction: this stops it before it is sent, and flags a near limit)."""
+    would revert the transaction: this stops it before it is sent, and flags a near limit).
+    Reads the chain (the application, the debtor's limit and outstanding) rather than the
+    index: the state the transaction will meet, without an indexer pass in the request."""
     policy = current(platform).policy
     if policy.debtor_exposure == "off":
         return
-    platform.sync()
-    with platform.sessions() as s:
-        r = s.get(Receivable, slot)
-    if r is None or r.status != "pending":
-        return  # the contract answers
     token = platform.token(confirmer)
+    r = token.get_receivable(slot)
+    if r.status != ReceivableState.PENDING:
+        return  # the contract answers
     limit, outstanding = token.credit_limit_of(r.debtor), token.outstanding_of(r.debtor)
     after = outstanding + r.face_value
     details = {"credit_limit": str(limit), "outstanding": str(outstanding),
@@ -273,7 +274,8 @@ def check_confirm(platform: Platform, confirmer: GatewayParticipant, slot: int) 
 
 
 def check_apply(platform: Platform, creditor: GatewayParticipant, debtor: str, face_value: int,
-                invoice_id: str, order_id: str, delivery_id: str) -> None:
+                invoice_id: str, order_id: str, delivery_id: str,
+                memo: dict[Any, Any] | None = None) -> None:
     """evidence_consistency, before a creditor applies: the documents as the platform's
     cross-document check sees them, and the order's other invoices (from the risk store).
     Documents the applicant cannot read, or of the wrong kind, are left to the application's own
@@ -281,7 +283,9 @@ def check_apply(platform: Platform, creditor: GatewayParticipant, debtor: str, f
 
     The cross-document check is also a rule of the application itself: flagged, such a request
     raises the alert and is then refused by that rule (invalid, with its code); blocked, it is
-    refused by the gate. `order_over_invoiced` is the gate's alone: flagged, it goes through."""
+    refused by the gate. `order_over_invoiced` is the gate's alone: flagged, it goes through.
+    `memo` keeps the documents read (`scf_chain.platform.evidence.document`), for the
+    application to use without decrypting them again."""
     policy = current(platform).policy
     if policy.evidence_consistency == "off":
         return
@@ -292,7 +296,7 @@ def check_apply(platform: Platform, creditor: GatewayParticipant, debtor: str, f
     read = svc.read_document
     assert read is not None
     try:  # as the applicant: what it may not read, it learns nothing about
-        inv, order, delivery = (document(platform, creditor, d, False)[1].document
+        inv, order, delivery = (document(platform, creditor, d, False, memo)[1].document
                                 for d in (invoice_id, order_id, delivery_id))
     except EvidenceError:  # not found or not readable: the application answers it
         return
@@ -305,7 +309,7 @@ def check_apply(platform: Platform, creditor: GatewayParticipant, debtor: str, f
                     to_checksum_address(creditor.address))
     except CrossDocumentMismatch as exc:
         reasons.append(Reason(exc.code, str(exc)))
-    svc.refresh(detect=False)  # the risk store's document facts, current
+    svc.refresh_documents()  # the risk store's document facts, current
     with platform.sessions() as s:
         others = s.scalars(select(RiskDocument.doc_id).where(
             RiskDocument.kind == "invoice", RiskDocument.order_number == inv.order_number,

@@ -18,7 +18,12 @@ from scf_chain.db.leases import PASS_SPACE, store_lock
 from scf_chain.db.models import RawEvent, RiskDocument
 from scf_chain.risk.alerts import Action, AlertView, list_alerts, raise_findings, transition, view
 from scf_chain.risk.detectors import DetectorParams, run_detectors
-from scf_chain.risk.evidence import DocumentReader, sync_evidence
+from scf_chain.risk.evidence import (
+    DocumentReader,
+    has_new_documents,
+    sync_documents,
+    sync_evidence,
+)
 from scf_chain.risk.features import as_of, participant_features, receivable_features
 from scf_chain.risk.metrics import Metrics, capital_flow_metrics
 
@@ -61,6 +66,20 @@ class RiskService:
         # one process at a time on a shared store: two would insert the same documents' facts
         with self._lock, store_lock(self.sessions.kw.get("bind"), PASS_SPACE, "risk-refresh"):
             return self._refresh(force, detect)
+
+    def refresh_documents(self) -> int:
+        """Only read the documents submitted since the last pass (what a risk gate needs: the
+        facts of every document); the receivables they concern are checked by the next
+        `refresh`. Takes the pass's lock only when there is something to read. Returns the
+        number of documents read."""
+        if self.read_document is None:
+            return 0
+        with self.sessions() as s:
+            if not has_new_documents(s):
+                return 0
+        with self._lock, store_lock(self.sessions.kw.get("bind"), PASS_SPACE, "risk-refresh"):
+            with self.sessions() as s, s.begin():
+                return sync_documents(s, self.read_document)
 
     def _refresh(self, force: bool, detect: bool) -> Refresh:
         docs = checked = raised = 0

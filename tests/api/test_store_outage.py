@@ -79,8 +79,10 @@ class Server:
 @pytest.fixture(scope="module")
 def server(pg_url: str, embedded_chain: EmbeddedChain) -> Iterator[Server]:
     """The gateway on PostgreSQL, served by uvicorn on a real socket (keep-alive, as clients use)."""
-    # the load below is one API key reading as fast as it can: no rate limit in the way
-    platform = Platform.open(Settings(database_url=pg_url, rate_limit_per_s=0),
+    # the load below is one API key reading as fast as it can: no rate limit in the way; and
+    # every request authenticates against the store (no remembered keys), so that each one
+    # meets the outage
+    platform = Platform.open(Settings(database_url=pg_url, rate_limit_per_s=0, auth_cache_s=0),
                              chain=embedded_chain)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -48,7 +48,8 @@ RETRIED = {"outcome_pending", "idempotency_key_in_use"}
 class Workers:
     """`scf serve --workers N` as a real process tree."""
 
-    def __init__(self, folder: Path, rpc_url: str, database_url: str, workers: int) -> None:
+    def __init__(self, folder: Path, rpc_url: str, database_url: str, workers: int,
+                 *options: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "SCF_CHAIN_BACKEND": "rpc", "SCF_RPC_URL": rpc_url,
@@ -58,7 +59,7 @@ class Workers:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "scf_chain.cli", "serve", "--workers", str(workers),
-             "--port", str(self.port), "--no-keeper", "--index-interval", "1"],
+             "--port", str(self.port), "--no-keeper", "--index-interval", "1", *options],
             cwd=folder, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),  # type: ignore[union-attr]
                          daemon=True).start()
@@ -255,3 +256,46 @@ def test_processes_sharing_a_store_apply_each_operation_once_through_a_kill(
             "seconds": round(seconds, 1), "retried": dict(c.retried),
             "refused_by_nonce": refused[0], "tokens_checked": len(parts),
             "reconcile": audit.stdout.strip().splitlines()[-1:]}, indent=2))
+
+
+@pytest.mark.timeout(600)
+def test_background_process_indexes_while_the_gateway_only_serves(tmp_path: Path) -> None:
+    """`scf serve --background process`: the gateway process runs no indexer; the process of
+    its own does, and the supervisor starts it again when it dies."""
+    with fresh_pg_database() as url:
+        chain = AnvilChain()
+        try:
+            workers = Workers(tmp_path, chain.rpc_url, url, 1, "--background", "process")
+            try:
+                found = re.search(r"indexer and keeper in pid (\d+)", workers.log())
+                assert found, workers.log()
+                c = Client(workers.url)
+
+                def indexed_to_head() -> None:
+                    head = chain.block_number()
+                    deadline = time.monotonic() + 120
+                    while int(c.get(workers.operator, "/health")["indexed_block"] or -1) < head:
+                        assert time.monotonic() < deadline, "nothing indexed: " + workers.log()
+                        time.sleep(0.3)
+
+                # writes do not index (their answers come from their own receipts) and
+                # /health reads the cursor without moving it: only the background process can
+                c.post(workers.operator, "/participants", {
+                    "name": "sup", "display_name": "sup", "roles": ["supplier"]}, 201)
+                indexed_to_head()
+                os.kill(int(found.group(1)), signal.SIGKILL)
+                deadline = time.monotonic() + 60
+                while "starting another" not in workers.log():
+                    assert time.monotonic() < deadline, workers.log()
+                    time.sleep(0.3)
+                c.post(workers.operator, "/participants", {
+                    "name": "sup-2", "display_name": "sup 2", "roles": ["supplier"]}, 201)
+                indexed_to_head()
+                listed = c.get(workers.operator, "/participants")
+                names = {p["name"] for p in (listed["items"] if isinstance(listed, dict)
+                                            else listed)}
+                assert {"sup", "sup-2"} <= names
+            finally:
+                workers.stop()
+        finally:
+            chain.close()

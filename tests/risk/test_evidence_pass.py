@@ -14,7 +14,7 @@ from scf_chain.db.models import Base, EvidenceDocument, RiskDocument, RiskReceiv
 from scf_chain.errors import DocumentNotFound
 from scf_chain.evidence.commit import parse_document
 from scf_chain.evidence.models import Document
-from scf_chain.risk.evidence import sync_evidence
+from scf_chain.risk.evidence import has_new_documents, sync_documents, sync_evidence
 
 BUYER = "0x" + "1" * 40
 SELLER = "0x" + "2" * 40
@@ -126,6 +126,30 @@ def test_an_invoice_without_delivery_is_rechecked_when_the_delivery_arrives(st: 
     st.submit(d["delivery"], at=2_000)
     p = st.sync()
     assert (p.documents, p.receivables) == (1, 1)
+    assert st.get(1).consistency == "ok"
+
+
+def test_documents_read_alone_leave_the_recheck_to_the_next_pass(st: Store) -> None:
+    """What a risk gate runs (documents only): the delivery's facts are read at once, and the
+    receivable it concerns is marked for the next whole pass, not checked there and then."""
+    d = _docs("gate")
+    st.submit(d["order"])
+    st.receivable(1, st.submit(d["invoice"]))
+    st.sync()
+    assert st.get(1).consistency == "no_delivery"
+    with st.sessions() as s:
+        assert not has_new_documents(s)
+    st.submit(d["delivery"], at=2_000)
+    with st.sessions() as s, s.begin():
+        assert has_new_documents(s)
+        assert sync_documents(s, st.read) == 1
+    with st.sessions() as s:
+        assert not has_new_documents(s)
+        assert s.scalar(select(func.count()).select_from(RiskDocument)) == 3
+    r = st.get(1)
+    assert (r.evidence_checked, r.consistency) == (False, "no_delivery")
+    p = st.sync()
+    assert (p.documents, p.receivables) == (0, 1)
     assert st.get(1).consistency == "ok"
 
 
