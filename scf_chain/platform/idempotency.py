@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, delete, or_, select, update
+from sqlalchemy import Engine, Table, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -273,8 +273,21 @@ class IdempotencyStore:
                  chain: ChainBackend | None = None,
                  processes: ProcessLease | None = None) -> None:
         self.sessions = sessions
-        self._records = cast(Table, IdempotencyRecord.__table__)
-        self._journal = cast(Table, TxJournalEntry.__table__)
+        # the statements every POST runs, built once: SQLAlchemy then reuses their compiled
+        # form without rebuilding and re-keying a statement per request
+        records = cast(Table, IdempotencyRecord.__table__)
+        journal = cast(Table, TxJournalEntry.__table__)
+        self._claim = records.insert()
+        self._record = journal.insert()
+        self._answer = update(records).where(
+            records.c.participant == bindparam("b_participant"),
+            records.c.key == bindparam("b_key"), records.c.owner == bindparam("b_owner")).values(
+            state=DONE, status_code=bindparam("b_status"), body=bindparam("b_body",
+                                                                          type_=records.c.body.type),
+            owner=None)
+        self._drop_raw = update(journal).where(
+            journal.c.participant == bindparam("b_participant"),
+            journal.c.key == bindparam("b_key")).values(raw=None)
         self.ttl_s = ttl_s
         self.chain = chain
         self.processes = processes or ProcessLease(None)
@@ -329,9 +342,10 @@ class IdempotencyStore:
         # every POST
         try:
             with self._engine.begin() as conn:
-                conn.execute(self._records.insert().values(
-                    participant=participant, key=key, request_hash=request_hash, state=PENDING,
-                    owner=token, created_at=now, expires_at=now + self.ttl_s))
+                conn.execute(self._claim, {
+                    "participant": participant, "key": key, "request_hash": request_hash,
+                    "state": PENDING, "owner": token, "created_at": now,
+                    "expires_at": now + self.ttl_s})
             return Claim(participant, key, token, resumed=False)
         except IntegrityError:
             pass
@@ -391,15 +405,12 @@ class IdempotencyStore:
 
     def finish(self, claim: Claim, status_code: int, body: Any, journaled: bool = True) -> None:
         """Store the answer. The journal keeps hashes; signed bytes are no longer needed."""
-        records, journal = self._records, self._journal
+        which = {"b_participant": claim.participant, "b_key": claim.key}
         with self._engine.begin() as conn:  # Core statements: this runs for every POST
-            n = _count(conn.execute(update(records).where(
-                records.c.participant == claim.participant, records.c.key == claim.key,
-                records.c.owner == claim.token).values(
-                state=DONE, status_code=status_code, body=body, owner=None)))
+            n = _count(conn.execute(self._answer, {**which, "b_owner": claim.token,
+                                                   "b_status": status_code, "b_body": body}))
             if journaled:
-                conn.execute(update(journal).where(journal.c.participant == claim.participant,
-                                                   journal.c.key == claim.key).values(raw=None))
+                conn.execute(self._drop_raw, which)
         if n != 1:
             log.warning("idempotency record %s/%s was taken over before its answer was stored",
                         claim.participant, claim.key)
@@ -425,10 +436,11 @@ class IdempotencyStore:
     # -- the journal ------------------------------------------------------------------------------------
     def record_tx(self, claim: Claim, seq: int, tx: SignedTx) -> None:
         with self._engine.begin() as conn:  # before every broadcast: one Core statement
-            conn.execute(self._journal.insert().values(
-                participant=claim.participant, key=claim.key, seq=seq, sender=tx.sender,
-                nonce=tx.nonce, tx_hash=tx.tx_hash, call_hash=tx.call_hash, raw=tx.raw,
-                status="signed", created_at=time.time()))
+            conn.execute(self._record, {
+                "participant": claim.participant, "key": claim.key, "seq": seq,
+                "sender": tx.sender, "nonce": tx.nonce, "tx_hash": tx.tx_hash,
+                "call_hash": tx.call_hash, "raw": tx.raw, "status": "signed",
+                "created_at": time.time()})
 
     def mark_refused(self, claim: Claim, tx_hash: str) -> None:
         with self.sessions() as s:

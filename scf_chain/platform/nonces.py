@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, Table, update
+from sqlalchemy import Engine, Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert
 
 from scf_chain.db.models import AccountNonce
@@ -46,26 +46,29 @@ class StoreNonces:
         table = AccountNonce.__table__
         assert isinstance(table, Table)
         # one round trip: the row is created if missing, locked either way, and read
-        upsert = insert(table).values(account=None, next_nonce=None, updated_at=0.0)
+        # built once, with parameters: SQLAlchemy reuses the compiled statements
+        upsert = insert(table).values(account=bindparam("b_account"), next_nonce=None,
+                                      updated_at=bindparam("b_at"))
         self._lock_row = upsert.on_conflict_do_update(
             index_elements=[table.c.account], set_={"account": upsert.excluded.account}
         ).returning(table.c.next_nonce)
+        self._store = update(table).where(table.c.account == bindparam("b_account")).values(
+            next_nonce=bindparam("b_next"), updated_at=bindparam("b_at"))
 
     @contextmanager
     def hold(self, account: str) -> Iterator[StoreNonceHold]:
         """Lock `account`'s row for the block; what the block `store`s is committed at its end
         (also when it raises: the node may have accepted the transaction before the error)."""
         with self.engine.connect() as conn:
-            stored = conn.execute(self._lock_row.values(account=account.lower(),
-                                                        updated_at=time.time())).scalar()
+            stored = conn.execute(self._lock_row, {"b_account": account.lower(),
+                                                   "b_at": time.time()}).scalar()
             hold = StoreNonceHold(None if stored is None else int(stored))
             try:
                 yield hold
             finally:
                 if hold.changed:
-                    conn.execute(update(AccountNonce).where(
-                        AccountNonce.account == account.lower()).values(
-                        next_nonce=hold.next, updated_at=time.time()))
+                    conn.execute(self._store, {"b_account": account.lower(),
+                                               "b_next": hold.next, "b_at": time.time()})
                     conn.commit()
                 else:
                     conn.rollback()
