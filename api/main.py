@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from api import openapi, problems
@@ -83,6 +84,9 @@ def create_app(platform: Platform | None = None, background: bool = False,
         owned = platform is None
         p = platform or Platform.open()
         app.state.platform = p
+        # a write holds its worker thread until its transaction is mined: anyio's default of
+        # 40 threads capped a process at 40 writes per block
+        to_thread.current_default_thread_limiter().total_tokens = p.settings.request_threads
         bg = Background(p, index_interval_s, keeper) if background else None
         if bg:
             bg.start()

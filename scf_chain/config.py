@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     receipt_timeout_s: float = Field(120.0, gt=0)
     idempotency_ttl_s: float = Field(
         86_400.0, gt=0, description="how long an Idempotency-Key's answer is kept (then purged)")
+    request_threads: int = Field(
+        256, ge=1, le=4096, description="requests a gateway process works on at once: each "
+        "write waits in a thread until its transaction is mined, so under a block time of T "
+        "seconds one process answers at most about this many / T writes a second")
     auth_cache_s: float = Field(
         2.0, ge=0, le=60, description="how long a process remembers an API key it "
         "authenticated (0: ask the store on every request); a key revoked, or a participant's "

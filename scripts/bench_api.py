@@ -570,7 +570,7 @@ def ours_module(path: str) -> str:
 def run_mode(args: argparse.Namespace, mining: str, server_url: str) -> Mode:
     mode = Mode(mining)
     interval = mining == "interval"
-    clients = args.clients * (2 if interval else 1)
+    clients = args.interval_clients if interval else args.clients
     n = args.receivables
     with pg_database(server_url) as url:
         tmp = Path(tempfile.mkdtemp(prefix="scf-bench-"))
@@ -791,8 +791,11 @@ def main() -> int:
                     help="receivables issued (apply + confirm), then split and transferred, per "
                          "configuration")
     ap.add_argument("--clients", type=int, default=16,
-                    help="concurrent HTTP clients under automine (twice as many under "
-                         "interval mining, where each answer waits for a block)")
+                    help="concurrent HTTP clients under automine")
+    ap.add_argument("--interval-clients", type=int, default=256,
+                    help="concurrent HTTP clients under interval mining, where each answer "
+                         "waits for the next block: N clients finish at most N operations a "
+                         "block (the gateway's SCF_REQUEST_THREADS must be at least this)")
     ap.add_argument("--processes", default="1,2,4",
                     help="gateway process counts to measure (scf serve --workers N)")
     ap.add_argument("--mining", default="automine,interval",
@@ -944,7 +947,7 @@ def report(args: argparse.Namespace, modes: list[Mode],
              f"{os.getloadavg()[0]:.1f}) · Python {pyplatform.python_version()} · anvil · "
              f"PostgreSQL store · `scf serve --workers N --background {args.background}` · "
              f"{args.clients} concurrent clients "
-             f"under automine, {args.clients * 2} under interval mining · numbers are "
+             f"under automine, {args.interval_clients} under interval mining · numbers are "
              "indicative", "",
              f"Sizes: {args.receivables} receivables per configuration (each issued, split once "
              f"and its part transferred: {args.receivables} operations a row); "
@@ -1026,10 +1029,10 @@ def report(args: argparse.Namespace, modes: list[Mode],
             clients = mode.raw_senders
             lines += ["", f"Under interval mining every answer waits for the next block, so "
                       f"{clients} clients finish at most about {clients} operations a second "
-                      f"whatever the gateway does: 200 splits/s needs at least 200 requests in "
-                      "flight (more clients, or the batch route). The raw senders, who do not "
-                      "wait between sends, put all their transactions into the next block or "
-                      "two."]
+                      "whatever the gateway does (and a gateway process at most "
+                      "SCF_REQUEST_THREADS, 256 by default: each write waits in a thread). The "
+                      "raw senders, who do not wait between sends, put all their transactions "
+                      "into the next block or two."]
         if mode.batched_split[0] and raw_split:
             batched = mode.batched_split[0]
             lines += ["", f"One sender posting the same kind of splits in batches of "
