@@ -442,7 +442,8 @@ class RiskReceivable(Base):
     __tablename__ = "risk_receivables"
     __table_args__ = (Index("ix_risk_receivables_debtor", "debtor"),
                       Index("ix_risk_receivables_creditor", "creditor"),
-                      Index("ix_risk_receivables_invoice", "invoice_key"))
+                      Index("ix_risk_receivables_invoice", "invoice_key"),
+                      Index("ix_risk_receivables_unchecked", "evidence_checked"))
 
     slot: Mapped[int] = mapped_column(Uint256, primary_key=True)
     debtor: Mapped[str] = mapped_column(Address)
@@ -537,7 +538,8 @@ class RiskDocument(Base):
     __tablename__ = "risk_documents"
     __table_args__ = (Index("ix_risk_documents_order", "order_number", "buyer"),
                       Index("ix_risk_documents_seller", "seller"),
-                      Index("ix_risk_documents_created", "created_at"))
+                      Index("ix_risk_documents_created", "created_at"),
+                      Index("ix_risk_documents_key", "doc_key", "kind"))
 
     doc_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # purchase_order, logistics, invoice
