@@ -157,6 +157,27 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
+RESERVED_CONNECTIONS = 20  # the bench's own platform, the indexer check, other users
+
+
+def pool_share(database_url: str, processes: int) -> tuple[int, int]:
+    """(SCF_DB_POOL_SIZE, SCF_DB_MAX_OVERFLOW) for each of `processes` so that together they
+    stay within the PostgreSQL server's max_connections (the defaults, 20 + 30, when they fit)."""
+    if not database_url.startswith("postgresql"):
+        return 20, 30
+    import psycopg
+    from sqlalchemy import make_url
+
+    admin = make_url(database_url).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+    with psycopg.connect(admin) as conn:
+        row = conn.execute("SHOW max_connections").fetchone()
+    share = max(4, (int(row[0]) - RESERVED_CONNECTIONS) // max(1, processes)) if row else 50
+    if share >= 50:
+        return 20, 30
+    return share // 2, share - share // 2
+
+
 def _cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
@@ -224,6 +245,12 @@ class Gateway:
                  index_interval: float = 1.0, background: str = "process") -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # every process's connection pool within the server's max_connections (4 processes
+        # of 50 each overran this machine's 100 under 256 clients)
+        self.pool_size, self.max_overflow = pool_share(
+            env.get("SCF_DATABASE_URL", ""), processes + (background == "process"))
+        env = {**env, "SCF_DB_POOL_SIZE": str(self.pool_size),
+               "SCF_DB_MAX_OVERFLOW": str(self.max_overflow)}
         self.log = folder / f"gateway-{self.port}.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "scf_chain.cli", "serve", "--workers", str(processes),
@@ -937,6 +964,37 @@ def targets(modes: list[Mode], trace: tuple[int, list[float], int, float, float]
     return out
 
 
+def budget(modes: list[Mode]) -> list[str]:
+    """Why a rate target is missed, from the run's own CPU figures: what one operation costs the
+    whole machine, the rate the machine's cores allow at that cost, and the rate they would
+    allow if the gateway cost nothing (what no work on the gateway alone can pass)."""
+    cores = os.cpu_count() or 1
+    rows = []
+    for mode in modes:
+        for processes, found in mode.rows.items():
+            for r in found:
+                if r.label != "split" and not r.label.startswith("issue"):
+                    continue
+                every = sum(r.cpu[k] for k in CPU_COLUMNS) * 1000 / r.ops
+                gateway = r.cpu["gateway"] * 1000 / r.ops
+                rest = every - gateway
+                rows.append(
+                    f"| {mode.name} | {processes} | {r.label.split(' (')[0]} | {r.rate:,.0f} | "
+                    f"{every:,.1f} | {cores * 1000 / every:,.0f} | {gateway:,.1f} | "
+                    f"{cores * 1000 / rest if rest > 0 else float('inf'):,.0f} |")
+    if not rows:
+        return []
+    return ["## What the machine allows", "",
+            f"Every process here shares {cores} cores: {cores} × 1,000 CPU ms a second. An "
+            "operation that costs X CPU ms in all (gateway, background, node, store and load "
+            f"generator together) cannot run faster than {cores}000 / X a second on this "
+            "machine, however the work is spread; and even a gateway that cost nothing would "
+            "leave the others' share. These figures are this run's own (the tables below).", "",
+            "| Mining | Processes | Operation | Measured /s | All CPU ms/op | Cores allow /s | "
+            "Gateway CPU ms/op | Cores allow /s with a free gateway |",
+            "|---|---:|---|---:|---:|---:|---:|---:|", *rows, ""]
+
+
 def report(args: argparse.Namespace, modes: list[Mode],
            trace: tuple[int, list[float], int, float, float] | None) -> str:
     cut = [f"{p} gateway process(es)" for p in (1, 2, 4) if p not in args.processes]
@@ -966,7 +1024,10 @@ def report(args: argparse.Namespace, modes: list[Mode],
              "order), then all are checked once. Waiting for them one by one through the "
              "receipt watcher costs a ~20 ms pass a transaction, which is what held this "
              "bench's earlier \"ceiling\" near 42/s; polling thousands of pending receipts at "
-             "once starves anvil's miner.", "",
+             "once starves anvil's miner. Each gateway process's store connections are "
+             "capped so that all of them fit in the PostgreSQL server's `max_connections` "
+             "(`SCF_DB_POOL_SIZE` + `SCF_DB_MAX_OVERFLOW`, 50 by default, shared out by the "
+             "bench when that does not fit).", "",
              "CPU ms/op is the CPU time used during the phase per operation by: the **gateway** "
              "(every process serving requests, and the supervisor); the **background** process "
              "of the indexer and the keeper (`scf serve --background "
@@ -984,6 +1045,7 @@ def report(args: argparse.Namespace, modes: list[Mode],
     lines += ["## Targets", "", "| Target | Measured | Verdict |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {v} |" for t, m, v in targets(modes, trace)]
     lines.append("")
+    lines += budget(modes)
     for mode in modes:
         raw_split = mode.ceilings.get("split", 0.0)
         lines += [f"## {MODE_TITLES[mode.name]}", "",

@@ -1,4 +1,5 @@
-"""Soak: two gateway processes (keeper in one, an indexer in each) on one PostgreSQL store and one
+"""Soak: two gateway processes and the indexer and keeper (in a process of their own, or with
+--background inline a thread of the gateway processes) on one PostgreSQL store and one
 anvil node under mixed load for a bounded time; memory per process at start and end, latency
 percentiles per minute, errors, and reconciliation at the end.
 
@@ -72,6 +73,8 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=8,
                     help="concurrent clients, each a supplier running the mixed cycle")
     ap.add_argument("--processes", type=int, default=2, help="gateway processes")
+    ap.add_argument("--background", choices=("process", "inline"), default="process",
+                    help="where the indexer and the keeper run (scf serve --background)")
     ap.add_argument("--database-url", default=os.environ.get("SCF_BENCH_DATABASE_URL",
                                                              PG_DEFAULT),
                     help="a PostgreSQL server where the soak may create and drop a database "
@@ -84,7 +87,7 @@ def main() -> int:
         chain = AnvilChain()
         plat, settings = open_platform(chain, url, tmp)
         env = gateway_env(chain, settings)
-        gw = Gateway(env, args.processes, tmp, keeper=True)
+        gw = Gateway(env, args.processes, tmp, keeper=True, background=args.background)
         try:
             text = soak(args, plat, chain, gw, env, tmp)
         finally:
@@ -163,6 +166,7 @@ def soak(args: argparse.Namespace, plat: Platform, chain: AnvilChain, gw: Gatewa
             cycle(i, rnd, ids)
 
     pids = [p for p in gw.pids() if p != gw.proc.pid]
+    background = set(gw.background_pids())
     mem_start = {p: proc_rss_mb(p) for p in pids}
     threads = [threading.Thread(target=evidence, daemon=True)]
     threads += [threading.Thread(target=client, args=(i,), daemon=True)
@@ -180,6 +184,7 @@ def soak(args: argparse.Namespace, plat: Platform, chain: AnvilChain, gw: Gatewa
         t.join(timeout=300)
     wall = time.perf_counter() - start
     mem_end = {p: proc_rss_mb(p) for p in gw.pids() if p != gw.proc.pid}
+    background |= set(gw.background_pids())
     # the store catches up, then the audit compares it with the chain
     head = chain.block_number()
     deadline = time.monotonic() + 300
@@ -189,12 +194,13 @@ def soak(args: argparse.Namespace, plat: Platform, chain: AnvilChain, gw: Gatewa
         time.sleep(1)
     audit = subprocess.run([sys.executable, "-m", "scf_chain.cli", "audit", "reconcile"],
                            env=env, cwd=tmp, capture_output=True, text=True, timeout=600)
-    return report(args, rec, wall, mem_start, mem_warm, mem_end, audit)
+    roles = {p: "indexer and keeper" for p in background}
+    return report(args, rec, wall, mem_start, mem_warm, mem_end, audit, roles)
 
 
 def report(args: argparse.Namespace, rec: Recorder, wall: float, mem_start: dict[int, float],
            mem_warm: dict[int, float], mem_end: dict[int, float],
-           audit: subprocess.CompletedProcess[str]) -> str:
+           audit: subprocess.CompletedProcess[str], roles: dict[int, str]) -> str:
     by_minute: dict[int, list[float]] = defaultdict(list)
     by_op: dict[str, list[float]] = defaultdict(list)
     for at, op, seconds in rec.samples:
@@ -204,8 +210,11 @@ def report(args: argparse.Namespace, rec: Recorder, wall: float, mem_start: dict
              f"{dt.date.today().isoformat()} · {pyplatform.machine()} · {os.cpu_count()} cores "
              f"shared with other work (load average at the end: {os.getloadavg()[0]:.1f}) · "
              f"Python {pyplatform.python_version()} · anvil (automine) · PostgreSQL store · "
-             f"`scf serve --workers {args.processes}` (keeper in the first process, an indexer "
-             f"in each) · {args.clients} clients · {wall / 60:.1f} minutes", "",
+             f"`scf serve --workers {args.processes} --background {args.background}` ("
+             + ("the indexer and the keeper in a process of their own"
+                if args.background == "process" else
+                "the keeper in the first process, an indexer in each")
+             + f") · {args.clients} clients · {wall / 60:.1f} minutes", "",
              "Each client repeats: apply and confirm a receivable (evidence submitted and "
              "anchored ahead by another thread), split it twice, transfer it, list its tokens, "
              "read a token and the receivable.", "",
@@ -222,12 +231,15 @@ def report(args: argparse.Namespace, rec: Recorder, wall: float, mem_start: dict
     for op, lat in sorted(by_op.items()):
         lines.append(f"| {op} | {len(lat):,} | {pct(lat, 50) * 1000:,.0f} | "
                      f"{pct(lat, 99) * 1000:,.0f} |")
-    lines += ["", "## Memory (resident, MiB) per gateway process", "",
-              "| Process | At start | After warm-up | At the end |", "|---:|---:|---:|---:|"]
+    lines += ["", "## Memory (resident, MiB) per process", "",
+              "| Process | Role | At start | After warm-up | At the end |",
+              "|---:|---|---:|---:|---:|"]
     for pid in sorted(set(mem_start) | set(mem_end)):
         def shown(mem: dict[int, float], pid: int = pid) -> str:
             return f"{mem[pid]:,.0f}" if pid in mem else "(not running)"
-        lines.append(f"| {pid} | {shown(mem_start)} | {shown(mem_warm)} | {shown(mem_end)} |")
+        role = roles.get(pid, "gateway")
+        lines.append(f"| {pid} | {role} | {shown(mem_start)} | {shown(mem_warm)} | "
+                     f"{shown(mem_end)} |")
     if rec.errors:
         lines += ["", "## Failed requests", ""]
         lines += [f"- {n} × {what}" for what, n in rec.errors.most_common(10)]

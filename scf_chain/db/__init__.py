@@ -27,8 +27,11 @@ POOL_RECYCLE_S = 1800
 CONNECT_TIMEOUT_S = 10
 
 
-def make_engine(url: str | None = None, echo: bool = False) -> Engine:
-    """An engine for `url` (default: Settings.database_url). SQLite files get their folder made."""
+def make_engine(url: str | None = None, echo: bool = False, pool_size: int = POOL_SIZE,
+                max_overflow: int = POOL_OVERFLOW) -> Engine:
+    """An engine for `url` (default: Settings.database_url). SQLite files get their folder made.
+    At most `pool_size` + `max_overflow` connections at once (SCF_DB_POOL_SIZE,
+    SCF_DB_MAX_OVERFLOW)."""
     if url is None:
         from scf_chain.config import get_settings
 
@@ -38,8 +41,8 @@ def make_engine(url: str | None = None, echo: bool = False) -> Engine:
         _private_sqlite_file(path)
     # A gateway runs up to 40 request threads beside the indexer and keeper: a pool that small
     # (SQLAlchemy's default is 5 + 10 overflow) opened and closed connections under load.
-    pool: dict[str, int] = {} if ":memory:" in url else {"pool_size": POOL_SIZE,
-                                                          "max_overflow": POOL_OVERFLOW}
+    pool: dict[str, int] = {} if ":memory:" in url else {"pool_size": pool_size,
+                                                          "max_overflow": max_overflow}
     # A pooled connection can die while it sits idle (a PostgreSQL restart or failover, an
     # administrator's pg_terminate_backend, a firewall's idle timeout): test each one as it is
     # checked out (a dead one invalidates the pool and a fresh one is opened) and replace

@@ -28,7 +28,9 @@ from scf_chain.keeper import Keeper
 def open_store(settings: Settings) -> sessionmaker[Session]:
     """The store of `settings`, migrated to this release's schema (the only way it is made)."""
     db.upgrade(settings.database_url)
-    return db.session_factory(db.make_engine(settings.database_url))
+    return db.session_factory(db.make_engine(settings.database_url,
+                                             pool_size=settings.db_pool_size,
+                                             max_overflow=settings.db_max_overflow))
 
 
 def default_keeper_id() -> str:
