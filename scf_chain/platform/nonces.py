@@ -14,6 +14,7 @@ PostgreSQL only: SQLite serves one gateway process, whose senders keep nonces in
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +44,14 @@ class StoreNonces:
         if engine.dialect.name != "postgresql":
             raise ValueError("nonces are shared through PostgreSQL only")
         self.engine = engine
+        # A hold keeps its connection (the row lock) while the journal writes the transaction
+        # down on a second one, and a request may hold a third: with more holds at once than a
+        # third of the pool, every connection could be a hold waiting for its journal's, and
+        # the process would stall until the pool's timeout (seen with 256 request threads
+        # sending for 256 accounts). Holds beyond that wait here, holding nothing.
+        pool = engine.pool
+        capacity = int(getattr(pool, "size", lambda: 5)()) + int(getattr(pool, "_max_overflow", 10))
+        self._holders = threading.BoundedSemaphore(max(1, capacity // 3))
         table = AccountNonce.__table__
         assert isinstance(table, Table)
         # one round trip: the row is created if missing, locked either way, and read
@@ -59,7 +68,7 @@ class StoreNonces:
     def hold(self, account: str) -> Iterator[StoreNonceHold]:
         """Lock `account`'s row for the block; what the block `store`s is committed at its end
         (also when it raises: the node may have accepted the transaction before the error)."""
-        with self.engine.connect() as conn:
+        with self._holders, self.engine.connect() as conn:
             stored = conn.execute(self._lock_row, {"b_account": account.lower(),
                                                    "b_at": time.time()}).scalar()
             hold = StoreNonceHold(None if stored is None else int(stored))
