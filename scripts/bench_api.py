@@ -508,6 +508,16 @@ def mined(transport: HttpJsonRpc, signed: list[tuple[str, bytes, str]], timeout_
         raise RuntimeError(f"{len(missing)} transactions not mined, e.g. {missing[0]}")
 
 
+def send_batched(transport: HttpJsonRpc, signed: list[tuple[str, bytes, str]]) -> None:
+    """`signed` to the node in JSON-RPC batches of RAW_BATCH; raises on any refusal."""
+    for i in range(0, len(signed), RAW_BATCH):
+        answers = transport.batch([("eth_sendRawTransaction", ["0x" + raw.hex()])
+                                   for _, raw, _ in signed[i:i + RAW_BATCH]])
+        bad = [a for a in answers if isinstance(a, Exception)]
+        if bad:
+            raise RuntimeError(f"the node refused pre-signed transactions: {bad[0]}")
+
+
 def minted_in_blocks(plat: Platform, chain: AnvilChain,
                      txs: list[tuple[str, str, bytes]]) -> float:
     """Sign `txs` ahead, send them with automine off and mine blocks until every one is in:
@@ -520,12 +530,7 @@ def minted_in_blocks(plat: Platform, chain: AnvilChain,
     transport.request("evm_setAutomine", [False])
     start = time.perf_counter()
     try:
-        for i in range(0, len(signed), RAW_BATCH):
-            answers = transport.batch([("eth_sendRawTransaction", ["0x" + raw.hex()])
-                                       for _, raw, _ in signed[i:i + RAW_BATCH]])
-            bad = [a for a in answers if isinstance(a, Exception)]
-            if bad:
-                raise RuntimeError(f"the node refused pre-signed transactions: {bad[0]}")
+        send_batched(transport, signed)
         last = signed[-1][2]
         deadline = time.monotonic() + 600
         while True:
@@ -560,12 +565,7 @@ def raw_rate(plat: Platform, chain: AnvilChain, txs: list[tuple[str, str, bytes]
     node0 = proc_cpu_s(chain.pid)
     start = time.perf_counter()
     if senders <= 0:
-        for i in range(0, len(signed), RAW_BATCH):
-            answers = transport.batch([("eth_sendRawTransaction", ["0x" + raw.hex()])
-                                       for _, raw, _ in signed[i:i + RAW_BATCH]])
-            bad = [a for a in answers if isinstance(a, Exception)]
-            if bad:
-                raise RuntimeError(f"the node refused pre-signed transactions: {bad[0]}")
+        send_batched(transport, signed)
     else:
         by_account: dict[str, list[bytes]] = {}
         for name, raw, _ in signed:
