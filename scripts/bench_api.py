@@ -192,14 +192,14 @@ def store_cpu_s() -> float:
     total = 0.0
     for comm in Path("/proc").glob("[0-9]*/comm"):
         try:
-            if comm.read_text().strip() not in ("postgres", "postmaster"):
+            name = comm.read_text().strip()
+            if name not in ("postgres", "postmaster"):
                 continue
-            pid = int(comm.parent.name)
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = (comm.parent / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, ValueError):
             continue
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        if int(fields[1]) == 1 or comm.read_text().strip() == "postmaster":  # the server's main
+        if int(fields[1]) == 1 or name == "postmaster":  # the server's main process
             total += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
     return total
 
