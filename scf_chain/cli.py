@@ -131,11 +131,17 @@ def chain_up(
     port: Optional[int] = typer.Option(None, help="Default: a free port."),
     hardfork: Optional[str] = typer.Option(
         None, help="The node's fork, e.g. paris (default: anvil cancun, ganache shanghai)."),
+    keep_states: Optional[int] = typer.Option(
+        None, min=1, help="anvil: keep only this many recent blocks' states, as a pruning node "
+                          "does (--prune-history); much less CPU a block under heavy load, but a "
+                          "read at an older block is refused. Default: every block's."),
 ) -> None:
     """Start a local chain, print its RPC URL and dev accounts, run until Ctrl-C."""
     if backend not in ("anvil", "ganache"):
         _fail(ValueError("only `anvil` and `ganache` can be served to other processes; the "
                          "embedded chain lives inside one Python process (use `scf serve`)"))
+    if keep_states is not None and backend != "anvil":
+        _fail(ValueError("--keep-states is an anvil option"))
     from scf_chain.chain.anvil import AnvilChain
     from scf_chain.chain.ganache import GANACHE_HARDFORK, GanacheChain
     from scf_chain.chain.localnode import LocalNodeChain
@@ -143,7 +149,8 @@ def chain_up(
     try:
         chain: LocalNodeChain
         if backend == "anvil":
-            chain = AnvilChain(host=host, port=port, hardfork=hardfork or "cancun")
+            chain = AnvilChain(host=host, port=port, hardfork=hardfork or "cancun",
+                                keep_states=keep_states)
         else:
             chain = GanacheChain(host=host, port=port, hardfork=hardfork or GANACHE_HARDFORK)
     except ScfError as exc:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     anvil_host: str = Field("127.0.0.1", description="host of a node the backend starts "
                                                       "(anvil or ganache)")
     anvil_port: int | None = Field(None, description="its port (default: a free one)")
+    anvil_keep_states: int | None = Field(
+        None, ge=1, description="states of recent blocks a started anvil keeps (--prune-history);"
+                                " default: all, older ones written to disk")
     evm_version: Literal["auto", "cancun", "paris"] = Field(
         "auto", description="contract build to deploy; auto: the newest the node runs (probed)")
     # Every piece of state defaults to a place inside the data folder, so one SCF_DATA_DIR moves
@@ -64,6 +67,10 @@ class Settings(BaseSettings):
         "authenticated (0: ask the store on every request); a key revoked, or a participant's "
         "roles changed, through another gateway process takes effect here within this long "
         "(at once in the process that made the change)")
+    policy_cache_s: float = Field(
+        2.0, ge=0, le=60, description="how long a process remembers the risk policy in force "
+        "(0: read it from the store at every gate); a policy changed through another gateway "
+        "process applies here within this long (at once in the process that changed it)")
     custody_prepared_ttl_s: float = Field(
         600.0, gt=0, description="how long a transaction prepared for a participant that signs "
                                  "itself may be submitted")

@@ -422,9 +422,11 @@ class Mode:
     batched_split: tuple[float, float] = (0.0, 0.0)  # one batching sender: (tx/s, node CPU ms/tx)
     profile: list[tuple[str, float]] = field(default_factory=list)
     profile_leaves: list[tuple[str, float]] = field(default_factory=list)
+    profile_stages: list[tuple[str, float]] = field(default_factory=list)
     profile_ms: float = 0.0
     issue_profile: list[tuple[str, float]] = field(default_factory=list)
     issue_profile_leaves: list[tuple[str, float]] = field(default_factory=list)
+    issue_profile_stages: list[tuple[str, float]] = field(default_factory=list)
     issue_profile_ms: float = 0.0
     errors: Counter[str] = field(default_factory=Counter)
 
@@ -607,6 +609,7 @@ def profiled(pid: int, into: Mode, what: str = "profile") -> Iterator[None]:
         return
     ours: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
     total = 0
     for line in out.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -616,6 +619,7 @@ def profiled(pid: int, into: Mode, what: str = "profile") -> Iterator[None]:
                   if m]
         if frames:
             leaves[component(frames[-1].group(2))] += n
+        stages[stage([m.group(2).split("site-packages/")[-1] for m in frames])] += n
         seen = set()
         for m in frames:
             mod = ours_module(m.group(2))
@@ -626,13 +630,56 @@ def profiled(pid: int, into: Mode, what: str = "profile") -> Iterator[None]:
     if total:
         setattr(into, what, [(k, v / total) for k, v in ours.most_common(20)])
         setattr(into, what + "_leaves", [(k, v / total) for k, v in leaves.most_common(15)])
+        setattr(into, what + "_stages", [(k, v / total) for k, v in stages.most_common()])
 
 
 def component(path: str) -> str:
-    """What a frame's file belongs to: a library, a module of ours, or the standard library."""
+    """What a frame's file belongs to: a library, a module of ours, or the standard library.
+    (py-spy names a file by its path under the sys.path entry it was found in:
+    `fastapi/routing.py`, `http/client.py`, `threading.py`.)"""
     if "site-packages/" in path:
-        return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
-    return ours_module(path) or "stdlib " + Path(path).stem
+        path = path.split("site-packages/", 1)[1]
+    ours = ours_module(path)
+    if ours:
+        return ours
+    top = path.split("/", 1)[0].removesuffix(".py")
+    return f"stdlib {top}" if top in sys.stdlib_module_names else top
+
+
+# What a sample was doing, by the outermost frame of one of these (first match wins): work
+# whose every frame below counts as that work, wherever it ended.
+STAGES_OUTER = (
+    ("store (SQLAlchemy, psycopg)", ("sqlalchemy/", "psycopg/", "psycopg_pool/")),
+    ("node JSON-RPC (request, answer, decoding)", ("scf_chain/chain/jsonrpc.py",
+                                                   "scf_chain/chain/base.py", "web3/")),
+    ("signing (RLP, secp256k1, keccak)", ("scf_chain/chain/signing.py", "eth_account/",
+                                          "coincurve/", "rlp/", "eth_hash/")),
+    ("logging and metrics", ("logging/", "structlog/", "prometheus_client/")),
+    ("request and answer models (pydantic)", ("pydantic/", "pydantic_core/")),
+    ("FastAPI dependencies and parameters", ("fastapi/dependencies/",)),
+)
+# else by the frame it ended in
+STAGES_LEAF = (
+    ("thread hand-off (anyio worker threads, locks, queues)", ("anyio/", "threading.py",
+                                                               "queue.py",
+                                                               "starlette/concurrency.py")),
+    ("HTTP server and event loop (uvicorn, asyncio)", ("uvicorn/", "httptools/", "asyncio/",
+                                                       "h11/")),
+    ("routing and middleware (Starlette, FastAPI)", ("starlette/", "fastapi/")),
+    ("our middleware, routes and platform", ("api/", "scf_chain/")),
+)
+
+
+def stage(paths: list[str]) -> str:
+    """The stage of one sample, from its frames' files (outermost first)."""
+    for name, prefixes in STAGES_OUTER:
+        if any(p.startswith(prefixes) for p in paths):
+            return name
+    leaf = paths[-1] if paths else ""
+    for name, prefixes in STAGES_LEAF:
+        if leaf.startswith(prefixes):
+            return name
+    return "other (standard library, other libraries)"
 
 
 def ours_module(path: str) -> str:
@@ -648,7 +695,7 @@ def run_mode(args: argparse.Namespace, mining: str, server_url: str) -> Mode:
     n = args.receivables
     with pg_database(server_url) as url:
         tmp = Path(tempfile.mkdtemp(prefix="scf-bench-"))
-        chain = AnvilChain(block_time=1 if interval else None)
+        chain = AnvilChain(block_time=1 if interval else None, keep_states=args.keep_states or None)
         plat, settings = open_platform(chain, url, tmp)
         env = gateway_env(chain, settings)
         op_key = plat.issue_api_key("operator").token
@@ -817,7 +864,7 @@ def trace_and_indexer(args: argparse.Namespace, server_url: str) -> tuple[int, l
     automining node), its trace over HTTP, and the indexer from block 0 into a fresh store."""
     with pg_database(server_url) as url:
         tmp = Path(tempfile.mkdtemp(prefix="scf-bench-trace-"))
-        chain = AnvilChain()
+        chain = AnvilChain(keep_states=args.keep_states or None)
         plat, settings = open_platform(chain, url, tmp)
         gw = Gateway(gateway_env(chain, settings), 1, tmp)
         try:
@@ -884,6 +931,10 @@ def main() -> int:
                     help="raw splits sent one after another (the old bench's trace loop)")
     ap.add_argument("--trace-tokens", type=int, default=10_000,
                     help="tokens in the receivable whose trace latency is measured (0: skip)")
+    ap.add_argument("--keep-states", type=int, default=KEEP_STATES,
+                    help="recent blocks' states anvil keeps (scf chain up --keep-states; 0: every "
+                         "block's, anvil's default, which writes old ones to disk and costs it "
+                         "several CPU ms a block)")
     ap.add_argument("--background", choices=("process", "inline"), default="process",
                     help="where the gateway runs its indexer (scf serve --background): a process "
                          "of its own, whose CPU is counted apart, or a thread of each gateway "
@@ -909,6 +960,12 @@ def main() -> int:
 
 
 CPU_COLUMNS = ("gateway", "background", "node", "store", "load")
+KEEP_STATES = 256  # enough for every read at a recent block the bench and the gateway make
+
+
+def anvil_title(keep_states: int) -> str:
+    return (f"anvil keeping its {keep_states} latest blocks' states (`--prune-history`, "
+            "as a pruning node)" if keep_states else "anvil keeping every block's state")
 MODE_TITLES = {"automine": "automine (a block per transaction)",
                "interval": "interval mining (`--block-time 1`: one block a second)"}
 TRACE_TARGET_TOKENS = 10_000
@@ -1049,7 +1106,8 @@ def report(args: argparse.Namespace, modes: list[Mode],
     lines = ["# API benchmark", "",
              f"{dt.date.today().isoformat()} · {pyplatform.machine()} · {os.cpu_count()} cores "
              f"shared with other work (load average at the end: "
-             f"{os.getloadavg()[0]:.1f}) · Python {pyplatform.python_version()} · anvil · "
+             f"{os.getloadavg()[0]:.1f}) · Python {pyplatform.python_version()} · "
+             f"{anvil_title(args.keep_states)} · "
              f"PostgreSQL store · `scf serve --workers N --background {args.background}` · "
              f"{args.clients} concurrent clients "
              f"under automine, {args.interval_clients} under interval mining · numbers are "
@@ -1173,9 +1231,15 @@ def report(args: argparse.Namespace, modes: list[Mode],
         if mode.profile:
             lines += ["", f"Profile of the gateway during the single-process splits (py-spy at "
                       f"250 Hz, samples of a thread holding the GIL only, "
-                      f"{mode.profile_ms:.1f} CPU ms per split). Where the samples "
-                      "ended (the running frame's library or module):", "",
-                      "| Component | Share |", "|---|---:|"]
+                      f"{mode.profile_ms:.1f} CPU ms per split). What the samples were "
+                      "doing (by the outermost frame of the store, the node's JSON-RPC, "
+                      "signing, logging, models or FastAPI's dependencies, else by the frame "
+                      "they ended in), and the CPU ms per split that share comes to:", "",
+                      "| Stage | Share | ms per split |", "|---|---:|---:|"]
+            lines += [f"| {k} | {v:.0%} | {v * mode.profile_ms:.2f} |"
+                      for k, v in mode.profile_stages]
+            lines += ["", "Where the samples ended (the running frame's library or module):",
+                      "", "| Component | Share |", "|---|---:|"]
             lines += [f"| `{k}` | {v:.0%} |" for k, v in mode.profile_leaves]
             lines += ["", "Functions of ours on the stack (share of samples that include "
                       "them):", "", "| Function | Share |", "|---|---:|"]
@@ -1183,8 +1247,11 @@ def report(args: argparse.Namespace, modes: list[Mode],
         if mode.issue_profile:
             lines += ["", f"Profile of the gateway during the single-process issues (apply + "
                       f"confirm; the same sampling, {mode.issue_profile_ms:.1f} CPU ms per "
-                      "issue). Where the samples ended:", "", "| Component | Share |",
-                      "|---|---:|"]
+                      "issue). What the samples were doing:", "",
+                      "| Stage | Share | ms per issue |", "|---|---:|---:|"]
+            lines += [f"| {k} | {v:.0%} | {v * mode.issue_profile_ms:.2f} |"
+                      for k, v in mode.issue_profile_stages]
+            lines += ["", "Where the samples ended:", "", "| Component | Share |", "|---|---:|"]
             lines += [f"| `{k}` | {v:.0%} |" for k, v in mode.issue_profile_leaves]
             lines += ["", "Functions of ours on the stack:", "", "| Function | Share |",
                       "|---|---:|"]

@@ -31,17 +31,52 @@ sys.path.insert(0, str(ROOT))
 from scf_chain.chain.anvil import AnvilChain  # noqa: E402
 from scf_chain.platform.core import Platform  # noqa: E402
 from scripts.bench_api import (  # noqa: E402 - after the path set-up
+    CPU_COLUMNS,
     DAY,
+    KEEP_STATES,
     PG_DEFAULT,
     Gateway,
+    anvil_title,
     documents,
     gateway_env,
     make_market,
     open_platform,
     pct,
     pg_database,
+    proc_cpu_s,
     proc_rss_mb,
+    store_cpu_s,
 )
+
+
+class CpuSampler:
+    """CPU seconds used so far by each role, and the chain's head, read at the start of every
+    minute of the run: what each minute's requests cost, and where a slowdown comes from."""
+
+    def __init__(self, gw: Gateway, chain: AnvilChain, start: float) -> None:
+        self.gw, self.chain, self.start = gw, chain, start
+        self.marks: list[tuple[dict[str, float], int]] = []
+
+    def mark(self) -> None:
+        cpu = {"gateway": self.gw.cpu(), "background": self.gw.background_cpu(),
+               "node": proc_cpu_s(self.chain.pid), "store": store_cpu_s(),
+               "load": time.process_time()}
+        self.marks.append((cpu, self.chain.block_number()))
+
+    def run(self, stop: threading.Event) -> None:
+        self.mark()
+        minute = 1
+        while not stop.wait(max(0.0, self.start + 60 * minute - time.perf_counter())):
+            self.mark()
+            minute += 1
+        self.mark()  # the part-minute at the end
+
+    def minute(self, i: int) -> tuple[dict[str, float], int] | None:
+        """CPU seconds by role and blocks mined during minute `i` (0-based), if sampled."""
+        if i + 1 >= len(self.marks):
+            return None
+        (a, ha), (b, hb) = self.marks[i], self.marks[i + 1]
+        return {k: b[k] - a[k] for k in a}, hb - ha
 
 
 class Recorder:
@@ -75,6 +110,8 @@ def main() -> int:
     ap.add_argument("--processes", type=int, default=2, help="gateway processes")
     ap.add_argument("--background", choices=("process", "inline"), default="process",
                     help="where the indexer and the keeper run (scf serve --background)")
+    ap.add_argument("--keep-states", type=int, default=KEEP_STATES,
+                    help="recent blocks' states anvil keeps (0: every block's, anvil's default)")
     ap.add_argument("--database-url", default=os.environ.get("SCF_BENCH_DATABASE_URL",
                                                              PG_DEFAULT),
                     help="a PostgreSQL server where the soak may create and drop a database "
@@ -84,7 +121,7 @@ def main() -> int:
     args = ap.parse_args()
     with pg_database(args.database_url) as url:
         tmp = Path(tempfile.mkdtemp(prefix="scf-soak-"))
-        chain = AnvilChain()
+        chain = AnvilChain(keep_states=args.keep_states or None)
         plat, settings = open_platform(chain, url, tmp)
         env = gateway_env(chain, settings)
         gw = Gateway(env, args.processes, tmp, keeper=True, background=args.background)
@@ -168,7 +205,9 @@ def soak(args: argparse.Namespace, plat: Platform, chain: AnvilChain, gw: Gatewa
     pids = [p for p in gw.pids() if p != gw.proc.pid]
     background = set(gw.background_pids())
     mem_start = {p: proc_rss_mb(p) for p in pids}
-    threads = [threading.Thread(target=evidence, daemon=True)]
+    sampler = CpuSampler(gw, chain, start)
+    threads = [threading.Thread(target=evidence, daemon=True),
+               threading.Thread(target=sampler.run, args=(stop,), daemon=True)]
     threads += [threading.Thread(target=client, args=(i,), daemon=True)
                 for i in range(args.clients)]
     for t in threads:
@@ -195,11 +234,11 @@ def soak(args: argparse.Namespace, plat: Platform, chain: AnvilChain, gw: Gatewa
     audit = subprocess.run([sys.executable, "-m", "scf_chain.cli", "audit", "reconcile"],
                            env=env, cwd=tmp, capture_output=True, text=True, timeout=600)
     roles = {p: "indexer and keeper" for p in background}
-    return report(args, rec, wall, mem_start, mem_warm, mem_end, audit, roles)
+    return report(args, rec, sampler, wall, mem_start, mem_warm, mem_end, audit, roles)
 
 
-def report(args: argparse.Namespace, rec: Recorder, wall: float, mem_start: dict[int, float],
-           mem_warm: dict[int, float], mem_end: dict[int, float],
+def report(args: argparse.Namespace, rec: Recorder, sampler: CpuSampler, wall: float,
+           mem_start: dict[int, float], mem_warm: dict[int, float], mem_end: dict[int, float],
            audit: subprocess.CompletedProcess[str], roles: dict[int, str]) -> str:
     by_minute: dict[int, list[float]] = defaultdict(list)
     by_op: dict[str, list[float]] = defaultdict(list)
@@ -209,7 +248,8 @@ def report(args: argparse.Namespace, rec: Recorder, wall: float, mem_start: dict
     lines = ["# Soak", "",
              f"{dt.date.today().isoformat()} · {pyplatform.machine()} · {os.cpu_count()} cores "
              f"shared with other work (load average at the end: {os.getloadavg()[0]:.1f}) · "
-             f"Python {pyplatform.python_version()} · anvil (automine) · PostgreSQL store · "
+             f"Python {pyplatform.python_version()} · {anvil_title(args.keep_states)}, automine · "
+             "PostgreSQL store · "
              f"`scf serve --workers {args.processes} --background {args.background}` ("
              + ("the indexer and the keeper in a process of their own"
                 if args.background == "process" else
@@ -220,12 +260,22 @@ def report(args: argparse.Namespace, rec: Recorder, wall: float, mem_start: dict
              "read a token and the receivable.", "",
              f"Requests: {len(rec.samples):,} answered ({len(rec.samples) / wall:,.1f}/s), "
              f"{sum(rec.errors.values()):,} failed.", "",
-             "## Latency per minute", "", "| Minute | Requests | p50 ms | p99 ms |",
-             "|---:|---:|---:|---:|"]
+             "## Latency and CPU per minute", "",
+             "CPU ms per request is the CPU time each role used in that minute divided by the "
+             "requests answered in it: the **gateway** processes, the **background** process "
+             "(indexer and keeper), the **node** (anvil), the **store** (the PostgreSQL server) "
+             "and the **load** generator (this script). A role whose figure grows while the "
+             "others stay is where a slowdown comes from.", "",
+             "| Minute | Requests | p50 ms | p99 ms | Blocks | CPU ms/request: gateway | "
+             "background | node | store | load |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for minute in sorted(by_minute):
         lat = by_minute[minute]
+        cpu = sampler.minute(minute)
+        cells = (["—"] * (1 + len(CPU_COLUMNS)) if cpu is None else
+                 [f"{cpu[1]:,}"] + [f"{cpu[0][k] * 1000 / len(lat):.1f}" for k in CPU_COLUMNS])
         lines.append(f"| {minute + 1} | {len(lat):,} | {pct(lat, 50) * 1000:,.0f} | "
-                     f"{pct(lat, 99) * 1000:,.0f} |")
+                     f"{pct(lat, 99) * 1000:,.0f} | " + " | ".join(cells) + " |")
     lines += ["", "## Latency per operation", "", "| Operation | Requests | p50 ms | p99 ms |",
               "|---|---:|---:|---:|"]
     for op, lat in sorted(by_op.items()):

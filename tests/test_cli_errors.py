@@ -173,3 +173,11 @@ def test_a_keeper_pass_prints_no_migration_logs(anvil_chain, tmp_path: Path) -> 
     loud = _run(["--verbose", "keeper", "--once", "--dev-account", "4"], tmp_path,
                 {**env, "SCF_DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db"})
     assert loud.returncode == 0 and "Running upgrade" in loud.stderr, loud.stderr
+
+
+def test_chain_up_keep_states_is_anvils_and_at_least_one(tmp_path: Path) -> None:
+    line = _one_error_line(_run(["chain", "up", "--backend", "ganache", "--keep-states", "8"],
+                                tmp_path))
+    assert "--keep-states" in line and "anvil" in line
+    proc = _run(["chain", "up", "--keep-states", "0"], tmp_path)
+    assert proc.returncode == 2 and "--keep-states" in proc.stderr and "Traceback" not in proc.stderr

@@ -25,7 +25,8 @@ def connect(settings: "Settings | None" = None) -> ChainBackend:
     if s.chain_backend == "anvil":
         from scf_chain.chain.anvil import AnvilChain
 
-        return AnvilChain(host=s.anvil_host, port=s.anvil_port)
+        return AnvilChain(host=s.anvil_host, port=s.anvil_port,
+                          keep_states=s.anvil_keep_states)
     if s.chain_backend == "ganache":
         from scf_chain.chain.ganache import GanacheChain
 

@@ -200,14 +200,26 @@ class Indexer:
             c = s.get(IndexerCursor, self.name)
             return None if c is None else (c.last_block, c.last_block_hash)
 
-    def index_once(self, max_batches: int | None = None) -> IndexReport:
+    def index_once(self, max_batches: int | None = None, until: int | None = None) -> IndexReport:
         """Ingest up to the confirmed head (or `max_batches` batches); undo a reorg first if any.
 
         On PostgreSQL, processes sharing the store index one at a time (an advisory lock per
         indexer name): a caller waits for the one writing, then finds the cursor advanced.
+        `until`: the head the caller needs indexed (a read after a write). When the cursor
+        already covers it (another process indexed it, before or while this one waited for the
+        lock), nothing is done: readers under a stream of writes do not each chase the newest
+        block. The background indexer, which also looks for reorgs, passes no `until`.
         """
+        if until is not None and self._covers(until):
+            return IndexReport(None, None, 0, 0, None, until, True)
         with store_lock(self.sessions.kw.get("bind"), INDEXER_SPACE, self.name):
+            if until is not None and self._covers(until):
+                return IndexReport(None, None, 0, 0, None, until, True)
             return self._index_once(max_batches)
+
+    def _covers(self, head: int) -> bool:
+        cur = self.cursor()
+        return cur is not None and cur[0] >= head - self.confirmations
 
     def _index_once(self, max_batches: int | None) -> IndexReport:
         head = int(self.w3.eth.block_number)

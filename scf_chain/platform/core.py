@@ -411,7 +411,7 @@ class Platform:
         with self._index_lock:
             if self._indexed_to >= head and not force:
                 return
-            report: IndexReport = self.indexer.index_once()
+            report: IndexReport = self.indexer.index_once(until=None if force else head)
             if report.caught_up:
                 self._indexed_to = report.head - self.settings.confirmations
 

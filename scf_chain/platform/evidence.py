@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args
 
@@ -194,10 +194,39 @@ def document(platform: Platform, caller: GatewayParticipant, doc_id: str,
     return read
 
 
+def documents(platform: Platform, caller: GatewayParticipant, doc_ids: Sequence[str],
+              reads_everything: bool, memo: dict[tuple[str, str, bool], Read] | None = None
+              ) -> list[Read]:
+    """`document` of each of `doc_ids`, their rows read in one query; the first that the caller
+    may not read (or that does not exist) raises, as `document` does."""
+    todo = [d for d in doc_ids if memo is None or (d, caller.name, reads_everything) not in memo]
+    rows: dict[str, EvidenceDocument] = {}
+    if todo:
+        with platform.sessions() as s:
+            rows = {r.doc_id: r for r in s.scalars(
+                select(EvidenceDocument).where(EvidenceDocument.doc_id.in_(set(todo))))}
+    out = []
+    for doc_id in doc_ids:
+        key = (doc_id, caller.name, reads_everything)
+        if memo is not None and key in memo:
+            out.append(memo[key])
+            continue
+        read = _read(platform, caller, doc_id, rows.get(doc_id), reads_everything)
+        if memo is not None:
+            memo[key] = read
+        out.append(read)
+    return out
+
+
 def _document(platform: Platform, caller: GatewayParticipant, doc_id: str,
               reads_everything: bool) -> Read:
     with platform.sessions() as s:
         row = s.get(EvidenceDocument, doc_id)
+    return _read(platform, caller, doc_id, row, reads_everything)
+
+
+def _read(platform: Platform, caller: GatewayParticipant, doc_id: str,
+          row: EvidenceDocument | None, reads_everything: bool) -> Read:
     try:
         if row is None:
             raise DocumentNotFound(doc_id)

@@ -21,6 +21,7 @@ detectors' alerts: one per gate and request content) and lets the request go on.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -82,13 +83,38 @@ class PolicyVersion:
 
 # -- the policy ---------------------------------------------------------------------------------------
 
-def current(platform: Platform) -> PolicyVersion:
+# (when read, the policy then current), kept on the platform object: every gate of every write
+# reads it
+_POLICY_ATTR = "_risk_policy"
+_policies_lock = threading.Lock()
+
+
+def current(platform: Platform, fresh: bool = False) -> PolicyVersion:
+    """The policy in force. A process remembers it for `policy_cache_s` (SCF_POLICY_CACHE_S):
+    a change made here applies at once, one made through another process within that long.
+    `fresh`: read the store whatever is remembered."""
+    ttl = platform.settings.policy_cache_s
+    if ttl > 0 and not fresh:
+        with _policies_lock:
+            kept: tuple[float, PolicyVersion] | None = getattr(platform, _POLICY_ATTR, None)
+        if kept is not None and time.monotonic() - kept[0] < ttl:
+            return kept[1]
+    read_at = time.monotonic()
     with platform.sessions() as s:
         row = s.scalars(select(RiskPolicyVersion).order_by(RiskPolicyVersion.id.desc())
                         .limit(1)).first()
-    if row is None:
-        return PolicyVersion(0, RiskPolicy(), SYSTEM, 0, "defaults")
-    return _version(row)
+    version = (PolicyVersion(0, RiskPolicy(), SYSTEM, 0, "defaults") if row is None
+               else _version(row))
+    _remember(platform, read_at, version)
+    return version
+
+
+def _remember(platform: Platform, read_at: float, version: PolicyVersion) -> None:
+    with _policies_lock:
+        kept: tuple[float, PolicyVersion] | None = getattr(platform, _POLICY_ATTR, None)
+        # never replace a newer version with an older read that finished later
+        if kept is None or kept[1].version <= version.version:
+            setattr(platform, _POLICY_ATTR, (read_at, version))
 
 
 def history(platform: Platform) -> list[PolicyVersion]:
@@ -107,7 +133,7 @@ def change(platform: Platform, changes: dict[str, Any], by: str, reason: str | N
            ) -> PolicyVersion:
     """Store a new version: the current policy with `changes` applied (a new row; none is ever
     overwritten)."""
-    merged = {**current(platform).policy.model_dump(), **changes}
+    merged = {**current(platform, fresh=True).policy.model_dump(), **changes}
     try:
         policy = RiskPolicy.model_validate(merged)
     except ValueError as exc:
@@ -124,7 +150,9 @@ def change(platform: Platform, changes: dict[str, Any], by: str, reason: str | N
                                 changed_at=int(time.time()), reason=reason)
         s.add(row)
         s.flush()
-        return _version(row)
+        version = _version(row)
+    _remember(platform, time.monotonic(), version)  # in force here at once
+    return version
 
 
 def rate_ceiling_of(platform: Platform, policy: RiskPolicy) -> float:
@@ -289,15 +317,15 @@ def check_apply(platform: Platform, creditor: GatewayParticipant, debtor: str, f
     policy = current(platform).policy
     if policy.evidence_consistency == "off":
         return
-    from scf_chain.platform.evidence import document
+    from scf_chain.platform.evidence import documents
     from scf_chain.risk.service import service_for
 
     svc = service_for(platform)
     read = svc.read_document
     assert read is not None
     try:  # as the applicant: what it may not read, it learns nothing about
-        inv, order, delivery = (document(platform, creditor, d, False, memo)[1].document
-                                for d in (invoice_id, order_id, delivery_id))
+        inv, order, delivery = (r[1].document for r in documents(
+            platform, creditor, (invoice_id, order_id, delivery_id), False, memo))
     except EvidenceError:  # not found or not readable: the application answers it
         return
     if not (isinstance(inv, Invoice) and isinstance(order, PurchaseOrder)

@@ -229,3 +229,31 @@ def test_anvil_leaves_no_orphan_when_its_process_is_interrupted(tmp_path: Any, h
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_anvil_keeping_recent_states_answers_recent_blocks_and_refuses_older_ones() -> None:
+    with AnvilChain(keep_states=4) as chain:
+        assert chain.command()[-2:] == ["--prune-history", "4"]
+        addr = chain.dev_accounts()[1].address
+        before = chain.w3.eth.get_balance(addr)
+        chain.mine_blocks(20)
+        head = chain.block_number()
+        assert chain.w3.eth.get_balance(addr, head - 1) == before  # a recent block: kept
+        with pytest.raises(Exception, match="(?i)out ?of ?range|state|pruned"):
+            chain.w3.eth.get_balance(addr, 1)  # far behind: pruned, as a pruning node refuses it
+
+
+def test_anvil_keeps_every_state_unless_told_and_refuses_a_count_under_one(
+        anvil_chain: AnvilChain) -> None:
+    assert anvil_chain.keep_states is None and "--prune-history" not in anvil_chain.command()
+    with pytest.raises(ConfigError, match="keep_states"):
+        AnvilChain(keep_states=0)
+
+
+def test_connect_passes_the_kept_states_setting(tmp_path: Any) -> None:
+    chain = connect(Settings(chain_backend="anvil", data_dir=tmp_path, anvil_keep_states=8))
+    try:
+        assert isinstance(chain, AnvilChain) and chain.keep_states == 8
+        assert chain.command()[-2:] == ["--prune-history", "8"]
+    finally:
+        chain.close()

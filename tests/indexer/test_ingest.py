@@ -129,6 +129,25 @@ def test_confirmations_hold_back_the_newest_blocks(store, deployed) -> None:  # 
         assert s.scalar(select(func.max(RawEvent.block_number))) == head
 
 
+def test_a_reader_whose_head_is_already_indexed_does_nothing(store, deployed) -> None:  # type: ignore[no-untyped-def]
+    """`until`: a read after a write needs the store at the head it saw; another process that
+    indexed that far (before or while this one waited for the lock) spares it a pass."""
+    system, dep = deployed
+    run_scenario(system, finish=False)
+    seen = system.chain.block_number()
+    other, reader = _idx(system.chain, store, dep), _idx(system.chain, store, dep)
+    assert reader.index_once(until=seen).to_block == seen  # behind: it indexes
+    system.chain.mine_blocks(4)  # the chain moves on after the reader saw its head
+    report = reader.index_once(until=seen)
+    assert (report.batches, report.from_block, report.caught_up) == (0, None, True)
+    assert reader.cursor()[0] == seen  # type: ignore[index]  # not chased to the new head
+    other.index_once()  # another process indexes the new blocks
+    later = system.chain.block_number()
+    assert reader.index_once(until=later).batches == 0 and reader.cursor()[0] == later  # type: ignore[index]
+    system.chain.mine_blocks(2)
+    assert reader.index_once(until=system.chain.block_number()).batches == 1  # behind again
+
+
 def test_reorg_is_rolled_back_and_reingested(store, deployed) -> None:  # type: ignore[no-untyped-def]
     system, dep = deployed
     chain = system.chain
