@@ -996,7 +996,8 @@ def floor_note(mode: Mode) -> list[str]:
                 f"{SPLIT_CPU_BUDGET_MS:g} ms budget of a split goes to the HTTP stack alone, "
                 "before authentication, the idempotency record, the nonce, signing and the "
                 "node.")
-    return [*out, ""] if out else []
+            out.append("")
+    return out
 
 
 def anvil_title(keep_states: int) -> str:
