@@ -307,6 +307,13 @@ class Gateway:
                 self.proc.wait()
 
 
+def role_cpu(gw: Gateway, chain: AnvilChain) -> dict[str, float]:
+    """CPU seconds used so far by each role (CPU_COLUMNS): the gateway processes, the background
+    process, the node, the store, and this process (the load generator)."""
+    return {"gateway": gw.cpu(), "background": gw.background_cpu(),
+            "node": proc_cpu_s(chain.pid), "store": store_cpu_s(), "load": time.process_time()}
+
+
 def open_platform(chain: AnvilChain, url: str, folder: Path) -> tuple[Platform, Settings]:
     """The bench's own platform on `chain` and the store at `url` (it deploys the contracts);
     gateway processes share its folder, keys and store."""
@@ -792,15 +799,10 @@ def measure(plat: Platform, chain: AnvilChain, gw: Gateway, m: Market, n: int, c
             mode: Mode, profile: bool, batch_requests: int, batch_parts: int) -> list[Row]:
     rows: list[Row] = []
 
-    def cpu() -> dict[str, float]:
-        return {"gateway": gw.cpu(), "background": gw.background_cpu(),
-                "node": proc_cpu_s(chain.pid), "store": store_cpu_s(),
-                "load": time.process_time()}
-
     def measured(label: str, jobs: list[Callable[[], Any]], moves: int = 0) -> list[Any]:
-        before = cpu()
+        before = role_cpu(gw, chain)
         wall, lat, results = timed(jobs, clients)
-        after = cpu()
+        after = role_cpu(gw, chain)
         rows.append(Row(label, len(jobs), wall, lat, {k: after[k] - before[k] for k in after},
                         moves=moves))
         return results

@@ -43,9 +43,8 @@ from scripts.bench_api import (  # noqa: E402 - after the path set-up
     open_platform,
     pct,
     pg_database,
-    proc_cpu_s,
     proc_rss_mb,
-    store_cpu_s,
+    role_cpu,
 )
 
 
@@ -58,10 +57,7 @@ class CpuSampler:
         self.marks: list[tuple[dict[str, float], int]] = []
 
     def mark(self) -> None:
-        cpu = {"gateway": self.gw.cpu(), "background": self.gw.background_cpu(),
-               "node": proc_cpu_s(self.chain.pid), "store": store_cpu_s(),
-               "load": time.process_time()}
-        self.marks.append((cpu, self.chain.block_number()))
+        self.marks.append((role_cpu(self.gw, self.chain), self.chain.block_number()))
 
     def run(self, stop: threading.Event) -> None:
         self.mark()

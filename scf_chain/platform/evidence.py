@@ -185,13 +185,7 @@ def document(platform: Platform, caller: GatewayParticipant, doc_id: str,
     `memo`: documents this request already read (by id and reader), kept there: a request that
     checks the same documents twice (a risk gate, then the application) decrypts them once.
     """
-    key = (doc_id, caller.name, reads_everything)
-    if memo is not None and key in memo:
-        return memo[key]
-    read = _document(platform, caller, doc_id, reads_everything)
-    if memo is not None:
-        memo[key] = read
-    return read
+    return documents(platform, caller, (doc_id,), reads_everything, memo)[0]
 
 
 def documents(platform: Platform, caller: GatewayParticipant, doc_ids: Sequence[str],
@@ -216,13 +210,6 @@ def documents(platform: Platform, caller: GatewayParticipant, doc_ids: Sequence[
             memo[key] = read
         out.append(read)
     return out
-
-
-def _document(platform: Platform, caller: GatewayParticipant, doc_id: str,
-              reads_everything: bool) -> Read:
-    with platform.sessions() as s:
-        row = s.get(EvidenceDocument, doc_id)
-    return _read(platform, caller, doc_id, row, reads_everything)
 
 
 def _read(platform: Platform, caller: GatewayParticipant, doc_id: str,
