@@ -136,14 +136,18 @@ def test_two_keepers_at_once_never_pay_twice(net: DevNet, tmp_path: Path, lease_
         assert rec.paid_out == rec.repaid == rec.face_value
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.anvil
+@pytest.mark.xdist_group("money-properties")
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(face=st.integers(10, 10**9), cuts=st.lists(st.floats(0.01, 0.99), min_size=2, max_size=2),
        payments=st.lists(st.tuples(st.floats(0.01, 1.0), st.booleans()), min_size=1, max_size=4))
 def test_partial_and_late_payments_reach_every_holder_exactly(
-        devnet_session: DevNet, tmp_path_factory: pytest.TempPathFactory, face: int,
+        devnet_on_anvil: DevNet, tmp_path_factory: pytest.TempPathFactory, face: int,
         cuts: list[float], payments: list[tuple[float, bool]]) -> None:
-    """Σ paid == Σ repaid after every run; each holder gets floor-pro-rata; full repayment clears all."""
-    net = devnet_session
+    """Σ paid == Σ repaid after every run; each holder gets floor-pro-rata; full repayment clears all.
+
+    On anvil: each example sends a dozen transactions and makes a hundred reads."""
+    net = devnet_on_anvil
     snap = net.chain.take_snapshot()
     try:
         sessions = _store(tmp_path_factory.mktemp("kp"))
