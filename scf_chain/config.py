@@ -53,11 +53,13 @@ class Settings(BaseSettings):
     idempotency_ttl_s: float = Field(
         86_400.0, gt=0, description="how long an Idempotency-Key's answer is kept (then purged)")
     db_pool_size: int = Field(
-        20, ge=1, le=1000, description="store connections a process keeps open")
+        50, ge=1, le=1000, description="store connections a process opens as it needs them and "
+        "keeps open (then requests wait for one): size PostgreSQL's max_connections above "
+        "processes × (SCF_DB_POOL_SIZE + SCF_DB_MAX_OVERFLOW) + 2")
     db_max_overflow: int = Field(
-        30, ge=0, le=1000, description="connections a process may open beyond "
-        "SCF_DB_POOL_SIZE under load (then requests wait for one): size PostgreSQL's "
-        "max_connections above processes × (SCF_DB_POOL_SIZE + SCF_DB_MAX_OVERFLOW) + 2")
+        0, ge=0, le=1000, description="connections a process may open beyond SCF_DB_POOL_SIZE "
+        "under load, each closed again as soon as it is given back: under a burst that costs "
+        "PostgreSQL a backend start per request, more CPU than the request's own queries")
     request_threads: int = Field(
         256, ge=1, le=4096, description="requests a gateway process works on at once: each "
         "write waits in a thread until its transaction is mined, so under a block time of T "

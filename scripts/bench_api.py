@@ -162,9 +162,10 @@ RESERVED_CONNECTIONS = 20  # the bench's own platform, the indexer check, other 
 
 def pool_share(database_url: str, processes: int) -> tuple[int, int]:
     """(SCF_DB_POOL_SIZE, SCF_DB_MAX_OVERFLOW) for each of `processes` so that together they
-    stay within the PostgreSQL server's max_connections (the defaults, 20 + 30, when they fit)."""
+    stay within the PostgreSQL server's max_connections (the defaults when they fit; else a
+    smaller pool, all of it kept open as the defaults are)."""
     if not database_url.startswith("postgresql"):
-        return 20, 30
+        return db.POOL_SIZE, db.POOL_OVERFLOW
     import psycopg
     from sqlalchemy import make_url
 
@@ -172,10 +173,11 @@ def pool_share(database_url: str, processes: int) -> tuple[int, int]:
         hide_password=False)
     with psycopg.connect(admin) as conn:
         row = conn.execute("SHOW max_connections").fetchone()
-    share = max(4, (int(row[0]) - RESERVED_CONNECTIONS) // max(1, processes)) if row else 50
-    if share >= 50:
-        return 20, 30
-    return share // 2, share - share // 2
+    default = db.POOL_SIZE + db.POOL_OVERFLOW
+    share = max(4, (int(row[0]) - RESERVED_CONNECTIONS) // max(1, processes)) if row else default
+    if share >= default:
+        return db.POOL_SIZE, db.POOL_OVERFLOW
+    return share, 0
 
 
 def _cmdline(pid: int) -> bytes:
@@ -202,6 +204,21 @@ def store_cpu_s() -> float:
         if int(fields[1]) == 1 or name == "postmaster":  # the server's main process
             total += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def store_sessions(database_url: str) -> int:
+    """Connections opened so far to `database_url`'s database (PostgreSQL's own count; asked
+    through the server's `postgres` database, so the asking is not counted)."""
+    import psycopg
+    from sqlalchemy import make_url
+
+    url = make_url(database_url)
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False)
+    with psycopg.connect(admin) as conn:
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s",
+                           (url.database,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def children_of(pid: int) -> list[int]:
@@ -404,6 +421,7 @@ class Row:
     cpu: dict[str, float]
     ceiling: float | None = None
     moves: int = 0  # value moves, for the batch route
+    connections: int = 0  # store connections opened during the phase (every process)
 
     @property
     def rate(self) -> float:
@@ -800,11 +818,13 @@ def measure(plat: Platform, chain: AnvilChain, gw: Gateway, m: Market, n: int, c
     rows: list[Row] = []
 
     def measured(label: str, jobs: list[Callable[[], Any]], moves: int = 0) -> list[Any]:
+        opened = store_sessions(plat.settings.database_url)
         before = role_cpu(gw, chain)
         wall, lat, results = timed(jobs, clients)
         after = role_cpu(gw, chain)
         rows.append(Row(label, len(jobs), wall, lat, {k: after[k] - before[k] for k in after},
-                        moves=moves))
+                        moves=moves,
+                        connections=store_sessions(plat.settings.database_url) - opened))
         return results
 
     print(f"{mode.name}, {gw.processes} process(es): evidence for {n} receivables ...")
@@ -1173,8 +1193,12 @@ def report(args: argparse.Namespace, modes: list[Mode],
              "bench's earlier \"ceiling\" near 42/s; polling thousands of pending receipts at "
              "once starves anvil's miner. Each gateway process's store connections are "
              "capped so that all of them fit in the PostgreSQL server's `max_connections` "
-             "(`SCF_DB_POOL_SIZE` + `SCF_DB_MAX_OVERFLOW`, 50 by default, shared out by the "
-             "bench when that does not fit).", "",
+             "(`SCF_DB_POOL_SIZE` + `SCF_DB_MAX_OVERFLOW`, 50 + 0 by default, shared out by "
+             "the bench when that does not fit, all of them kept open). *Store connections "
+             "opened* counts the connections PostgreSQL accepted for the configuration's "
+             "database during the phase, from every process: with every connection kept it "
+             "stays near the pool's size, where one opened per request would cost the store a "
+             "backend start each.", "",
              "CPU ms/op is the CPU time used during the phase per operation by: the **gateway** "
              "(every process serving requests, and the supervisor); the **background** process "
              "of the indexer and the keeper (`scf serve --background "
@@ -1208,9 +1232,10 @@ def report(args: argparse.Namespace, modes: list[Mode],
                 f"{raw.node_ms.get('transfer', 0):.1f} | {raw.batched_split[0]:,.0f} | "
                 f"{raw.batched_split[1]:.1f} |")
         lines += ["",
-                  "| Processes | Operation | Ops | Ops/s | of raw | p50 ms | p99 ms | CPU "
-                  "ms/op: gateway | background | node | store | load generator | all |",
-                  "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| Processes | Operation | Ops | Ops/s | of raw | p50 ms | p99 ms | store "
+                  "connections opened | CPU ms/op: gateway | background | node | store | load "
+                  "generator | all |",
+                  "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         above: list[float] = []
         for processes, rows in mode.rows.items():
             for r in rows:
@@ -1226,6 +1251,7 @@ def report(args: argparse.Namespace, modes: list[Mode],
                 lines.append(
                     f"| {processes} | {r.label} | {r.ops} | {rate} | {ratio} | "
                     f"{pct(r.lat, 50) * 1000:,.0f} | {pct(r.lat, 99) * 1000:,.0f} | "
+                    f"{r.connections:,} | "
                     + " | ".join(f"{r.cpu[k] * 1000 / r.ops:,.1f}" for k in CPU_COLUMNS)
                     + f" | {sum(r.cpu[k] for k in CPU_COLUMNS) * 1000 / r.ops:,.1f} |")
         lines.append("")

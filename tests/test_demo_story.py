@@ -13,7 +13,7 @@ from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
 from scripts.demo_story import run_story
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 
 @pytest.fixture()

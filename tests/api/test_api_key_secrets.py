@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 
 from tests.api.conftest import Api, World
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 
 def _where_stored(world: World, secrets: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ from scf_chain.db.models import GatewayParticipant
 from scf_chain.platform.apikeys import revoke_key
 from tests.api.conftest import World
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 TTL_S = 0.5
 

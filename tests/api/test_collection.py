@@ -14,7 +14,7 @@ from scf_chain.db.models import KeeperAction
 from tests.api.conftest import Api, World
 from tests.api.test_routes import _trade
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 DAY = 86_400
 
 

@@ -10,7 +10,7 @@ from api.main import create_app
 from tests.api.conftest import Api, World
 from tests.api.test_routes import _problem, _receivable
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 DOC = create_app().openapi()
 OPERATIONS = [(path, method, op) for path, item in DOC["paths"].items()

@@ -22,7 +22,7 @@ from scf_chain.sdk.signer import signable
 from tests.api.conftest import Api, World
 from tests.api.test_collection import Cast
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 DAY = 86_400
 PASSWORD = "correct horse"
 

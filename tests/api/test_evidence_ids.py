@@ -11,7 +11,7 @@ import pytest
 from tests.api.conftest import Api, World
 from tests.api.test_routes import _trade
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from scf_chain.platform.core import OPERATOR
 from tests.api.conftest import World
 from tests.api.test_routes import _problem, _receivable, _trade, make_cast
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 DAY = 86_400
 
 

@@ -19,7 +19,7 @@ from scf_chain.clients import Role
 from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 MiB = 1 << 20
 
 

@@ -9,7 +9,7 @@ import pytest
 from scf_chain.db.models import GatewayParticipant
 from tests.api.conftest import World
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 
 @pytest.mark.parametrize("name", ["keeper", "operator", "deployer"])

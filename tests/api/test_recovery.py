@@ -27,7 +27,7 @@ from tests.api.conftest import Api, World
 from tests.api.test_routes import _receivable
 from tests.indexer.fixtures import _pg_admin, fresh_pg_database
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 DAY = 86_400
 FACE, OFFERED, PRICE = 500_000, 100_000, 98_000
 

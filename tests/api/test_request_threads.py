@@ -12,7 +12,7 @@ from scf_chain.chain.embedded import EmbeddedChain
 from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 
 def test_the_thread_limit_is_the_setting(embedded_chain: EmbeddedChain, tmp_path) -> None:  # type: ignore[no-untyped-def]

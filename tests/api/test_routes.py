@@ -9,7 +9,7 @@ import pytest
 
 from tests.api.conftest import Api, World
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 DAY = 86_400
 
 

@@ -23,7 +23,7 @@ from scf_chain.clients import Role
 from scf_chain.config import Settings
 from scf_chain.platform.core import Platform
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 load_all_checks()
 ALL_CHECKS = list(CHECKS.get_all())  # the Python API's `--checks all`

@@ -17,7 +17,7 @@ from scf_chain.audit import trace_receivable
 from tests.api.conftest import Api, World
 from tests.api.test_routes import _trade
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 DAY = 86_400
 FACE, TO_B, FINANCED, PRICE = 1_000_000, 300_000, 200_000, 196_000
 

@@ -26,7 +26,7 @@ from tests.evidence.factories import trade
 BUYER = "0x" + "11" * 20
 SELLER = "0x" + "22" * 20
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 
 @settings(max_examples=30, deadline=None)

@@ -19,7 +19,7 @@ from scf_chain.keeper import Keeper
 
 DAY = 86_400
 HOLDERS = ("supplier-a", "supplier-b", "supplier-c", "bank")
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 
 def _store(tmp: Path):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from scf_chain.platform.parts import Parts
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = ROOT / "scf_chain" / "platform"
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 
 def test_the_platform_is_built_on_its_parts(platform: Platform) -> None:

@@ -14,7 +14,7 @@ from scf_chain.platform.core import Platform
 from scf_chain.risk import gates
 from scf_chain.risk.gates import RiskPolicy
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 
 def _elsewhere(platform: Platform, **changes: object) -> int:

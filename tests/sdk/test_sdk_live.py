@@ -18,7 +18,7 @@ from scf_chain.sdk import (
 )
 from tests.live import live_gateway
 
-pytestmark = pytest.mark.xdist_group("embedded")
+pytestmark = pytest.mark.xdist_group(__name__)
 
 
 def test_a_self_signing_anchorer_anchors_evidence_through_the_sdk(tmp_path: Path) -> None:
