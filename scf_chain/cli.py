@@ -103,7 +103,10 @@ def explain(exc: BaseException) -> str | None:
 
 @app.command("build-contracts")
 def build_contracts(
-    check: bool = typer.Option(False, "--check", help="Only verify the committed artifacts."),
+    check: bool = typer.Option(
+        False, "--check", help="Only verify the committed artifacts: an artifact whose recorded "
+        "source hashes no longer match is stale at once; otherwise every target is compiled "
+        "afresh and compared byte for byte."),
 ) -> None:
     """Compile contracts/ with the pinned solc and write artifacts into the package."""
     from scf_chain.contracts import build

@@ -21,6 +21,20 @@ settings.register_profile("dev", deadline=None, max_examples=50,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """`--dist loadgroup` (scripts/test.sh) keeps the tests of an xdist_group on one worker by
+    renaming them `<id>@<group>` in the workers. pytest 9.2 ignores that renaming by
+    pytest-xdist 3.8, so every group would be spread silently (module fixtures built on both
+    workers, over and over): refuse to run rather than run differently from what is written."""
+    if config.getoption("dist", "no") != "loadgroup" or hasattr(config, "workerinput"):
+        return
+    version = tuple(int(p) for p in pytest.__version__.split(".")[:2] if p.isdigit())
+    if version >= (9, 2):
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} does not keep xdist groups together: install the "
+            "pytest pyproject.toml pins (pip install -e '.[dev]')")
+
+
 @pytest.fixture(scope="session")
 def embedded_chain() -> Iterator[EmbeddedChain]:
     chain = EmbeddedChain()

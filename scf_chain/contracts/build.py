@@ -292,8 +292,53 @@ def build(out_dir: Path = ARTIFACTS_DIR, root: Path | None = None) -> BuildResul
     return BuildResult(written, unchanged, removed)
 
 
+def _edited_since_built(out_dir: Path, root: Path | None) -> tuple[list[str], list[str]]:
+    """Committed artifacts (names without ".json", target folder first) that record a hash of
+    a source file which no longer matches it, and those whose own source file is gone. Such
+    an artifact cannot equal a fresh compile (its recorded hashes would change), so no
+    compile is needed to know it is stale."""
+    stale, gone = [], []
+    for evm_version in EVM_TARGETS:
+        sources = collect_sources(root, evm_version)
+        sub = target_subdir(evm_version)
+        for path in sorted((out_dir / sub if sub else out_dir).glob("*.json")):
+            if path.name == ERRORS_FILE:
+                continue
+            try:
+                artifact = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                continue  # unreadable: the compile finds it stale
+            name = f"{sub}/{path.stem}" if sub else path.stem
+            if artifact.get("sourceName") not in sources:
+                gone.append(name)
+            elif any(unit not in sources or h != "sha256:" + _sha256(sources[unit])
+                     for unit, h in (artifact.get("sourceHashes") or {}).items()):
+                stale.append(name)
+    return stale, gone
+
+
+def _stale_error(stale: list[str], extra: list[str]) -> ArtifactError:
+    parts = []
+    if stale:
+        parts.append("stale or missing: " + ", ".join(sorted(stale)))
+    if extra:
+        parts.append("no longer built: " + ", ".join(sorted(extra)))
+    return ArtifactError(
+        "contract artifacts differ from a fresh compile (" + "; ".join(parts)
+        + "); run `scf build-contracts` and commit the result"
+    )
+
+
 def check(out_dir: Path = ARTIFACTS_DIR, root: Path | None = None) -> None:
-    """Compile every target afresh and require the committed artifacts to be byte-identical."""
+    """Require the committed artifacts to be byte-identical to a fresh compile of every target.
+
+    An artifact whose recorded source hashes no longer match the sources is stale without a
+    compile (the common case: a contract was edited and not rebuilt); otherwise every target
+    is compiled afresh and compared, which also finds a change of compiler or settings.
+    """
+    edited, gone = _edited_since_built(out_dir, root)
+    if edited or gone:
+        raise _stale_error(edited, gone)
     files = target_artifacts(root)
     stale = []
     for name, text in files.items():
@@ -302,12 +347,4 @@ def check(out_dir: Path = ARTIFACTS_DIR, root: Path | None = None) -> None:
             stale.append(name.removesuffix(".json"))
     extra = [n.removesuffix(".json") for n in _committed(out_dir) if n not in files]
     if stale or extra:
-        parts = []
-        if stale:
-            parts.append("stale or missing: " + ", ".join(sorted(stale)))
-        if extra:
-            parts.append("no longer built: " + ", ".join(sorted(extra)))
-        raise ArtifactError(
-            "contract artifacts differ from a fresh compile (" + "; ".join(parts)
-            + "); run `scf build-contracts` and commit the result"
-        )
+        raise _stale_error(stale, extra)

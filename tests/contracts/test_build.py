@@ -49,15 +49,34 @@ def _copy_project(tmp: Path) -> Path:
     return tmp
 
 
-def test_a_stale_artifact_fails_naming_the_contract(tmp_path: Path) -> None:
+def test_a_stale_artifact_fails_naming_the_contract_without_a_compile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _copy_project(tmp_path / "proj")
     out = tmp_path / "out"
     shutil.copytree(build.ARTIFACTS_DIR, out)
     src = root / "contracts" / "EvidenceRegistry.sol"
     src.write_text(src.read_text() + "\n// an edit after the last build\n")
+
+    def no_compile(*_: object, **__: object) -> None:
+        raise AssertionError("the recorded source hashes already tell")
+
+    monkeypatch.setattr(build, "compile_sources", no_compile)
     with pytest.raises(ArtifactError, match="EvidenceRegistry") as info:
         build.check(out_dir=out, root=root)
     assert "ReceivableToken" not in str(info.value)
+    assert "paris/EvidenceRegistry" in str(info.value)  # every target's artifact is named
+
+
+def test_an_artifact_of_a_deleted_contract_is_named_no_longer_built(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(build.ARTIFACTS_DIR, out)
+    ghost = json.loads((out / "EvidenceRegistry.json").read_text())
+    ghost.update(contractName="Ghost", sourceName="contracts/Ghost.sol")
+    (out / "paris" / "Ghost.json").write_text(json.dumps(ghost))
+    monkeypatch.setattr(build, "compile_sources", lambda *_, **__: pytest.fail("compiled"))
+    with pytest.raises(ArtifactError, match=r"no longer built: paris/Ghost\)"):
+        build.check(out_dir=out)
 
 
 def test_a_compile_error_carries_file_line_and_message(tmp_path: Path) -> None:

@@ -28,9 +28,19 @@ def _store(tmp: Path):  # type: ignore[no-untyped-def]
     return db.session_factory(db.make_engine(url))
 
 
-def _keeper(net: DevNet, sessions, keeper_id: str = "k1", name: str = "keeper",  # type: ignore[no-untyped-def]
-            **kw) -> Keeper:
-    indexer = Indexer(net.chain, sessions, net.manifest, confirmations=0)
+@pytest.fixture()
+def since(net: DevNet) -> int:
+    """The test's first block: its keepers index from there. The session's chain holds the blocks
+    of every test that ran before on this worker, and eth-tester finds logs by reading every
+    transaction in the range: indexing from the deployment made a keeper test's time grow with
+    its place in the run (minutes, late in a run). The receivables a test pays are its own."""
+    return net.chain.block_number() + 1
+
+
+def _keeper(net: DevNet, sessions, since: int, keeper_id: str = "k1",  # type: ignore[no-untyped-def]
+            name: str = "keeper", **kw) -> Keeper:
+    deployment = net.manifest.model_copy(update={"start_block": since})
+    indexer = Indexer(net.chain, sessions, deployment, confirmations=0)
     return Keeper(net.token(name), sessions, keeper_id, before_index=indexer.index_once, **kw)
 
 
@@ -60,13 +70,13 @@ def _paid(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {n: after[n] - before[n] for n in before}
 
 
-def test_keeper_collects_at_maturity_and_pays_everyone_pro_rata(net: DevNet, tmp_path: Path) -> None:
+def test_keeper_collects_at_maturity_and_pays_everyone_pro_rata(net: DevNet, since: int, tmp_path: Path) -> None:
     sessions = _store(tmp_path)
     slot, tokens = _receivable(net, 1_000_000, [500_000, 300_000, 200_000, 0], "k1")
     core = net.token("core")
     net.settlement("core").approve(net.manifest.receivable_token, 1_000_000)
     core.authorize_collection(slot)
-    keeper = _keeper(net, sessions)
+    keeper = _keeper(net, sessions, since)
     assert keeper.run_once().idle  # not matured yet: nothing happens
     net.chain.time_travel(31 * DAY)
     before = _balances(net)
@@ -81,14 +91,14 @@ def test_keeper_collects_at_maturity_and_pays_everyone_pro_rata(net: DevNet, tmp
     assert keeper.run_once().idle  # settled: nothing left
 
 
-def test_keeper_killed_mid_batch_resumes_and_finishes(net: DevNet, tmp_path: Path) -> None:
+def test_keeper_killed_mid_batch_resumes_and_finishes(net: DevNet, since: int, tmp_path: Path) -> None:
     sessions = _store(tmp_path)
     slot, _ = _receivable(net, 999_999, [333_333, 333_333, 333_333, 0], "k2")
     net.settlement("core").approve(net.manifest.receivable_token, 999_999)
     net.token("core").authorize_collection(slot)
     net.chain.time_travel(31 * DAY)
     before = _balances(net)
-    crashing = _keeper(net, sessions, batch_size=1)
+    crashing = _keeper(net, sessions, since, batch_size=1)
 
     def crash(_slot: int, _batch: list[int]) -> None:
         raise KeyboardInterrupt("killed")
@@ -97,13 +107,13 @@ def test_keeper_killed_mid_batch_resumes_and_finishes(net: DevNet, tmp_path: Pat
     with pytest.raises(KeyboardInterrupt):
         crashing.run_once()
     assert sum(_paid(before, _balances(net)).values()) == 333_333  # one holder paid, then killed
-    _keeper(net, sessions, "k-restarted", batch_size=1).run_once()
+    _keeper(net, sessions, since, "k-restarted", batch_size=1).run_once()
     paid = _paid(before, _balances(net))
     assert paid == {"supplier-a": 333_333, "supplier-b": 333_333, "supplier-c": 333_333, "bank": 0}
 
 
 @pytest.mark.parametrize("lease_s", [120.0, 0.0])
-def test_two_keepers_at_once_never_pay_twice(net: DevNet, tmp_path: Path, lease_s: float) -> None:
+def test_two_keepers_at_once_never_pay_twice(net: DevNet, since: int, tmp_path: Path, lease_s: float) -> None:
     sessions = _store(tmp_path)
     slots = [_receivable(net, 600_000 + i, [200_000 + i, 200_000, 200_000, 0], f"k3-{i}-{lease_s}")[0]
              for i in range(3)]
@@ -112,7 +122,7 @@ def test_two_keepers_at_once_never_pay_twice(net: DevNet, tmp_path: Path, lease_
         net.token("core").authorize_collection(slot)
     net.chain.time_travel(31 * DAY)
     before = _balances(net)
-    keepers = [_keeper(net, sessions, f"k{i}", name, batch_size=2, lease_s=lease_s)
+    keepers = [_keeper(net, sessions, since, f"k{i}", name, batch_size=2, lease_s=lease_s)
                for i, name in enumerate(("keeper", "operator"))]
     errors: list[BaseException] = []
 
@@ -149,6 +159,7 @@ def test_partial_and_late_payments_reach_every_holder_exactly(
     On anvil: each example sends a dozen transactions and makes a hundred reads."""
     net = devnet_on_anvil
     snap = net.chain.take_snapshot()
+    since = net.chain.block_number() + 1
     try:
         sessions = _store(tmp_path_factory.mktemp("kp"))
         b = max(1, int(face * cuts[0] * 0.5))
@@ -157,7 +168,7 @@ def test_partial_and_late_payments_reach_every_holder_exactly(
         slot, _ = _receivable(net, face, [a, b, c, 0], f"p{face}-{b}-{c}")
         core = net.token("core")
         net.settlement("core").approve(net.manifest.receivable_token, 10**12)
-        keeper = _keeper(net, sessions)
+        keeper = _keeper(net, sessions, since)
         before = _balances(net)
         token_contract = net.manifest.receivable_token
         money = net.settlement("operator")
@@ -192,7 +203,7 @@ def test_partial_and_late_payments_reach_every_holder_exactly(
 
 
 def test_a_collection_the_keeper_cannot_finish_is_recorded_with_its_reason(
-        net: DevNet, tmp_path: Path) -> None:
+        net: DevNet, since: int, tmp_path: Path) -> None:
     sessions = _store(tmp_path)
     slot, _ = _receivable(net, 1_000_000, [1_000_000, 0, 0, 0], "k-stall")
     spender = net.manifest.receivable_token
@@ -200,7 +211,7 @@ def test_a_collection_the_keeper_cannot_finish_is_recorded_with_its_reason(
     net.token("core").authorize_collection(slot)
     net.chain.time_travel(31 * DAY)
     clock = iter(range(1_000, 10_000, 10))
-    keeper = _keeper(net, sessions, clock=lambda: float(next(clock)))
+    keeper = _keeper(net, sessions, since, clock=lambda: float(next(clock)))
     first = keeper.run_once()
     assert first.collected == {slot: 250_000} and first.redeemed == {slot: 250_000}
     assert first.stalled[slot].startswith("allowance_short: ")
@@ -225,7 +236,7 @@ def test_a_collection_the_keeper_cannot_finish_is_recorded_with_its_reason(
     assert net.token("core").get_receivable(slot).paid_out == 1_000_000
 
 
-def test_a_debtor_without_money_stalls_with_balance_short(net: DevNet, tmp_path: Path) -> None:
+def test_a_debtor_without_money_stalls_with_balance_short(net: DevNet, since: int, tmp_path: Path) -> None:
     sessions = _store(tmp_path)
     slot, _ = _receivable(net, 500_000, [500_000, 0, 0, 0], "k-broke")
     core = net.address("core")
@@ -236,7 +247,7 @@ def test_a_debtor_without_money_stalls_with_balance_short(net: DevNet, tmp_path:
     net.settlement("core").transfer(net.address("bank"), net.settlement("core").balance_of(core)
                                     - keep)
     net.chain.time_travel(31 * DAY)
-    keeper = _keeper(net, sessions)
+    keeper = _keeper(net, sessions, since)
     report = keeper.run_once()
     assert report.collected == {slot: keep}
     assert report.stalled[slot].startswith("balance_short: the debtor's balance (0) is short "
