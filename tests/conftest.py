@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -11,6 +12,9 @@ from hypothesis import HealthCheck, settings
 from scf_chain.chain.anvil import AnvilChain
 from scf_chain.chain.embedded import EmbeddedChain
 from scf_chain.chain.ganache import GanacheChain
+
+if TYPE_CHECKING:
+    from scf_chain.devnet import DevNet
 
 settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -74,7 +78,7 @@ def devnet_session(embedded_chain: EmbeddedChain):  # type: ignore[no-untyped-de
 
 
 @pytest.fixture(scope="session")
-def devnet_on_anvil() -> Iterator[object]:
+def devnet_on_anvil() -> Iterator[DevNet]:
     """A dev deployment on an anvil of its own, once per session (per worker): for the money
     properties, which send hundreds of transactions and reads per example (about 20 ms each on
     eth-tester, 1 ms on anvil). Its own node, so no other test's snapshot can revert it."""

@@ -40,12 +40,11 @@ def anvil_platform() -> Iterator[Platform]:
 
 @pytest.mark.anvil
 def test_every_injected_pattern_is_detected(anvil_platform: Platform, tmp_path: Path) -> None:
-    platform = anvil_platform
     out = tmp_path / "labels.json"
-    r = simulate(platform, SimConfig(receivables=24, fraud_share=0.25, seed=5), out)
+    r = simulate(anvil_platform, SimConfig(receivables=24, fraud_share=0.25, seed=5), out)
     assert out.exists() and r.receivables == 24
     assert all(r.labels[p] for p in PATTERNS)
-    scores = evaluate(platform, r.labels)
+    scores = evaluate(anvil_platform, r.labels)
     for pattern in PATTERNS:
         assert scores[pattern]["recall"] == 1.0, (pattern, scores[pattern])
         assert scores[pattern]["precision"] == 1.0, (pattern, scores[pattern])
@@ -67,11 +66,11 @@ def test_evasions_are_labelled_apart_and_measured(anvil_platform: Platform) -> N
     is what docs/risk.md says: loops of any length or pace come back to their creditor, parts
     small next to the face value count, a storm one part short and a diluted concentration pass,
     as does a delivery the seller attests itself."""
-    platform = anvil_platform
-    r = simulate(platform, SimConfig(receivables=16, fraud_share=0.0, evasion_share=0.5, seed=8))
+    r = simulate(anvil_platform, SimConfig(receivables=16, fraud_share=0.0, evasion_share=0.5,
+                                           seed=8))
     assert r.fraud_receivables == 0 and r.evasive_receivables == 12
     assert all(r.labels[e] for e in EVASIONS)
-    scores = evaluate(platform, r.labels)
+    scores = evaluate(anvil_platform, r.labels)
     caught = {e: scores[e]["recall"] for e in EVASIONS}
     assert caught == {
         "circular_long_loop": 1.0, "circular_slow_loop": 1.0,
@@ -102,27 +101,25 @@ def test_supplier_fraud_is_carried_by_the_dishonest_few() -> None:
     assert len(frauds) == 2 and all(s.startswith("supplier-") for s in frauds)
 
 
-def test_parallel_receivables_share_blocks_mined_on_demand_on_anvil() -> None:
+@pytest.mark.anvil
+def test_parallel_receivables_share_blocks_mined_on_demand_on_anvil(
+        anvil_platform: Platform) -> None:
     """On anvil with parallel workers, automine is off while the market runs and blocks are
     mined whenever transactions wait: transactions share blocks, each still mined and read back
     from its receipt (the detectors find every injected pattern from the indexed events), and
     automine is on again afterwards."""
     from scf_chain.chain.base import raw_request
 
-    with AnvilChain() as chain:  # its own node: the market switches its mining off and on
-        p = Platform.open(Settings(), chain=chain)
-        try:
-            start = chain.block_number()
-            r = simulate(p, SimConfig(receivables=24, fraud_share=0.25, seed=5, workers=8))
-            assert 0 < r.blocks < r.transactions
-            assert chain.block_number() - start < r.transactions  # blocks of several
-            assert raw_request(chain.w3, "anvil_getAutomine", []) is True
-            assert chain.send_gas is None  # senders estimate again
-            scores = evaluate(p, r.labels)
-            for pattern in PATTERNS:
-                assert scores[pattern]["recall"] == 1.0, (pattern, scores[pattern])
-                assert scores[pattern]["precision"] == 1.0, (pattern, scores[pattern])
-            assert set(r.phase_seconds) >= {"participants", "documents", "anchoring",
-                                            "apply_confirm", "moves", "repayment", "indexing"}
-        finally:
-            p.close()
+    p, chain = anvil_platform, anvil_platform.chain  # its own node: the market switches mining
+    start = chain.block_number()
+    r = simulate(p, SimConfig(receivables=24, fraud_share=0.25, seed=5, workers=8))
+    assert 0 < r.blocks < r.transactions
+    assert chain.block_number() - start < r.transactions  # blocks of several
+    assert raw_request(chain.w3, "anvil_getAutomine", []) is True
+    assert chain.send_gas is None  # senders estimate again
+    scores = evaluate(p, r.labels)
+    for pattern in PATTERNS:
+        assert scores[pattern]["recall"] == 1.0, (pattern, scores[pattern])
+        assert scores[pattern]["precision"] == 1.0, (pattern, scores[pattern])
+    assert set(r.phase_seconds) >= {"participants", "documents", "anchoring",
+                                    "apply_confirm", "moves", "repayment", "indexing"}
