@@ -160,6 +160,16 @@ def proc_rss_mb(pid: int) -> float:
 RESERVED_CONNECTIONS = 20  # the bench's own platform, the indexer check, other users
 
 
+def admin_url(database_url: str, database: str | None = None) -> str:
+    """`database_url` as psycopg takes it (no SQLAlchemy driver name), optionally naming another
+    database of the same server."""
+    from sqlalchemy import make_url
+
+    url = make_url(database_url).set(drivername="postgresql")
+    return (url.set(database=database) if database else url).render_as_string(
+        hide_password=False)
+
+
 def pool_share(database_url: str, processes: int) -> tuple[int, int]:
     """(SCF_DB_POOL_SIZE, SCF_DB_MAX_OVERFLOW) for each of `processes` so that together they
     stay within the PostgreSQL server's max_connections (the defaults when they fit; else a
@@ -167,11 +177,8 @@ def pool_share(database_url: str, processes: int) -> tuple[int, int]:
     if not database_url.startswith("postgresql"):
         return db.POOL_SIZE, db.POOL_OVERFLOW
     import psycopg
-    from sqlalchemy import make_url
 
-    admin = make_url(database_url).set(drivername="postgresql").render_as_string(
-        hide_password=False)
-    with psycopg.connect(admin) as conn:
+    with psycopg.connect(admin_url(database_url)) as conn:
         row = conn.execute("SHOW max_connections").fetchone()
     default = db.POOL_SIZE + db.POOL_OVERFLOW
     share = max(4, (int(row[0]) - RESERVED_CONNECTIONS) // max(1, processes)) if row else default
@@ -212,12 +219,9 @@ def store_sessions(database_url: str) -> int:
     import psycopg
     from sqlalchemy import make_url
 
-    url = make_url(database_url)
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False)
-    with psycopg.connect(admin) as conn:
+    with psycopg.connect(admin_url(database_url, "postgres")) as conn:
         row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s",
-                           (url.database,)).fetchone()
+                           (make_url(database_url).database,)).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -244,7 +248,7 @@ def pg_database(server_url: str) -> Iterator[str]:
     from sqlalchemy import make_url
 
     base = make_url(server_url)
-    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = admin_url(server_url)
     name = f"scf_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
